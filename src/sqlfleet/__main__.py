@@ -1,0 +1,5 @@
+"""`python -m sqlfleet`."""
+
+from sqlfleet.cli import run
+
+run()

@@ -1,0 +1,59 @@
+"""The `sqlfleet` command line: a thin layer over `sqlfleet.Fleet`.
+
+Only this package maps errors to exit codes: 0 success, 1 an execution that did not succeed,
+2 bad input (usage, definitions, secrets), 3 the job database, 4 a target database.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer._click import exceptions as click_errors
+
+from sqlfleet.cli.app import app
+from sqlfleet.errors import SqlfleetError, StoreError, TargetError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_TARGET = 4
+
+
+def exit_code(error: SqlfleetError) -> int:
+    """The exit code for an expected error."""
+    if isinstance(error, StoreError):
+        return EXIT_STORE
+    if isinstance(error, TargetError):
+        return EXIT_TARGET
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; print one line and return a non-zero code for expected errors."""
+    # Importing the command modules registers their commands on `app`.
+    from sqlfleet.cli import definitions  # noqa: F401
+
+    try:
+        result = app(args=argv, prog_name="sqlfleet", standalone_mode=False)
+    except SqlfleetError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        return exit_code(error)
+    except click_errors.NoArgsIsHelpError as error:
+        typer.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
+        return EXIT_USAGE
+    except click_errors.ClickException as error:
+        typer.echo(f"error: {error.format_message()}", err=True)
+        return error.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The Typer application, its global options, and output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from sqlfleet.fleet import Fleet
+
+app = typer.Typer(
+    name="sqlfleet",
+    help="Run SQL scripts across fleets of databases, in parallel, with retries and a record "
+    "of every attempt.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    job_db: Annotated[
+        str | None,
+        typer.Option(
+            "--job-db",
+            envvar="SQLFLEET_JOB_DB",
+            help="Job database URL (sqlite:///path or postgresql://user@host/db). "
+            "Default: a SQLite file in the user's data directory.",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"job_db": job_db}
+
+
+def job_db_option(ctx: typer.Context) -> str | None:
+    """The `--job-db` given to the top-level command."""
+    root = ctx.find_root()
+    return (root.obj or {}).get("job_db")
+
+
+@contextmanager
+def open_fleet(ctx: typer.Context) -> Iterator[Fleet]:
+    """The Fleet for this command, closed when it is done."""
+    fleet = Fleet.open(job_db_option(ctx))
+    try:
+        yield fleet
+    finally:
+        fleet.close()
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+
+
+def print_json(document: Any) -> None:
+    """Print a JSON document on stdout."""
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+    """Print a tidy table (or a short note when there is nothing)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False)
+    if not rows:
+        console.print(f"(no {title or 'rows'})", highlight=False)
+        return
+    table = Table(*columns, title=None, box=None, header_style="bold", pad_edge=False)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table, highlight=False)
+
+
+def print_fields(fields: Sequence[tuple[str, Any]]) -> None:
+    """Print `name: value` lines, aligned."""
+    width = max(len(name) for name, _ in fields)
+    for name, value in fields:
+        typer.echo(f"{name + ':':<{width + 1}} {'' if value is None else value}")
+
+
+def say(text: str) -> None:
+    """Print a line for people (on stdout)."""
+    typer.echo(text)

@@ -1,0 +1,580 @@
+"""Commands that define things: init, credentials, target groups, jobs and their steps."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from sqlfleet import documents
+from sqlfleet.cli.app import (
+    JsonOption,
+    app,
+    job_db_option,
+    open_fleet,
+    print_fields,
+    print_json,
+    print_table,
+    say,
+)
+from sqlfleet.errors import InvalidValue
+from sqlfleet.fleet import Fleet, read_command_file
+from sqlfleet.model import Job, OutputDestination
+from sqlfleet.schedule import Schedule, parse_time
+from sqlfleet.secrets import Secret
+from sqlfleet.store import UNCHANGED
+
+credential_app = typer.Typer(help="Credentials: user names with encrypted secrets.", no_args_is_help=True)
+group_app = typer.Typer(help="Target groups: the databases a step runs on.", no_args_is_help=True)
+job_app = typer.Typer(help="Jobs and their steps.", no_args_is_help=True)
+app.add_typer(credential_app, name="credential")
+app.add_typer(group_app, name="target-group")
+app.add_typer(job_app, name="job")
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the job database, and a secret key if there is none."""
+    report = Fleet.init(job_db_option(ctx))
+    if report.schema_before is None:
+        say(f"created the job database {report.job_db}")
+    elif report.schema_before != report.schema_after:
+        say(f"upgraded the job database {report.job_db} ({report.schema_before} -> {report.schema_after})")
+    else:
+        say(f"the job database {report.job_db} is up to date (schema {report.schema_after})")
+    made = "created " if report.key_created else ""
+    say(f"secrets are encrypted with the {made}{report.key_source}")
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+
+def _read_secret(password_stdin: bool, password_env: str | None, *, required: bool) -> Secret | None:
+    if password_stdin and password_env:
+        raise InvalidValue("give --password-stdin or --password-env, not both")
+    if password_stdin:
+        text = sys.stdin.readline().rstrip("\r\n")
+        if not text:
+            raise InvalidValue("no password on standard input")
+        return Secret(text)
+    if password_env:
+        value = os.environ.get(password_env)
+        if value is None:
+            raise InvalidValue(f"environment variable {password_env} is not set")
+        if not value:
+            raise InvalidValue(f"environment variable {password_env} is empty")
+        return Secret(value)
+    if required:
+        raise InvalidValue("give the password with --password-stdin or --password-env VAR")
+    return None
+
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+PasswordEnv = Annotated[
+    str | None,
+    typer.Option("--password-env", metavar="VAR", help="Read the password from this environment variable."),
+]
+
+
+@credential_app.command("add")
+def credential_add(
+    ctx: typer.Context,
+    name: str,
+    username: Annotated[str, typer.Option("--username", help="User name on the target servers.")],
+    password_stdin: PasswordStdin = False,
+    password_env: PasswordEnv = None,
+) -> None:
+    """Store a credential. The secret is encrypted and never shown again."""
+    secret = _read_secret(password_stdin, password_env, required=True)
+    assert secret is not None
+    with open_fleet(ctx) as fleet:
+        fleet.add_credential(name, username, secret)
+    say(f"credential {name!r} added")
+
+
+@credential_app.command("update")
+def credential_update(
+    ctx: typer.Context,
+    name: str,
+    username: Annotated[str | None, typer.Option("--username")] = None,
+    password_stdin: PasswordStdin = False,
+    password_env: PasswordEnv = None,
+) -> None:
+    """Change a credential's user name or secret."""
+    secret = _read_secret(password_stdin, password_env, required=False)
+    if username is None and secret is None:
+        raise InvalidValue("nothing to change: give --username and/or a password option")
+    with open_fleet(ctx) as fleet:
+        fleet.update_credential(name, username=username, secret=secret)
+    say(f"credential {name!r} updated")
+
+
+@credential_app.command("list")
+def credential_list(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List credentials (never their secrets)."""
+    with open_fleet(ctx) as fleet:
+        credentials = fleet.list_credentials()
+    if json:
+        print_json([documents.credential(c) for c in credentials])
+        return
+    print_table(
+        ["NAME", "USERNAME", "UPDATED"],
+        [(c.name, c.username, f"{c.updated_at:%Y-%m-%d %H:%M:%S}") for c in credentials],
+        title="credentials",
+    )
+
+
+@credential_app.command("remove")
+def credential_remove(ctx: typer.Context, name: str) -> None:
+    """Delete a credential that nothing uses."""
+    with open_fleet(ctx) as fleet:
+        fleet.remove_credential(name)
+    say(f"credential {name!r} removed")
+
+
+# -- target groups ----------------------------------------------------------------------------
+
+
+@group_app.command("add")
+def group_add(ctx: typer.Context, name: str) -> None:
+    """Create an empty target group."""
+    with open_fleet(ctx) as fleet:
+        fleet.add_target_group(name)
+    say(f"target group {name!r} added")
+
+
+@group_app.command("list")
+def group_list(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List target groups."""
+    with open_fleet(ctx) as fleet:
+        groups = fleet.list_target_groups()
+    if json:
+        print_json([documents.target_group(g) for g in groups])
+        return
+    print_table(
+        ["NAME", "MEMBERS"],
+        [(g.name, len(g.members)) for g in groups],
+        title="target groups",
+    )
+
+
+@group_app.command("show")
+def group_show(ctx: typer.Context, name: str, json: JsonOption = False) -> None:
+    """Show a target group and its members."""
+    with open_fleet(ctx) as fleet:
+        group = fleet.get_target_group(name)
+    if json:
+        print_json(documents.target_group(group))
+        return
+    say(f"target group {group.name}")
+    print_table(
+        ["ID", "MEMBERSHIP", "KIND", "SERVER", "DATABASE", "PATTERN", "REFRESH CREDENTIAL"],
+        [
+            (
+                m.id,
+                m.membership.value,
+                m.kind.value,
+                m.server_url,
+                m.database or "",
+                m.database_pattern or m.schema_pattern or (m.shard_map_query or ""),
+                m.refresh_credential or "",
+            )
+            for m in group.members
+        ],
+        title="members",
+    )
+
+
+@group_app.command("remove")
+def group_remove(ctx: typer.Context, name: str) -> None:
+    """Delete a target group that no step uses."""
+    with open_fleet(ctx) as fleet:
+        fleet.remove_target_group(name)
+    say(f"target group {name!r} removed")
+
+
+@group_app.command("add-member")
+def group_add_member(
+    ctx: typer.Context,
+    group: str,
+    server: Annotated[
+        str, typer.Option("--server", help="postgresql://host:port, mysql://host:port, sqlite:///folder")
+    ],
+    database: Annotated[str | None, typer.Option("--database", help="One database (or the catalog of a shard map).")] = None,
+    database_pattern: Annotated[
+        str | None, typer.Option("--database-pattern", metavar="GLOB", help="Only databases whose name matches.")
+    ] = None,
+    schema_pattern: Annotated[
+        str | None, typer.Option("--schema-pattern", metavar="GLOB", help="Every matching schema of --database.")
+    ] = None,
+    shard_map_query: Annotated[
+        str | None,
+        typer.Option("--shard-map-query", metavar="SQL", help="A catalog query whose rows name the databases."),
+    ] = None,
+    refresh_credential: Annotated[
+        str | None,
+        typer.Option("--refresh-credential", metavar="NAME", help="Credential used to list databases."),
+    ] = None,
+    exclude: Annotated[bool, typer.Option("--exclude", help="Take these databases out of the group.")] = False,
+) -> None:
+    """Add a member: a server, a database, the schemas of a database, or a shard map."""
+    with open_fleet(ctx) as fleet:
+        member = fleet.add_member(
+            group,
+            server=server,
+            database=database,
+            database_pattern=database_pattern,
+            schema_pattern=schema_pattern,
+            shard_map_query=shard_map_query,
+            refresh_credential=refresh_credential,
+            exclude=exclude,
+        )
+    say(f"member {member.id} ({member.membership.value} {member.kind.value}) added to {group!r}")
+
+
+@group_app.command("remove-member")
+def group_remove_member(ctx: typer.Context, group: str, member_id: int) -> None:
+    """Take a member out of a target group (ids are shown by `target-group show`)."""
+    with open_fleet(ctx) as fleet:
+        fleet.remove_member(group, member_id)
+    say(f"member {member_id} removed from {group!r}")
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+ScheduleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schedule",
+        metavar="SPEC",
+        help="once | 'every N minutes|hours|days|weeks|months' | a cron expression.",
+    ),
+]
+TimezoneOption = Annotated[
+    str | None, typer.Option("--timezone", metavar="TZ", help="IANA time zone of the schedule (default UTC).")
+]
+StartOption = Annotated[
+    str | None, typer.Option("--start", metavar="TIME", help="Schedule start time (ISO-8601).")
+]
+EndOption = Annotated[str | None, typer.Option("--end", metavar="TIME", help="Schedule end time (ISO-8601).")]
+
+
+def _schedule(spec: str | None, timezone: str | None, start: str | None, end: str | None) -> Schedule | None:
+    if spec is None:
+        if timezone or start or end:
+            raise InvalidValue("--timezone, --start and --end need --schedule")
+        return None
+    zone = timezone or "UTC"
+    return Schedule.parse(
+        spec,
+        timezone=zone,
+        start_time=parse_time(start, zone) if start else None,
+        end_time=parse_time(end, zone) if end else None,
+    )
+
+
+@job_app.command("add")
+def job_add(
+    ctx: typer.Context,
+    name: str,
+    description: Annotated[str, typer.Option("--description", metavar="TEXT")] = "",
+    schedule: ScheduleOption = None,
+    timezone: TimezoneOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    enable: Annotated[bool, typer.Option("--enable/--disable", help="Whether the schedule fires.")] = False,
+) -> None:
+    """Create a job. Add steps with `job add-step`."""
+    parsed = _schedule(schedule, timezone, start, end)
+    with open_fleet(ctx) as fleet:
+        fleet.add_job(name, description=description, enabled=enable, schedule=parsed)
+    say(f"job {name!r} added (version 1)")
+
+
+@job_app.command("update")
+def job_update(
+    ctx: typer.Context,
+    name: str,
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename the job.")] = None,
+    description: Annotated[str | None, typer.Option("--description", metavar="TEXT")] = None,
+    schedule: ScheduleOption = None,
+    timezone: TimezoneOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    no_schedule: Annotated[bool, typer.Option("--no-schedule", help="Remove the schedule.")] = False,
+    enable: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+) -> None:
+    """Change a job's settings; this makes a new version."""
+    if no_schedule and schedule:
+        raise InvalidValue("give --schedule or --no-schedule, not both")
+    parsed: Any = None if no_schedule else UNCHANGED
+    if schedule is not None or timezone or start or end:
+        parsed = _schedule(schedule, timezone, start, end)
+    if new_name is None and description is None and enable is None and parsed is UNCHANGED:
+        raise InvalidValue("nothing to change")
+    with open_fleet(ctx) as fleet:
+        job = fleet.update_job(
+            name, new_name=new_name, description=description, enabled=enable, schedule=parsed
+        )
+    say(f"job {job.name!r} updated (version {job.version})")
+
+
+@job_app.command("list")
+def job_list(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List jobs."""
+    with open_fleet(ctx) as fleet:
+        jobs = fleet.list_jobs()
+    if json:
+        print_json([documents.job(j) for j in jobs])
+        return
+    print_table(
+        ["NAME", "VERSION", "ENABLED", "SCHEDULE", "STEPS", "DESCRIPTION"],
+        [
+            (j.name, j.version, "yes" if j.enabled else "no", j.schedule or "", len(j.steps), j.description)
+            for j in jobs
+        ],
+        title="jobs",
+    )
+
+
+@job_app.command("show")
+def job_show(
+    ctx: typer.Context,
+    name: str,
+    version: Annotated[int | None, typer.Option("--version", help="Show this version.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Show a job with every setting of its steps."""
+    with open_fleet(ctx) as fleet:
+        job = fleet.get_job(name, version)
+    if json:
+        print_json(documents.job(job))
+        return
+    _print_job(job)
+
+
+def _print_job(job: Job) -> None:
+    print_fields(
+        [
+            ("job", job.name),
+            ("version", job.version),
+            ("enabled", "yes" if job.enabled else "no"),
+            ("schedule", job.schedule or "none (started by hand)"),
+            ("description", job.description),
+        ]
+    )
+    for step in job.steps:
+        doc = documents.step(step)
+        say("")
+        say(f"step {step.step_id}: {step.name}")
+        fields = [(k, v) for k, v in doc.items() if k not in ("step_id", "step_name", "command", "output")]
+        if doc["output"]:
+            fields += list(doc["output"].items())
+        print_fields(fields)
+        say("command:")
+        for line in step.settings.command.splitlines():
+            say(f"    {line}")
+
+
+@job_app.command("remove")
+def job_remove(
+    ctx: typer.Context,
+    name: str,
+    force: Annotated[bool, typer.Option("--force", help="Also when executions are active.")] = False,
+) -> None:
+    """Delete a job, its versions and its history."""
+    with open_fleet(ctx) as fleet:
+        fleet.remove_job(name, force=force)
+    say(f"job {name!r} removed")
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+def _step_options(
+    *,
+    command: str | None,
+    command_file: str | None,
+    target_group: str | None,
+    credential: str | None,
+    retry_attempts: int | None,
+    initial_retry_interval: float | None,
+    maximum_retry_interval: float | None,
+    backoff_multiplier: float | None,
+    timeout: int | None,
+    connect_timeout: int | None,
+    max_parallelism: int | None,
+    continue_on_failure: bool | None,
+    output_server: str | None,
+    output_database: str | None,
+    output_schema: str | None,
+    output_table: str | None,
+    output_credential: str | None,
+) -> dict[str, Any]:
+    if command is not None and command_file is not None:
+        raise InvalidValue("give --command or --command-file, not both")
+    if command_file is not None:
+        command = read_command_file(command_file)
+    output = None
+    given = {
+        "--output-server": output_server,
+        "--output-database": output_database,
+        "--output-table": output_table,
+        "--output-credential": output_credential,
+    }
+    if any(v is not None for v in given.values()) or output_schema is not None:
+        missing = [flag for flag, v in given.items() if v is None]
+        if missing:
+            raise InvalidValue(f"an output destination also needs {', '.join(missing)}")
+        output = OutputDestination(
+            server_url=output_server or "",
+            database=output_database or "",
+            schema=output_schema,
+            table=output_table or "",
+            credential=output_credential or "",
+        )
+    return {
+        "command": command,
+        "target_group": target_group,
+        "credential": credential,
+        "retry_attempts": retry_attempts,
+        "initial_retry_interval_seconds": initial_retry_interval,
+        "maximum_retry_interval_seconds": maximum_retry_interval,
+        "retry_interval_backoff_multiplier": backoff_multiplier,
+        "step_timeout_seconds": timeout,
+        "connect_timeout_seconds": connect_timeout,
+        "max_parallelism": max_parallelism,
+        "continue_on_failure": continue_on_failure,
+        "output": output,
+    }
+
+
+Command = Annotated[str | None, typer.Option("--command", metavar="SQL", help="The script to run.")]
+CommandFile = Annotated[str | None, typer.Option("--command-file", metavar="PATH", help="Read the script from a file.")]
+RetryAttempts = Annotated[int | None, typer.Option("--retry-attempts", metavar="N", help="Retries after the first attempt [default: 10].")]
+InitialInterval = Annotated[float | None, typer.Option("--initial-retry-interval", metavar="S", help="[default: 1]")]
+MaximumInterval = Annotated[float | None, typer.Option("--maximum-retry-interval", metavar="S", help="[default: 120]")]
+Backoff = Annotated[float | None, typer.Option("--backoff-multiplier", metavar="F", help="[default: 2.0]")]
+Timeout = Annotated[int | None, typer.Option("--timeout", metavar="S", help="Step timeout per target, all attempts [default: 43200].")]
+ConnectTimeout = Annotated[int | None, typer.Option("--connect-timeout", metavar="S", help="Per connection [default: 30].")]
+MaxParallelism = Annotated[int | None, typer.Option("--max-parallelism", metavar="N", help="Databases per server at a time (0: no limit).")]
+OutputServer = Annotated[str | None, typer.Option("--output-server", metavar="URL")]
+OutputDatabase = Annotated[str | None, typer.Option("--output-database", metavar="DB")]
+OutputSchema = Annotated[str | None, typer.Option("--output-schema", metavar="S")]
+OutputTable = Annotated[str | None, typer.Option("--output-table", metavar="T")]
+OutputCredential = Annotated[str | None, typer.Option("--output-credential", metavar="C")]
+
+
+@job_app.command("add-step")
+def job_add_step(
+    ctx: typer.Context,
+    job: str,
+    name: Annotated[str, typer.Option("--name", help="Step name, unique in the job.")],
+    target_group: Annotated[str, typer.Option("--target-group", metavar="G")],
+    credential: Annotated[str, typer.Option("--credential", metavar="C")],
+    command: Command = None,
+    command_file: CommandFile = None,
+    retry_attempts: RetryAttempts = None,
+    initial_retry_interval: InitialInterval = None,
+    maximum_retry_interval: MaximumInterval = None,
+    backoff_multiplier: Backoff = None,
+    timeout: Timeout = None,
+    connect_timeout: ConnectTimeout = None,
+    max_parallelism: MaxParallelism = None,
+    continue_on_failure: Annotated[bool, typer.Option("--continue-on-failure", help="Run later steps even if this one fails.")] = False,
+    output_server: OutputServer = None,
+    output_database: OutputDatabase = None,
+    output_schema: OutputSchema = None,
+    output_table: OutputTable = None,
+    output_credential: OutputCredential = None,
+) -> None:
+    """Append a step to a job; this makes a new version."""
+    if command is None and command_file is None:
+        raise InvalidValue("give the script with --command SQL or --command-file PATH")
+    settings = _step_options(**{k: v for k, v in locals().items() if k not in ("ctx", "job", "name")})
+    with open_fleet(ctx) as fleet:
+        updated = fleet.add_step(job, name, **settings)
+    say(f"step {name!r} added to job {job!r} (version {updated.version})")
+
+
+@job_app.command("update-step")
+def job_update_step(
+    ctx: typer.Context,
+    job: str,
+    step: str,
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename the step.")] = None,
+    target_group: Annotated[str | None, typer.Option("--target-group", metavar="G")] = None,
+    credential: Annotated[str | None, typer.Option("--credential", metavar="C")] = None,
+    command: Command = None,
+    command_file: CommandFile = None,
+    retry_attempts: RetryAttempts = None,
+    initial_retry_interval: InitialInterval = None,
+    maximum_retry_interval: MaximumInterval = None,
+    backoff_multiplier: Backoff = None,
+    timeout: Timeout = None,
+    connect_timeout: ConnectTimeout = None,
+    max_parallelism: MaxParallelism = None,
+    continue_on_failure: Annotated[bool | None, typer.Option("--continue-on-failure/--stop-on-failure")] = None,
+    output_server: OutputServer = None,
+    output_database: OutputDatabase = None,
+    output_schema: OutputSchema = None,
+    output_table: OutputTable = None,
+    output_credential: OutputCredential = None,
+    no_output: Annotated[bool, typer.Option("--no-output", help="Remove the output destination.")] = False,
+) -> None:
+    """Change some settings of a step; this makes a new version."""
+    options = {k: v for k, v in locals().items() if k not in ("ctx", "job", "step", "new_name", "no_output")}
+    settings = _step_options(**options)
+    if no_output:
+        if settings["output"] is not None:
+            raise InvalidValue("give output options or --no-output, not both")
+        settings["remove_output"] = True
+    if new_name is None and all(v is None for v in settings.values()):
+        raise InvalidValue("nothing to change")
+    with open_fleet(ctx) as fleet:
+        updated = fleet.update_step(job, step, new_name=new_name, **settings)
+    say(f"step {new_name or step!r} of job {job!r} updated (version {updated.version})")
+
+
+@job_app.command("remove-step")
+def job_remove_step(ctx: typer.Context, job: str, step: str) -> None:
+    """Remove a step from a job; this makes a new version."""
+    with open_fleet(ctx) as fleet:
+        updated = fleet.remove_step(job, step)
+    say(f"step {step!r} removed from job {job!r} (version {updated.version})")
+
+
+@job_app.command("versions")
+def job_versions(ctx: typer.Context, name: str, json: JsonOption = False) -> None:
+    """List the versions of a job."""
+    with open_fleet(ctx) as fleet:
+        versions = fleet.job_versions(name)
+    if json:
+        print_json([documents.job_version(v) for v in versions])
+        return
+    print_table(["VERSION", "CREATED"], [(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}") for v in versions])
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    folder: Annotated[
+        str | None, typer.Option("--folder", help="Where to make the demo fleet of SQLite databases.")
+    ] = None,
+    databases: Annotated[int, typer.Option("--databases", min=1, max=10000)] = 12,
+) -> None:
+    """Create a demo fleet (SQLite databases), a credential, a target group and a job."""
+    from pathlib import Path
+
+    from sqlfleet.demo import create_demo
+
+    Fleet.init(job_db_option(ctx))
+    with open_fleet(ctx) as fleet:
+        made = create_demo(fleet, Path(folder) if folder else None, databases)
+        say(f"demo fleet: {made.databases} SQLite databases in {made.folder}")
+        say(f"job {made.job!r}:")
+        _print_job(fleet.get_job(made.job))

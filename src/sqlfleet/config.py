@@ -1,0 +1,33 @@
+"""Where sqlfleet keeps its files, and which job database it uses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+HOME_ENV = "SQLFLEET_HOME"
+JOB_DB_ENV = "SQLFLEET_JOB_DB"
+KEY_FILE_ENV = "SQLFLEET_SECRET_KEY_FILE"
+
+
+def data_dir() -> Path:
+    """sqlfleet's own folder: `SQLFLEET_HOME`, else the user's data directory."""
+    return Path(os.environ.get(HOME_ENV) or user_data_dir("sqlfleet", appauthor=False))
+
+
+def default_job_db() -> str:
+    """The embedded default: a SQLite file in the data directory."""
+    return f"sqlite:///{data_dir() / 'jobs.db'}"
+
+
+def job_db_url(explicit: str | None = None) -> str:
+    """The job database to use: `--job-db`, else `SQLFLEET_JOB_DB`, else the default."""
+    return explicit or os.environ.get(JOB_DB_ENV) or default_job_db()
+
+
+def key_file() -> Path:
+    """The secret key file: `SQLFLEET_SECRET_KEY_FILE`, else `secret.key` in the data dir."""
+    explicit = os.environ.get(KEY_FILE_ENV)
+    return Path(explicit) if explicit else data_dir() / "secret.key"

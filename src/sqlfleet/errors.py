@@ -1,0 +1,108 @@
+"""sqlfleet's errors: one root, a subtree per kind of thing a user can get wrong.
+
+Each class's docstring is its default message. Driver and database errors are translated into
+these once, at the edge where they happen; only the CLI maps them to exit codes and only the
+REST API maps them to HTTP status codes.
+"""
+
+from __future__ import annotations
+
+
+class SqlfleetError(Exception):
+    """sqlfleet failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+# -- definitions: what a user typed -------------------------------------------------------
+
+
+class DefinitionError(SqlfleetError):
+    """The definition is not valid."""
+
+
+class NotFound(DefinitionError):
+    """No such thing."""
+
+
+class DuplicateName(DefinitionError):
+    """That name is already taken."""
+
+
+class InvalidValue(DefinitionError):
+    """A value is not valid."""
+
+
+class InvalidServerUrl(InvalidValue):
+    """The server URL is not valid."""
+
+
+class InvalidSchedule(InvalidValue):
+    """The schedule is not valid."""
+
+
+class InvalidCommand(InvalidValue):
+    """The step's command is not valid."""
+
+
+class InUse(DefinitionError):
+    """It is still in use."""
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+
+class SecretKeyError(SqlfleetError):
+    """The secret key cannot decrypt the stored credentials."""
+
+
+# -- the job database ---------------------------------------------------------------------
+
+
+class StoreError(SqlfleetError):
+    """The job database failed."""
+
+
+class JobDatabaseUnreachable(StoreError):
+    """The job database cannot be reached."""
+
+
+class JobDatabaseNotInitialized(StoreError):
+    """The job database is not initialized: run `sqlfleet init`."""
+
+
+class JobDatabaseTooNew(StoreError):
+    """The job database was made by a newer sqlfleet: upgrade sqlfleet."""
+
+
+class AgentConflict(StoreError):
+    """Another agent already uses this job database."""
+
+
+class ConcurrentChange(StoreError):
+    """Someone else changed it at the same time: try again."""
+
+
+# -- targets: the databases jobs run on ---------------------------------------------------
+
+
+class TargetError(SqlfleetError):
+    """The target database failed."""
+
+
+class TargetConnectError(TargetError):
+    """Cannot connect to the target database."""
+
+
+class TargetQueryError(TargetError):
+    """The target database reported an error."""
+
+
+class TargetTimeout(TargetError):
+    """The target database did not answer in time."""
+
+
+class TargetCanceled(TargetError):
+    """The statement was canceled."""

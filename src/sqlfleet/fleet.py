@@ -1,0 +1,417 @@
+"""The Python API: every operation the CLI, the REST API and the web UI offer.
+
+    from sqlfleet import Fleet
+    fleet = Fleet.open()                       # the job database of SQLFLEET_JOB_DB or the default
+    fleet.add_credential("tenant_admin", "admin", Secret("s3cret"))
+    fleet.add_target_group("tenants")
+    fleet.add_member("tenants", server="postgresql://db1:5432", database_pattern="tenant_*")
+    fleet.add_job("nightly")
+    fleet.add_step("nightly", "vacuum", command="VACUUM ANALYZE", target_group="tenants",
+                   credential="tenant_admin")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlfleet import config
+from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
+from sqlfleet.model import (
+    Credential,
+    Job,
+    JobVersion,
+    Member,
+    MemberKind,
+    Membership,
+    OutputDestination,
+    StepSettings,
+    TargetGroup,
+)
+from sqlfleet.retry import RetryPolicy
+from sqlfleet.schedule import Schedule
+from sqlfleet.script import validate_command
+from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
+from sqlfleet.servers import ServerUrl
+from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
+
+SECRET_CHECK_KEY = "secret_check"
+SECRET_CHECK_TEXT = "sqlfleet secret check"
+MAX_NAME = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class InitReport:
+    """What `Fleet.init` did."""
+
+    job_db: str
+    schema_before: str | None
+    schema_after: str
+    key_source: str
+    key_created: bool
+
+
+class Fleet:
+    """sqlfleet on one job database."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self._secrets: SecretBox | None = None
+
+    @classmethod
+    def open(cls, job_db: str | None = None) -> Fleet:
+        """Open the job database (`--job-db`, `SQLFLEET_JOB_DB` or the default) and check it."""
+        engine = open_engine(config.job_db_url(job_db))
+        try:
+            check_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(JobStore(engine))
+
+    @classmethod
+    def init(cls, job_db: str | None = None) -> InitReport:
+        """Create or upgrade the job database and make a secret key if there is none."""
+        engine = open_engine(config.job_db_url(job_db), create=True)
+        try:
+            status = upgrade_schema(engine)
+            key_file = config.key_file()
+            created = False
+            if os.environ.get(KEY_ENV):
+                source = f"environment variable {KEY_ENV}"
+            else:
+                created = SecretBox.create_key_file(key_file)
+                source = f"key file {key_file}"
+            store = JobStore(engine)
+            box = SecretBox.from_environment(key_file)
+            check = store.get_meta(SECRET_CHECK_KEY)
+            if check is None:
+                store.set_meta(SECRET_CHECK_KEY, box.encrypt(Secret(SECRET_CHECK_TEXT)))
+            else:
+                box.decrypt(check, what="this job database's secrets")
+            return InitReport(status.url, status.before, status.after, source, created)
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        """Release the job database."""
+        self.store.close()
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- secrets ------------------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> SecretBox:
+        """The key that encrypts this job database's secrets, checked against it once."""
+        if self._secrets is None:
+            box = SecretBox.from_environment(config.key_file())
+            check = self.store.get_meta(SECRET_CHECK_KEY)
+            if check is None:
+                raise SecretKeyError("the job database has no secret check: run `sqlfleet init`")
+            box.decrypt(check, what="this job database's secrets")
+            self._secrets = box
+        return self._secrets
+
+    def credential_login(self, name: str) -> tuple[str, Secret]:
+        """The user name and the decrypted secret of a credential, for connecting."""
+        tokens = self.store.credential_secret_tokens([name])
+        if name not in tokens:
+            self.store.get_credential(name)  # raises NotFound
+        username, token = tokens[name]
+        return username, self.secrets.decrypt(token, what=f"credential {name!r}")
+
+    # -- credentials --------------------------------------------------------------------------
+
+    def add_credential(self, name: str, username: str, secret: Secret) -> Credential:
+        """Store a credential; its secret is encrypted and never shown again."""
+        _check_name("credential", name)
+        _check_text("user name", username)
+        return self.store.add_credential(name, username, self.secrets.encrypt(secret))
+
+    def update_credential(
+        self, name: str, *, username: str | None = None, secret: Secret | None = None
+    ) -> Credential:
+        """Change a credential's user name and/or secret."""
+        if username is not None:
+            _check_text("user name", username)
+        token = self.secrets.encrypt(secret) if secret is not None else None
+        return self.store.update_credential(name, username=username, secret_token=token)
+
+    def remove_credential(self, name: str) -> None:
+        """Delete a credential that no step or member uses."""
+        self.store.remove_credential(name)
+
+    def list_credentials(self) -> list[Credential]:
+        """Every credential (never a secret)."""
+        return self.store.list_credentials()
+
+    # -- target groups ------------------------------------------------------------------------
+
+    def add_target_group(self, name: str) -> TargetGroup:
+        """Create an empty target group."""
+        _check_name("target group", name)
+        return self.store.add_target_group(name)
+
+    def remove_target_group(self, name: str) -> None:
+        """Delete a target group that no step uses."""
+        self.store.remove_target_group(name)
+
+    def list_target_groups(self) -> list[TargetGroup]:
+        """Every target group with its members."""
+        return self.store.list_target_groups()
+
+    def get_target_group(self, name: str) -> TargetGroup:
+        """One target group with its members."""
+        return self.store.get_target_group(name)
+
+    def add_member(
+        self,
+        group: str,
+        *,
+        server: str,
+        database: str | None = None,
+        database_pattern: str | None = None,
+        schema_pattern: str | None = None,
+        shard_map_query: str | None = None,
+        refresh_credential: str | None = None,
+        exclude: bool = False,
+    ) -> Member:
+        """Add a member; its kind follows from the options given.
+
+        server only (optionally a database-name pattern): every database on the server;
+        server + database: one database; + schema pattern: its matching schemas;
+        server + database + shard-map query: the databases the catalog query names.
+        """
+        url = ServerUrl.parse(server)
+        kind = _member_kind(database, database_pattern, schema_pattern, shard_map_query)
+        for label, value in (
+            ("database", database),
+            ("database pattern", database_pattern),
+            ("schema pattern", schema_pattern),
+        ):
+            if value is not None:
+                _check_text(label, value)
+        if shard_map_query is not None:
+            validate_command(shard_map_query)
+        return self.store.add_member(
+            group,
+            kind=kind,
+            membership=Membership.EXCLUDE if exclude else Membership.INCLUDE,
+            server_url=str(url),
+            database=database,
+            database_pattern=database_pattern,
+            schema_pattern=schema_pattern,
+            shard_map_query=shard_map_query,
+            refresh_credential=refresh_credential,
+        )
+
+    def remove_member(self, group: str, member_id: int) -> None:
+        """Take a member out of a group by its id (see `target-group show`)."""
+        self.store.remove_member(group, member_id)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        enabled: bool = False,
+        schedule: Schedule | None = None,
+    ) -> Job:
+        """Create a job (version 1, no steps yet)."""
+        _check_name("job", name)
+        return self.store.add_job(name, description=description, enabled=enabled, schedule=schedule)
+
+    def update_job(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+        schedule: Schedule | None = UNCHANGED,
+    ) -> Job:
+        """Change a job's settings; pass `schedule=None` to remove its schedule."""
+        if new_name is not None:
+            _check_name("job", new_name)
+        return self.store.update_job(
+            name, new_name=new_name, description=description, enabled=enabled, schedule=schedule
+        )
+
+    def remove_job(self, name: str, *, force: bool = False) -> None:
+        """Delete a job and its history; `force` also removes it while executions are active."""
+        self.store.remove_job(name, force=force)
+
+    def list_jobs(self) -> list[Job]:
+        """Every job at its current version."""
+        return self.store.list_jobs()
+
+    def get_job(self, name: str, version: int | None = None) -> Job:
+        """One job at its current version, or at `version`."""
+        return self.store.get_job(name, version)
+
+    def job_versions(self, name: str) -> list[JobVersion]:
+        """The versions of a job."""
+        return self.store.job_versions(name)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def add_step(self, job: str, name: str, **settings: Any) -> Job:
+        """Append a step. Settings are `StepSettings` fields and the retry policy's fields."""
+        _check_name("step", name)
+        return self.store.add_step(job, name, build_step_settings(None, settings))
+
+    def update_step(self, job: str, name: str, *, new_name: str | None = None, **changes: Any) -> Job:
+        """Change some settings of a step; the others keep their values."""
+        if new_name is not None:
+            _check_name("step", new_name)
+        current = self.store.get_job(job).step(name)
+        if current is None:
+            raise NotFound(f"job {job!r} has no step named {name!r}")
+        settings = build_step_settings(current.settings, changes)
+        return self.store.update_step(job, name, settings, new_name=new_name)
+
+    def remove_step(self, job: str, name: str) -> Job:
+        """Remove a step from a job."""
+        return self.store.remove_step(job, name)
+
+
+_RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
+_SETTING_FIELDS = {f.name for f in dataclasses.fields(StepSettings)} - {"retry", "output"}
+
+
+def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> StepSettings:
+    """Step settings from `base` (or the defaults) with `changes`; None values are ignored.
+
+    `changes` may hold StepSettings fields, RetryPolicy fields, and `output` (an
+    `OutputDestination`, or None to keep it; `remove_output=True` drops it).
+    `max_parallelism=0` means no limit.
+    """
+    changes = {k: v for k, v in changes.items() if v is not None}
+    unknown = set(changes) - _RETRY_FIELDS - _SETTING_FIELDS - {"output", "remove_output"}
+    if unknown:
+        raise InvalidValue(f"unknown step setting(s): {', '.join(sorted(unknown))}")
+    retry_changes = {k: changes.pop(k) for k in list(changes) if k in _RETRY_FIELDS}
+    remove_output = changes.pop("remove_output", False)
+    if base is None:
+        missing = [f for f in ("command", "target_group", "credential") if f not in changes]
+        if missing:
+            raise InvalidValue(f"a step needs {', '.join(missing)}")
+        base = StepSettings(command=changes["command"], target_group="", credential="")
+    if "command" in changes:
+        changes["command"] = validate_command(changes["command"])
+    for field in ("step_timeout_seconds", "connect_timeout_seconds"):
+        if field in changes:
+            changes[field] = _positive_int(field, changes[field])
+    if "max_parallelism" in changes:
+        value = _non_negative_int("max_parallelism", changes["max_parallelism"])
+        changes["max_parallelism"] = value or None
+    output = changes.pop("output", None)
+    if output is not None:
+        changes["output"] = _checked_output(output)
+    elif remove_output:
+        changes["output"] = None
+    retry = dataclasses.replace(base.retry, **retry_changes)
+    return dataclasses.replace(base, retry=retry, **changes)
+
+
+def _checked_output(output: OutputDestination) -> OutputDestination:
+    url = ServerUrl.parse(output.server_url)
+    for label, value in (("output database", output.database), ("output table", output.table)):
+        _check_text(label, value)
+    return dataclasses.replace(output, server_url=str(url))
+
+
+def _member_kind(
+    database: str | None,
+    database_pattern: str | None,
+    schema_pattern: str | None,
+    shard_map_query: str | None,
+) -> MemberKind:
+    if shard_map_query is not None:
+        if database is None:
+            raise InvalidValue("a shard-map member needs --database: the catalog database")
+        if database_pattern is not None or schema_pattern is not None:
+            raise InvalidValue("a shard-map member takes no --database-pattern or --schema-pattern")
+        return MemberKind.SHARD_MAP
+    if schema_pattern is not None:
+        if database is None:
+            raise InvalidValue("a schema member needs --database: the database holding the schemas")
+        if database_pattern is not None:
+            raise InvalidValue("a schema member takes --database, not --database-pattern")
+        return MemberKind.SCHEMA
+    if database is not None:
+        if database_pattern is not None:
+            raise InvalidValue("give --database or --database-pattern, not both")
+        return MemberKind.DATABASE
+    return MemberKind.SERVER
+
+
+def _check_name(what: str, name: str) -> None:
+    if not name or not name.strip():
+        raise InvalidValue(f"the {what} name is empty")
+    if name != name.strip():
+        raise InvalidValue(f"the {what} name {name!r} starts or ends with spaces")
+    if len(name) > MAX_NAME:
+        raise InvalidValue(f"the {what} name is longer than {MAX_NAME} characters")
+    if _CONTROL.search(name):
+        raise InvalidValue(f"the {what} name {name!r} contains control characters")
+
+
+def _check_text(what: str, value: str) -> None:
+    if not value or not value.strip():
+        raise InvalidValue(f"the {what} is empty")
+    if len(value) > MAX_NAME:
+        raise InvalidValue(f"the {what} is longer than {MAX_NAME} characters")
+    if _CONTROL.search(value):
+        raise InvalidValue(f"the {what} {value!r} contains control characters")
+
+
+def _positive_int(field: str, value: Any) -> int:
+    number = _as_int(field, value)
+    if number <= 0:
+        raise InvalidValue(f"{field} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _non_negative_int(field: str, value: Any) -> int:
+    number = _as_int(field, value)
+    if number < 0:
+        raise InvalidValue(f"{field} must be 0 or more, not {value!r}")
+    return number
+
+
+def _as_int(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            return int(str(value))
+        except ValueError:
+            raise InvalidValue(f"{field} must be a whole number, not {value!r}") from None
+    return value
+
+
+def read_command_file(path: str | Path) -> str:
+    """A step's command read from a file, with a clear error when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidValue(f"command file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidValue(f"command file {str(path)!r} is a directory") from None
+    except PermissionError:
+        raise InvalidValue(f"command file {str(path)!r} cannot be read: permission denied") from None
+    except UnicodeDecodeError:
+        raise InvalidValue(f"command file {str(path)!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidValue(f"command file {str(path)!r} cannot be read: {exc.strerror}") from None

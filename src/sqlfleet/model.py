@@ -1,0 +1,137 @@
+"""The definitions and records sqlfleet works with, as frozen dataclasses.
+
+They are converted to and from rows only at the store's boundary. Secrets never live here:
+a `Credential` names a user; its secret stays encrypted in the job database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.retry import RetryPolicy
+from sqlfleet.schedule import Schedule
+
+DEFAULT_STEP_TIMEOUT_SECONDS = 43200
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A named user name whose secret is stored encrypted."""
+
+    id: int
+    name: str
+    username: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberKind(enum.StrEnum):
+    """What a target group member names."""
+
+    SERVER = "server"
+    DATABASE = "database"
+    SCHEMA = "schema"
+    SHARD_MAP = "shard-map"
+
+
+class Membership(enum.StrEnum):
+    """Whether a member adds its databases to the group or takes them out."""
+
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of a target group."""
+
+    id: int
+    kind: MemberKind
+    membership: Membership
+    server_url: str
+    database: str | None = None
+    database_pattern: str | None = None
+    schema_pattern: str | None = None
+    shard_map_query: str | None = None
+    refresh_credential: str | None = None
+
+    @property
+    def exclude(self) -> bool:
+        """True for an exclude member."""
+        return self.membership is Membership.EXCLUDE
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroup:
+    """A named, reusable set of members."""
+
+    id: int
+    name: str
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDestination:
+    """Where a step's first result set goes: a table on some database."""
+
+    server_url: str
+    database: str
+    table: str
+    credential: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepSettings:
+    """Everything about a step but its identity: what `add-step` and `update-step` set."""
+
+    command: str
+    target_group: str
+    credential: str
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    step_timeout_seconds: int = DEFAULT_STEP_TIMEOUT_SECONDS
+    connect_timeout_seconds: int = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    max_parallelism: int | None = None
+    continue_on_failure: bool = False
+    output: OutputDestination | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step of one version of a job: its number, its name and its settings."""
+
+    step_id: int
+    name: str
+    settings: StepSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as of one version, with that version's steps in order."""
+
+    id: int
+    name: str
+    description: str
+    enabled: bool
+    schedule: Schedule | None
+    version: int
+    steps: tuple[Step, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    def step(self, name: str) -> Step | None:
+        """The step called `name`, if any."""
+        return next((s for s in self.steps if s.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class JobVersion:
+    """One version of a job: when it was made."""
+
+    job_id: int
+    version: int
+    created_at: datetime

@@ -1,0 +1,44 @@
+"""The job database: its tables, its migrations, and `JobStore`, the only code that writes SQL to it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, insert, select, update
+
+from sqlfleet.store import tables as t
+from sqlfleet.store.database import check_schema, open_engine, safe_url, upgrade_schema
+from sqlfleet.store.definitions import UNCHANGED, DefinitionStore
+
+__all__ = ["UNCHANGED", "JobStore", "check_schema", "open_engine", "safe_url", "upgrade_schema"]
+
+
+class JobStore(DefinitionStore):
+    """Every read and write of the job database, as domain verbs."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+
+    @property
+    def url(self) -> str:
+        """The job database's URL, password masked."""
+        return safe_url(self.engine.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded SQLite job database."""
+        return self.engine.dialect.name == "sqlite"
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the job database's own settings."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set one of the job database's own settings."""
+        with self.engine.begin() as conn:
+            if conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value)).rowcount:
+                return
+            conn.execute(insert(t.meta).values(key=key, value=value))
+
+    def close(self) -> None:
+        """Release the job database's connections."""
+        self.engine.dispose()

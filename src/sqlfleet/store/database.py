@@ -1,0 +1,199 @@
+"""Opening the job database, and creating or upgrading its schema with Alembic."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+from sqlfleet.errors import (
+    JobDatabaseNotInitialized,
+    JobDatabaseTooNew,
+    JobDatabaseUnreachable,
+    StoreError,
+)
+
+# The newest migration this code knows; tests check it is Alembic's head.
+SCHEMA_REVISION = "0001"
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """What `init` found and did."""
+
+    url: str
+    before: str | None
+    after: str
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password masked, fit for messages."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<malformed URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def open_engine(url: str, *, create: bool = False) -> Engine:
+    """An engine on the job database at `url` (SQLite or PostgreSQL).
+
+    A SQLite file that does not exist is created only when `create` is true; otherwise it is
+    reported as not initialized rather than silently made empty.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"job database URL {url!r} is malformed: use sqlite:///path/to/jobs.db "
+            "or postgresql://user@host:5432/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, create=create)
+    if backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            pool_pre_ping=False,
+            pool_size=5,
+            max_overflow=5,
+        )
+    raise StoreError(
+        f"job database URL {safe_url(parsed)!r}: unsupported engine {backend!r}; "
+        "the job database is SQLite or PostgreSQL"
+    )
+
+
+def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        raise StoreError("the job database must be a SQLite file, not an in-memory database")
+    path = Path(database).expanduser()
+    if create:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JobDatabaseUnreachable(
+                f"cannot create the folder of the job database {path}: {exc.strerror}"
+            ) from None
+    elif not path.exists():
+        raise JobDatabaseNotInitialized(
+            f"there is no job database at {path}: run `sqlfleet init` to create it"
+        )
+    engine = create_engine(
+        parsed.set(database=str(path), drivername="sqlite+pysqlite"),
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=NullPool if create else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let the sqlite3 module leave transactions to SQLAlchemy's explicit BEGIN below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config(engine_connection: Any) -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "sqlfleet.store:migrations")
+    config.attributes["connection"] = engine_connection
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the job database, None when it has none."""
+    try:
+        with engine.connect() as connection:
+            # A plain query: importing Alembic costs more than most commands take.
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, DBAPIError) as exc:
+        raise JobDatabaseUnreachable(
+            f"cannot reach the job database {safe_url(engine.url)}: {_first_line(exc)}"
+        ) from None
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a job database that is missing, older or newer than this code."""
+    revision = current_revision(engine)
+    if revision == SCHEMA_REVISION:
+        return
+    where = safe_url(engine.url)
+    if revision is None:
+        raise JobDatabaseNotInitialized(
+            f"the job database {where} is not initialized: run `sqlfleet init`"
+        )
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if revision in known:
+        raise JobDatabaseNotInitialized(
+            f"the job database {where} has an older schema ({revision}): "
+            "run `sqlfleet init` to upgrade it"
+        )
+    raise JobDatabaseTooNew(
+        f"the job database {where} has schema {revision}, newer than this sqlfleet knows "
+        f"({SCHEMA_REVISION}): upgrade sqlfleet"
+    )
+
+
+def upgrade_schema(engine: Engine) -> SchemaStatus:
+    """Create or upgrade the schema to the newest revision; safe to run again."""
+    before = current_revision(engine)
+    if before is not None and before not in {s.revision for s in _scripts().walk_revisions()}:
+        check_schema(engine)  # raises JobDatabaseTooNew
+    from alembic import command
+
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreError(f"cannot upgrade the job database: {_first_line(exc)}") from None
+    return SchemaStatus(url=safe_url(engine.url), before=before, after=SCHEMA_REVISION)
+
+
+def _scripts() -> ScriptDirectory:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "sqlfleet.store:migrations")
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str | None:
+    """Alembic's head revision among the shipped migrations."""
+    return _scripts().get_current_head()
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(original).__name__

@@ -1,0 +1,596 @@
+"""The job database's definition verbs: credentials, target groups, jobs, steps, versions.
+
+Every verb is one transaction: a failed command leaves what was stored unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sqlfleet.errors import ConcurrentChange, DuplicateName, InUse, NotFound
+from sqlfleet.lifecycle import ACTIVE
+from sqlfleet.model import (
+    Credential,
+    Job,
+    JobVersion,
+    Member,
+    MemberKind,
+    Membership,
+    OutputDestination,
+    Step,
+    StepSettings,
+    TargetGroup,
+)
+from sqlfleet.retry import RetryPolicy
+from sqlfleet.schedule import Schedule
+from sqlfleet.store import tables as t
+
+# Keeps "schedule untouched" apart from "no schedule" in `update_job`.
+UNCHANGED: Any = object()
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class DefinitionStore:
+    """Stores and reads definitions. Secrets arrive here already encrypted."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- credentials ------------------------------------------------------------------------
+
+    def add_credential(self, name: str, username: str, secret_token: str) -> Credential:
+        """Store a new credential; its secret is an encrypted token."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if self._credential_row(conn, name) is not None:
+                raise DuplicateName(f"a credential named {name!r} already exists")
+            conn.execute(
+                insert(t.credential).values(
+                    name=name,
+                    username=username,
+                    secret_token=secret_token,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            return _credential(self._require_credential(conn, name))
+
+    def update_credential(
+        self, name: str, *, username: str | None = None, secret_token: str | None = None
+    ) -> Credential:
+        """Change a credential's user name and/or secret."""
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if username is not None:
+            values["username"] = username
+        if secret_token is not None:
+            values["secret_token"] = secret_token
+        with self.engine.begin() as conn:
+            row = self._require_credential(conn, name)
+            conn.execute(update(t.credential).where(t.credential.c.id == row.id).values(values))
+            return _credential(self._require_credential(conn, name))
+
+    def remove_credential(self, name: str) -> None:
+        """Delete a credential that nothing uses."""
+        with self.engine.begin() as conn:
+            row = self._require_credential(conn, name)
+            user = conn.execute(
+                select(t.job.c.name, t.job_step.c.job_version)
+                .join(t.job, t.job.c.id == t.job_step.c.job_id)
+                .where(
+                    (t.job_step.c.credential_id == row.id)
+                    | (t.job_step.c.output_credential_id == row.id)
+                )
+                .limit(1)
+            ).first()
+            if user is not None:
+                raise InUse(
+                    f"credential {name!r} is used by job {user.name!r} (version "
+                    f"{user.job_version}): remove the job or change its steps first"
+                )
+            member = conn.execute(
+                select(t.target_group.c.name)
+                .join(t.target_group_member)
+                .where(t.target_group_member.c.refresh_credential_id == row.id)
+                .limit(1)
+            ).first()
+            if member is not None:
+                raise InUse(
+                    f"credential {name!r} is the refresh credential of a member of target "
+                    f"group {member.name!r}"
+                )
+            conn.execute(delete(t.credential).where(t.credential.c.id == row.id))
+
+    def list_credentials(self) -> list[Credential]:
+        """Every credential, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.credential).order_by(t.credential.c.name))
+            return [_credential(row) for row in rows]
+
+    def get_credential(self, name: str) -> Credential:
+        """The credential called `name`."""
+        with self.engine.connect() as conn:
+            return _credential(self._require_credential(conn, name))
+
+    def credential_secret_tokens(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """User name and encrypted secret of each named credential, for connecting."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.credential.c.name, t.credential.c.username, t.credential.c.secret_token)
+                .where(t.credential.c.name.in_(list(names)))
+            )
+            return {row.name: (row.username, row.secret_token) for row in rows}
+
+    def _credential_row(self, conn: Connection, name: str) -> Row[Any] | None:
+        return conn.execute(select(t.credential).where(t.credential.c.name == name)).first()
+
+    def _require_credential(self, conn: Connection, name: str) -> Row[Any]:
+        row = self._credential_row(conn, name)
+        if row is None:
+            raise NotFound(f"no credential named {name!r}")
+        return row
+
+    # -- target groups ----------------------------------------------------------------------
+
+    def add_target_group(self, name: str) -> TargetGroup:
+        """Create an empty target group."""
+        with self.engine.begin() as conn:
+            if self._group_row(conn, name) is not None:
+                raise DuplicateName(f"a target group named {name!r} already exists")
+            conn.execute(insert(t.target_group).values(name=name, created_at=utcnow()))
+            return self._group(conn, self._require_group(conn, name))
+
+    def remove_target_group(self, name: str) -> None:
+        """Delete a target group that no job step uses."""
+        with self.engine.begin() as conn:
+            row = self._require_group(conn, name)
+            user = conn.execute(
+                select(t.job.c.name, t.job_step.c.job_version)
+                .join(t.job, t.job.c.id == t.job_step.c.job_id)
+                .where(t.job_step.c.target_group_id == row.id)
+                .limit(1)
+            ).first()
+            if user is not None:
+                raise InUse(
+                    f"target group {name!r} is used by job {user.name!r} (version "
+                    f"{user.job_version}): remove the job or change its steps first"
+                )
+            conn.execute(delete(t.target_group).where(t.target_group.c.id == row.id))
+
+    def list_target_groups(self) -> list[TargetGroup]:
+        """Every target group with its members, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.target_group).order_by(t.target_group.c.name)).all()
+            return [self._group(conn, row) for row in rows]
+
+    def get_target_group(self, name: str) -> TargetGroup:
+        """The target group called `name`, with its members."""
+        with self.engine.connect() as conn:
+            return self._group(conn, self._require_group(conn, name))
+
+    def add_member(
+        self,
+        group: str,
+        *,
+        kind: MemberKind,
+        membership: Membership,
+        server_url: str,
+        database: str | None = None,
+        database_pattern: str | None = None,
+        schema_pattern: str | None = None,
+        shard_map_query: str | None = None,
+        refresh_credential: str | None = None,
+    ) -> Member:
+        """Add a member to a target group; the values are validated by the caller."""
+        with self.engine.begin() as conn:
+            group_row = self._require_group(conn, group)
+            refresh_id = None
+            if refresh_credential is not None:
+                refresh_id = self._require_credential(conn, refresh_credential).id
+            member_id = conn.execute(
+                insert(t.target_group_member)
+                .values(
+                    target_group_id=group_row.id,
+                    membership=membership.value,
+                    kind=kind.value,
+                    server_url=server_url,
+                    database_name=database,
+                    database_pattern=database_pattern,
+                    schema_pattern=schema_pattern,
+                    shard_map_query=shard_map_query,
+                    refresh_credential_id=refresh_id,
+                    created_at=utcnow(),
+                )
+                .returning(t.target_group_member.c.id)
+            ).scalar_one()
+            members = self._group(conn, group_row).members
+            return next(m for m in members if m.id == member_id)
+
+    def remove_member(self, group: str, member_id: int) -> None:
+        """Take a member out of a target group."""
+        with self.engine.begin() as conn:
+            group_row = self._require_group(conn, group)
+            deleted = conn.execute(
+                delete(t.target_group_member).where(
+                    t.target_group_member.c.id == member_id,
+                    t.target_group_member.c.target_group_id == group_row.id,
+                )
+            ).rowcount
+            if not deleted:
+                raise NotFound(f"target group {group!r} has no member {member_id}")
+
+    def _group_row(self, conn: Connection, name: str) -> Row[Any] | None:
+        return conn.execute(select(t.target_group).where(t.target_group.c.name == name)).first()
+
+    def _require_group(self, conn: Connection, name: str) -> Row[Any]:
+        row = self._group_row(conn, name)
+        if row is None:
+            raise NotFound(f"no target group named {name!r}")
+        return row
+
+    def _group(self, conn: Connection, row: Row[Any]) -> TargetGroup:
+        m = t.target_group_member
+        rows = conn.execute(
+            select(m, t.credential.c.name.label("refresh_credential"))
+            .outerjoin(t.credential, t.credential.c.id == m.c.refresh_credential_id)
+            .where(m.c.target_group_id == row.id)
+            .order_by(m.c.id)
+        )
+        members = tuple(
+            Member(
+                id=r.id,
+                kind=MemberKind(r.kind),
+                membership=Membership(r.membership),
+                server_url=r.server_url,
+                database=r.database_name,
+                database_pattern=r.database_pattern,
+                schema_pattern=r.schema_pattern,
+                shard_map_query=r.shard_map_query,
+                refresh_credential=r.refresh_credential,
+            )
+            for r in rows
+        )
+        return TargetGroup(id=row.id, name=row.name, members=members)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def add_job(
+        self, name: str, *, description: str = "", enabled: bool = False,
+        schedule: Schedule | None = None,
+    ) -> Job:
+        """Create a job at version 1, with no steps yet."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if self._job_row(conn, name) is not None:
+                raise DuplicateName(f"a job named {name!r} already exists")
+            try:
+                job_id = conn.execute(
+                    insert(t.job)
+                    .values(
+                        name=name,
+                        description=description,
+                        enabled=enabled,
+                        current_version=1,
+                        created_at=now,
+                        updated_at=now,
+                        **_schedule_values(schedule),
+                    )
+                    .returning(t.job.c.id)
+                ).scalar_one()
+            except IntegrityError:
+                raise DuplicateName(f"a job named {name!r} already exists") from None
+            conn.execute(insert(t.job_version).values(job_id=job_id, version=1, created_at=now))
+            return self._job(conn, self._require_job(conn, name))
+
+    def update_job(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+        schedule: Schedule | None = UNCHANGED,
+    ) -> Job:
+        """Change a job's own settings; this makes a new version."""
+        with self.engine.begin() as conn:
+            row = self._require_job(conn, name)
+            values: dict[str, Any] = {}
+            if new_name is not None and new_name != name:
+                if self._job_row(conn, new_name) is not None:
+                    raise DuplicateName(f"a job named {new_name!r} already exists")
+                values["name"] = new_name
+            if description is not None:
+                values["description"] = description
+            if enabled is not None:
+                values["enabled"] = enabled
+            if schedule is not UNCHANGED:
+                values.update(_schedule_values(schedule))
+                values["last_fire_time"] = None
+            steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
+            self._new_version(conn, row, steps, values)
+            return self._job(conn, self._require_job(conn, values.get("name", name)))
+
+    def remove_job(self, name: str, *, force: bool = False) -> None:
+        """Delete a job with its versions and history; refuse while it runs unless forced."""
+        with self.engine.begin() as conn:
+            row = self._require_job(conn, name)
+            active = conn.execute(
+                select(func.count())
+                .select_from(t.job_execution)
+                .where(
+                    t.job_execution.c.job_id == row.id,
+                    t.job_execution.c.lifecycle.in_([s.value for s in ACTIVE]),
+                )
+            ).scalar_one()
+            if active and not force:
+                raise InUse(
+                    f"job {name!r} has {active} active execution(s): stop them first, "
+                    "or remove it with --force"
+                )
+            conn.execute(delete(t.job).where(t.job.c.id == row.id))
+
+    def list_jobs(self) -> list[Job]:
+        """Every job at its current version, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.job).order_by(t.job.c.name)).all()
+            return [self._job(conn, row) for row in rows]
+
+    def get_job(self, name: str, version: int | None = None) -> Job:
+        """The job called `name`, at its current version or the one given."""
+        with self.engine.connect() as conn:
+            row = self._require_job(conn, name)
+            if version is not None and not conn.execute(
+                select(t.job_version.c.version).where(
+                    t.job_version.c.job_id == row.id, t.job_version.c.version == version
+                )
+            ).first():
+                raise NotFound(f"job {name!r} has no version {version}")
+            return self._job(conn, row, version)
+
+    def job_versions(self, name: str) -> list[JobVersion]:
+        """Every version of a job, oldest first."""
+        with self.engine.connect() as conn:
+            row = self._require_job(conn, name)
+            rows = conn.execute(
+                select(t.job_version)
+                .where(t.job_version.c.job_id == row.id)
+                .order_by(t.job_version.c.version)
+            )
+            return [JobVersion(r.job_id, r.version, r.created_at) for r in rows]
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def add_step(self, job: str, name: str, settings: StepSettings) -> Job:
+        """Append a step to a job; this makes a new version."""
+        with self.engine.begin() as conn:
+            row = self._require_job(conn, job)
+            steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
+            if any(s["step_name"] == name for s in steps):
+                raise DuplicateName(f"job {job!r} already has a step named {name!r}")
+            steps.append({"step_name": name, **self._settings_values(conn, settings)})
+            self._new_version(conn, row, steps)
+            return self._job(conn, self._require_job(conn, job))
+
+    def update_step(
+        self, job: str, name: str, settings: StepSettings, *, new_name: str | None = None
+    ) -> Job:
+        """Replace a step's settings (and maybe its name); this makes a new version."""
+        with self.engine.begin() as conn:
+            row = self._require_job(conn, job)
+            steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
+            index = next((i for i, s in enumerate(steps) if s["step_name"] == name), None)
+            if index is None:
+                raise NotFound(f"job {job!r} has no step named {name!r}")
+            if new_name and new_name != name and any(s["step_name"] == new_name for s in steps):
+                raise DuplicateName(f"job {job!r} already has a step named {new_name!r}")
+            steps[index] = {
+                "step_name": new_name or name,
+                **self._settings_values(conn, settings),
+            }
+            self._new_version(conn, row, steps)
+            return self._job(conn, self._require_job(conn, job))
+
+    def remove_step(self, job: str, name: str) -> Job:
+        """Remove a step; the later steps move up. This makes a new version."""
+        with self.engine.begin() as conn:
+            row = self._require_job(conn, job)
+            steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
+            kept = [s for s in steps if s["step_name"] != name]
+            if len(kept) == len(steps):
+                raise NotFound(f"job {job!r} has no step named {name!r}")
+            self._new_version(conn, row, kept)
+            return self._job(conn, self._require_job(conn, job))
+
+    def _new_version(
+        self,
+        conn: Connection,
+        job_row: Row[Any],
+        steps: list[dict[str, Any]],
+        job_values: Mapping[str, Any] | None = None,
+    ) -> int:
+        now = utcnow()
+        version = job_row.current_version + 1
+        # Guarded: if someone else made a version meanwhile, this updates nothing.
+        moved = conn.execute(
+            update(t.job)
+            .where(t.job.c.id == job_row.id, t.job.c.current_version == job_row.current_version)
+            .values(current_version=version, updated_at=now, **(job_values or {}))
+        ).rowcount
+        if not moved:
+            raise ConcurrentChange(f"job {job_row.name!r} was changed meanwhile: try again")
+        conn.execute(insert(t.job_version).values(job_id=job_row.id, version=version, created_at=now))
+        if steps:
+            conn.execute(
+                insert(t.job_step),
+                [
+                    {**s, "job_id": job_row.id, "job_version": version, "step_id": i}
+                    for i, s in enumerate(steps, start=1)
+                ],
+            )
+        return version
+
+    def _settings_values(self, conn: Connection, settings: StepSettings) -> dict[str, Any]:
+        group = self._require_group(conn, settings.target_group)
+        credential = self._require_credential(conn, settings.credential)
+        output = settings.output
+        output_credential_id = None
+        if output is not None:
+            output_credential_id = self._require_credential(conn, output.credential).id
+        retry = settings.retry
+        return {
+            "command_text": settings.command,
+            "target_group_id": group.id,
+            "credential_id": credential.id,
+            "retry_attempts": retry.retry_attempts,
+            "initial_retry_interval_seconds": retry.initial_retry_interval_seconds,
+            "maximum_retry_interval_seconds": retry.maximum_retry_interval_seconds,
+            "retry_interval_backoff_multiplier": retry.retry_interval_backoff_multiplier,
+            "step_timeout_seconds": settings.step_timeout_seconds,
+            "connect_timeout_seconds": settings.connect_timeout_seconds,
+            "max_parallelism": settings.max_parallelism,
+            "continue_on_failure": settings.continue_on_failure,
+            "output_server_url": output.server_url if output else None,
+            "output_database": output.database if output else None,
+            "output_schema": output.schema if output else None,
+            "output_table": output.table if output else None,
+            "output_credential_id": output_credential_id,
+        }
+
+    # -- reading jobs -------------------------------------------------------------------------
+
+    def _job_row(self, conn: Connection, name: str) -> Row[Any] | None:
+        return conn.execute(select(t.job).where(t.job.c.name == name)).first()
+
+    def _require_job(self, conn: Connection, name: str) -> Row[Any]:
+        row = self._job_row(conn, name)
+        if row is None:
+            raise NotFound(f"no job named {name!r}")
+        return row
+
+    def _step_rows(self, conn: Connection, job_id: int, version: int) -> list[Row[Any]]:
+        s = t.job_step
+        return list(
+            conn.execute(
+                select(s).where(s.c.job_id == job_id, s.c.job_version == version).order_by(s.c.step_id)
+            )
+        )
+
+    def _job(self, conn: Connection, row: Row[Any], version: int | None = None) -> Job:
+        version = version or row.current_version
+        s = t.job_step
+        group = t.target_group
+        cred = t.credential.alias("cred")
+        out_cred = t.credential.alias("out_cred")
+        rows = conn.execute(
+            select(
+                s,
+                group.c.name.label("target_group_name"),
+                cred.c.name.label("credential_name"),
+                out_cred.c.name.label("output_credential_name"),
+            )
+            .join(group, group.c.id == s.c.target_group_id)
+            .join(cred, cred.c.id == s.c.credential_id)
+            .outerjoin(out_cred, out_cred.c.id == s.c.output_credential_id)
+            .where(and_(s.c.job_id == row.id, s.c.job_version == version))
+            .order_by(s.c.step_id)
+        )
+        return Job(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            enabled=row.enabled,
+            schedule=_schedule(row),
+            version=version,
+            steps=tuple(_step(r) for r in rows),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _credential(row: Row[Any]) -> Credential:
+    return Credential(row.id, row.name, row.username, row.created_at, row.updated_at)
+
+
+_STEP_COPY_COLUMNS = [
+    c.name for c in t.job_step.columns if c.name not in ("id", "job_id", "job_version", "step_id")
+]
+
+
+def _step_values(row: Row[Any]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _STEP_COPY_COLUMNS}
+
+
+def _step(row: Row[Any]) -> Step:
+    output = None
+    if row.output_table is not None:
+        output = OutputDestination(
+            server_url=row.output_server_url,
+            database=row.output_database,
+            schema=row.output_schema,
+            table=row.output_table,
+            credential=row.output_credential_name,
+        )
+    return Step(
+        step_id=row.step_id,
+        name=row.step_name,
+        settings=StepSettings(
+            command=row.command_text,
+            target_group=row.target_group_name,
+            credential=row.credential_name,
+            retry=RetryPolicy(
+                retry_attempts=row.retry_attempts,
+                initial_retry_interval_seconds=row.initial_retry_interval_seconds,
+                maximum_retry_interval_seconds=row.maximum_retry_interval_seconds,
+                retry_interval_backoff_multiplier=row.retry_interval_backoff_multiplier,
+            ),
+            step_timeout_seconds=row.step_timeout_seconds,
+            connect_timeout_seconds=row.connect_timeout_seconds,
+            max_parallelism=row.max_parallelism,
+            continue_on_failure=row.continue_on_failure,
+            output=output,
+        ),
+    )
+
+
+def _schedule_values(schedule: Schedule | None) -> dict[str, Any]:
+    if schedule is None:
+        return {
+            "schedule_kind": None,
+            "schedule_interval_count": None,
+            "schedule_interval_unit": None,
+            "schedule_cron": None,
+            "schedule_timezone": None,
+            "schedule_start_time": None,
+            "schedule_end_time": None,
+        }
+    return {
+        "schedule_kind": schedule.kind,
+        "schedule_interval_count": schedule.interval_count,
+        "schedule_interval_unit": schedule.interval_unit,
+        "schedule_cron": schedule.cron,
+        "schedule_timezone": schedule.timezone,
+        "schedule_start_time": schedule.start_time,
+        "schedule_end_time": schedule.end_time,
+    }
+
+
+def _schedule(row: Row[Any]) -> Schedule | None:
+    if row.schedule_kind is None:
+        return None
+    return Schedule(
+        kind=row.schedule_kind,
+        interval_count=row.schedule_interval_count,
+        interval_unit=row.schedule_interval_unit,
+        cron=row.schedule_cron,
+        timezone=row.schedule_timezone or "UTC",
+        start_time=row.schedule_start_time,
+        end_time=row.schedule_end_time,
+    )

@@ -1,0 +1,289 @@
+"""The job database's tables: one definition for SQLite and PostgreSQL.
+
+Table names are singular; the plural names (`jobs`, `jobsteps`, `job_executions`, ...) are the
+read-only views with Elastic Jobs column names, made by the migrations, for monitoring in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAME = 128
+URL = 1024
+STATE = 32
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both engines (SQLite keeps no time zone, so we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the job database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(NAME), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+credential = Table(
+    "credential",
+    metadata,
+    _id(),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("username", String(NAME), nullable=False),
+    Column("secret_token", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+target_group = Table(
+    "target_group",
+    metadata,
+    _id(),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+target_group_member = Table(
+    "target_group_member",
+    metadata,
+    _id(),
+    Column(
+        "target_group_id",
+        Integer,
+        ForeignKey("target_group.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("membership", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("server_url", String(URL), nullable=False),
+    Column("database_name", String(NAME)),
+    Column("database_pattern", String(NAME)),
+    Column("schema_pattern", String(NAME)),
+    Column("shard_map_query", Text),
+    Column("refresh_credential_id", Integer, ForeignKey("credential.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+job = Table(
+    "job",
+    metadata,
+    _id(),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("enabled", Boolean, nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("schedule_kind", String(16)),
+    Column("schedule_interval_count", Integer),
+    Column("schedule_interval_unit", String(16)),
+    Column("schedule_cron", String(NAME)),
+    Column("schedule_timezone", String(64)),
+    Column("schedule_start_time", UtcDateTime),
+    Column("schedule_end_time", UtcDateTime),
+    Column("last_fire_time", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+job_version = Table(
+    "job_version",
+    metadata,
+    Column("job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+job_step = Table(
+    "job_step",
+    metadata,
+    _id(),
+    Column("job_id", Integer, nullable=False),
+    Column("job_version", Integer, nullable=False),
+    Column("step_id", Integer, nullable=False),
+    Column("step_name", String(NAME), nullable=False),
+    Column("command_text", Text, nullable=False),
+    Column("target_group_id", Integer, ForeignKey("target_group.id"), nullable=False),
+    Column("credential_id", Integer, ForeignKey("credential.id"), nullable=False),
+    Column("retry_attempts", Integer, nullable=False),
+    Column("initial_retry_interval_seconds", Float, nullable=False),
+    Column("maximum_retry_interval_seconds", Float, nullable=False),
+    Column("retry_interval_backoff_multiplier", Float, nullable=False),
+    Column("step_timeout_seconds", Integer, nullable=False),
+    Column("connect_timeout_seconds", Integer, nullable=False),
+    Column("max_parallelism", Integer),
+    Column("continue_on_failure", Boolean, nullable=False),
+    Column("output_server_url", String(URL)),
+    Column("output_database", String(NAME)),
+    Column("output_schema", String(NAME)),
+    Column("output_table", String(NAME)),
+    Column("output_credential_id", Integer, ForeignKey("credential.id")),
+    ForeignKeyConstraint(
+        ["job_id", "job_version"],
+        ["job_version.job_id", "job_version.version"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("job_id", "job_version", "step_id"),
+    UniqueConstraint("job_id", "job_version", "step_name"),
+)
+
+job_execution = Table(
+    "job_execution",
+    metadata,
+    _id(),
+    Column("job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("job_version", Integer, nullable=False),
+    Column("lifecycle", String(STATE), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("scheduled_time", UtcDateTime),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("start_time", UtcDateTime),
+    Column("end_time", UtcDateTime),
+    Column("last_message", Text),
+    UniqueConstraint("job_id", "scheduled_time"),
+    Index(None, "lifecycle"),
+    Index(None, "create_time"),
+)
+
+step_execution = Table(
+    "step_execution",
+    metadata,
+    _id(),
+    Column(
+        "job_execution_id",
+        Integer,
+        ForeignKey("job_execution.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step_id", Integer, nullable=False),
+    Column("step_name", String(NAME), nullable=False),
+    Column("target_group_name", String(NAME), nullable=False),
+    Column("lifecycle", String(STATE), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("start_time", UtcDateTime),
+    Column("end_time", UtcDateTime),
+    Column("last_message", Text),
+    # Resolving a step's targets is claimed like a target: whoever holds the lease does it.
+    Column("agent_name", String(NAME)),
+    Column("lease_expires_at", UtcDateTime),
+    UniqueConstraint("job_execution_id", "step_id"),
+)
+
+target_execution = Table(
+    "target_execution",
+    metadata,
+    _id(),
+    Column(
+        "job_execution_id",
+        Integer,
+        ForeignKey("job_execution.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "step_execution_id",
+        Integer,
+        ForeignKey("step_execution.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("job_id", Integer, nullable=False),
+    Column("step_id", Integer, nullable=False),
+    Column("target_type", String(16), nullable=False),
+    Column("target_server_name", String(URL), nullable=False),
+    Column("target_database_name", String(NAME), nullable=False),
+    Column("target_schema_name", String(NAME)),
+    Column("lifecycle", String(STATE), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("start_time", UtcDateTime),
+    Column("end_time", UtcDateTime),
+    Column("current_attempts", Integer, nullable=False, default=0),
+    Column("current_attempt_start_time", UtcDateTime),
+    Column("next_attempt_start_time", UtcDateTime),
+    Column("last_message", Text),
+    Column("agent_name", String(NAME)),
+    Column("lease_expires_at", UtcDateTime),
+    Index(None, "step_execution_id", "lifecycle"),
+    Index(None, "lifecycle", "next_attempt_start_time"),
+    Index(None, "job_id", "step_id", "target_database_name", "lifecycle"),
+)
+
+attempt = Table(
+    "attempt",
+    metadata,
+    _id(),
+    Column(
+        "target_execution_id",
+        Integer,
+        ForeignKey("target_execution.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("attempt_number", Integer, nullable=False),
+    Column("agent_name", String(NAME)),
+    Column("start_time", UtcDateTime, nullable=False),
+    Column("end_time", UtcDateTime),
+    Column("lifecycle", String(STATE), nullable=False),
+    Column("message", Text),
+    Column("row_count", Integer),
+    Column("server_messages", Text),
+)
+
+agent = Table(
+    "agent",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("running", Integer, nullable=False, default=0),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("stopping", Boolean, nullable=False, default=False),
+)

@@ -1,0 +1,168 @@
+"""The one small protocol every target engine implements.
+
+A `Driver` knows one engine: it enumerates databases and schemas on a server and opens a
+`TargetConnection` to one database. A connection runs batches with a timeout, can be
+cancelled from another task, and appends rows to a table (for step output). Every driver
+translates its library's exceptions into `sqlfleet.errors` once, in its own module, so
+nothing above this package ever sees asyncpg, aiomysql or sqlite3.
+
+The contract, for every engine:
+
+- `execute(sql, timeout=...)` runs one batch. When `want_rows` is False the batch may hold
+  several statements and nothing is fetched; when True the batch must be a single query
+  (PostgreSQL and SQLite enforce this; MySQL keeps the first result set) and the first
+  result set's columns and rows come back.
+- A timeout cancels the statement *on the server* and raises `TargetTimeout`; `cancel()`
+  does the same from another task and makes `execute()` raise `TargetCanceled`. If the
+  task running `execute()` is itself cancelled, the statement is cancelled on the server
+  too and `CancelledError` propagates.
+- Server errors raise `TargetQueryError` with the server's text, prefixed by its code.
+- `connect` failures of any kind (unreachable, refused login, unknown database, timeout)
+  raise `TargetConnectError`; no message ever contains a password.
+- Schema targets (`schema=`, `list_schemas`) exist on PostgreSQL only; other engines raise
+  `InvalidValue`.
+"""
+
+# ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
+# cancel the statement on the server when it expires, which an outer asyncio.timeout cannot do.
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlfleet.secrets import Secret
+from sqlfleet.servers import ServerUrl
+
+__all__ = ["BatchResult", "Driver", "Login", "TargetConnection", "fetch_once"]
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A user name and secret to connect with; its repr masks the secret."""
+
+    username: str
+    password: Secret | None = None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch produced.
+
+    `columns` and `rows` describe the first result set and are filled only when the batch
+    ran with `want_rows=True` (empty when it returned no result set). `row_count` is what
+    the server reports: the rows returned by the first result set when rows were wanted,
+    otherwise the rows affected by the batch (PostgreSQL and MySQL: its last statement;
+    SQLite: all its statements), or None when the server does not say.
+    """
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    row_count: int | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+class TargetConnection(Protocol):
+    """An open connection to one target database."""
+
+    async def execute(
+        self, sql: str, *, timeout: float | None, want_rows: bool = False
+    ) -> BatchResult:
+        """Run one batch; on timeout cancel it on the server and raise `TargetTimeout`.
+
+        Raises `TargetQueryError` (server error), `TargetTimeout`, `TargetCanceled` (after
+        `cancel()`), or `TargetConnectError` when the connection is lost mid-batch.
+        """
+        ...
+
+    async def cancel(self) -> None:
+        """Cancel the running statement on the server; a no-op when nothing runs."""
+        ...
+
+    async def append_rows(
+        self,
+        schema: str | None,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Create `table` if missing (types inferred from the values), then insert `rows`.
+
+        Column types come from `sqlfleet.targets.columns.infer_kinds`; all rows go in one
+        round trip where the driver allows. Raises `InvalidValue` for bad identifiers,
+        duplicate column names or rows of the wrong width.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice, never raises."""
+        ...
+
+
+class Driver(Protocol):
+    """One database engine: enumerate targets and connect to them."""
+
+    engine: str
+
+    async def connect(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> TargetConnection:
+        """Open a connection to `database`, with `schema` as the search path if given.
+
+        Raises `TargetConnectError` (never showing the password), or `InvalidValue` for a
+        schema on an engine without schema targets or a malformed database name.
+        """
+        ...
+
+    async def list_databases(
+        self, server: ServerUrl, login: Login | None, *, connect_timeout: float
+    ) -> list[str]:
+        """Every user database on the server, sorted; system databases left out."""
+        ...
+
+    async def list_schemas(
+        self, server: ServerUrl, database: str, login: Login | None, *, connect_timeout: float
+    ) -> list[str]:
+        """Every user schema of `database`, sorted (PostgreSQL; others raise `InvalidValue`)."""
+        ...
+
+    async def query(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        sql: str,
+        *,
+        connect_timeout: float,
+        timeout: float | None,
+    ) -> list[tuple[Any, ...]]:
+        """Connect, run one query, return its rows, close: for catalog queries."""
+        ...
+
+
+async def fetch_once(
+    driver: Driver,
+    server: ServerUrl,
+    database: str,
+    login: Login | None,
+    sql: str,
+    *,
+    connect_timeout: float,
+    timeout: float | None,
+) -> list[tuple[Any, ...]]:
+    """The shared body of `Driver.query`: one connection, one query, always closed."""
+    connection = await driver.connect(server, database, login, connect_timeout=connect_timeout)
+    try:
+        result = await connection.execute(sql, timeout=timeout, want_rows=True)
+    finally:
+        await connection.close()
+    return result.rows

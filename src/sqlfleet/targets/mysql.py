@@ -1,0 +1,407 @@
+"""MySQL and MariaDB targets on aiomysql.
+
+Connections are opened in autocommit mode (what the server starts in, so it costs no round
+trip) with multi-statement batches enabled. aiomysql cannot cancel a statement itself, and
+abandoning a read mid-packet leaves its connection unusable, so every batch runs in a task
+of its own: on timeout or `cancel()` a second short connection sends `KILL QUERY <id>`, the
+server interrupts the statement (and the rest of the batch), and the batch's task ends on
+its own. Only if it does not end within a grace period is the connection dropped.
+"""
+
+# ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
+# cancel the statement on the server when it expires, which an outer asyncio.timeout cannot do.
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiomysql
+from pymysql.constants import CLIENT, ER  # type: ignore[import-untyped]
+
+from sqlfleet.errors import (
+    InvalidValue,
+    TargetCanceled,
+    TargetConnectError,
+    TargetError,
+    TargetQueryError,
+    TargetTimeout,
+)
+from sqlfleet.servers import ServerUrl
+from sqlfleet.targets.base import BatchResult, Login, fetch_once
+from sqlfleet.targets.columns import ColumnKind, check_columns, coerce_rows, infer_kinds
+
+__all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier"]
+
+_TYPES = {
+    ColumnKind.INTEGER: "BIGINT",
+    ColumnKind.FLOAT: "DOUBLE",
+    # A bare DECIMAL is DECIMAL(10,0) and would drop every fraction.
+    ColumnKind.DECIMAL: "DECIMAL(65,30)",
+    ColumnKind.BOOLEAN: "BOOLEAN",
+    ColumnKind.TIMESTAMP_TZ: "DATETIME(6)",
+    ColumnKind.TIMESTAMP: "DATETIME(6)",
+    ColumnKind.DATE: "DATE",
+    ColumnKind.BYTES: "LONGBLOB",
+    # TEXT stops at 64 KiB; query output has no such promise.
+    ColumnKind.TEXT: "LONGTEXT",
+}
+
+_SYSTEM_DATABASES = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
+
+# How long a killed statement may take to report back before its connection is dropped.
+_KILL_GRACE = 5.0
+_CLOSE_TIMEOUT = 5.0
+_SCHEMA_TARGETS = (
+    "schema targets need PostgreSQL: on MySQL and MariaDB a schema is a database, "
+    "so target the database instead"
+)
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as a MySQL quoted identifier."""
+    if not name or "\x00" in name:
+        raise InvalidValue(f"{name!r} is not a valid MySQL identifier")
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _server_error(exc: aiomysql.Error) -> str:
+    if len(exc.args) >= 2 and isinstance(exc.args[0], int):
+        return f"ERROR {exc.args[0]}: {exc.args[1]}"
+    return str(exc)
+
+
+class _MessageCursor(aiomysql.Cursor):  # type: ignore[misc]
+    """A cursor that keeps server warnings as messages instead of emitting Python warnings.
+
+    aiomysql asks for SHOW WARNINGS only when the server reported a warning count, and only
+    after the last result set of a batch (the server keeps just the last statement's).
+    """
+
+    messages: list[str]
+
+    async def _show_warnings(self, conn: Any) -> None:
+        if self._result and self._result.has_next:
+            return
+        for level, code, text in await conn.show_warnings() or ():
+            self.messages.append(f"{level} {code}: {text}")
+
+
+def _utc_naive(value: Any) -> Any:
+    # DATETIME has no zone: store aware values as UTC rather than as their local wall time.
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+class MysqlConnection:
+    """A connection to one MySQL or MariaDB database."""
+
+    def __init__(
+        self,
+        connection: Any,
+        server: ServerUrl,
+        login: Login | None,
+        connect_timeout: float,
+        where: str,
+    ) -> None:
+        self._connection = connection
+        # Kept to open the short side connection that sends KILL QUERY.
+        self._server = server
+        self._login = login
+        self._connect_timeout = connect_timeout
+        self._where = where
+        self._running: asyncio.Task[BatchResult] | None = None
+        self._cancel_requested = False
+
+    async def execute(
+        self, sql: str, *, timeout: float | None, want_rows: bool = False
+    ) -> BatchResult:
+        """Run one batch of any number of statements; keep the first result set's rows."""
+        return await self._supervise(self._run_batch(sql, want_rows), timeout)
+
+    async def _run_batch(self, sql: str, want_rows: bool) -> BatchResult:
+        cursor = await self._connection.cursor(_MessageCursor)
+        cursor.messages = []
+        try:
+            await cursor.execute(sql)
+            result = BatchResult(messages=cursor.messages)
+            if want_rows and cursor.description:
+                result.columns = [column[0] for column in cursor.description]
+                result.rows = [tuple(row) for row in await cursor.fetchall()]
+                result.row_count = len(result.rows)
+            else:
+                result.row_count = cursor.rowcount
+            # Later result sets must be read for the connection to be usable again.
+            while await cursor.nextset():
+                if not want_rows or not result.columns:
+                    result.row_count = cursor.rowcount
+        finally:
+            await cursor.close()
+        if result.row_count is not None and result.row_count < 0:
+            result.row_count = None
+        return result
+
+    async def _supervise(
+        self, job: Coroutine[Any, Any, BatchResult], timeout: float | None
+    ) -> BatchResult:
+        task = asyncio.ensure_future(job)
+        self._running = task
+        self._cancel_requested = False
+        try:
+            try:
+                done, _ = await asyncio.wait({task}, timeout=timeout)
+            except asyncio.CancelledError:
+                # Whoever awaits us gave up (e.g. the execution was stopped): the statement
+                # must not go on running on the server.
+                await self._stop(task)
+                raise
+            if not done:
+                failure = await self._stop(task)
+                note = "" if failure is None else f" (cancelling it failed: {failure})"
+                raise TargetTimeout(
+                    f"the statement on {self._where} did not finish within {timeout:g} s "
+                    f"and was canceled on the server{note}"
+                )
+            if self._cancel_requested:
+                _consume(task)
+                raise TargetCanceled(f"the statement on {self._where} was canceled on the server")
+            try:
+                return task.result()
+            except aiomysql.OperationalError as exc:
+                if exc.args and exc.args[0] in _LOST_CONNECTION:
+                    raise TargetConnectError(
+                        f"lost the connection to {self._where}: {_server_error(exc)}"
+                    ) from exc
+                raise TargetQueryError(_server_error(exc)) from exc
+            except aiomysql.Error as exc:
+                raise TargetQueryError(_server_error(exc)) from exc
+            except OSError as exc:
+                raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
+        finally:
+            self._running = None
+
+    async def _stop(self, task: asyncio.Task[BatchResult]) -> str | None:
+        """Kill the task's statement on the server and let the task end; why killing failed."""
+        failure = None
+        try:
+            failure = await self._kill_query()
+            if failure is None:
+                await asyncio.wait({task}, timeout=_KILL_GRACE)
+        finally:
+            if not task.done():
+                # The protocol state mid-read is unknown: this connection cannot be reused.
+                task.cancel()
+                self._connection.close()
+            _consume(task)
+        return failure
+
+    async def _kill_query(self) -> str | None:
+        thread_id = int(self._connection.thread_id())
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                side = await _connect(self._server, None, self._login, self._connect_timeout)
+                try:
+                    async with side.cursor() as cursor:
+                        await cursor.execute(f"KILL QUERY {thread_id}")
+                finally:
+                    await _close(side)
+        except TimeoutError:
+            return f"no answer from the server within {self._connect_timeout:g} s"
+        except aiomysql.Error as exc:
+            if exc.args and exc.args[0] == ER.NO_SUCH_THREAD:
+                return None  # it ended by itself meanwhile
+            return _server_error(exc)
+        except (TargetError, OSError) as exc:
+            return str(exc)
+        return None
+
+    async def cancel(self) -> None:
+        """Cancel the running batch on the server with KILL QUERY; a no-op when idle."""
+        task = self._running
+        if task is None or task.done():
+            return
+        self._cancel_requested = True
+        if await self._kill_query() is not None and not task.done():
+            # The server would not take the kill: stop waiting for the statement at least.
+            task.cancel()
+            self._connection.close()
+
+    async def append_rows(
+        self,
+        schema: str | None,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Create the table if missing, then insert with multi-row INSERT statements."""
+        check_columns(columns, rows)
+        kinds = infer_kinds(columns, rows)
+        name = quote_identifier(table)
+        if schema is not None:
+            name = f"{quote_identifier(schema)}.{name}"
+        definitions = ", ".join(
+            f"{quote_identifier(column)} {_TYPES[kind]}"
+            for column, kind in zip(columns, kinds, strict=True)
+        )
+        column_list = ", ".join(quote_identifier(column) for column in columns)
+        values = [tuple(_utc_naive(value) for value in row) for row in coerce_rows(rows, kinds)]
+        create = f"CREATE TABLE IF NOT EXISTS {name} ({definitions})"
+        insert = f"INSERT INTO {name} ({column_list}) VALUES "
+        await self._supervise(self._write(create, insert, values), timeout)
+
+    async def _write(self, create: str, insert: str, values: list[tuple[Any, ...]]) -> BatchResult:
+        async with self._connection.cursor(_MessageCursor) as cursor:
+            cursor.messages = []
+            await cursor.execute(create)
+            for statement in _multi_row_inserts(self._connection, insert, values):
+                await cursor.execute(statement)
+        return BatchResult(row_count=len(values))
+
+    async def close(self) -> None:
+        """Say goodbye to the server and close the socket."""
+        await _close(self._connection)
+
+
+_LOST_CONNECTION = frozenset({2006, 2013})
+
+# Rows per INSERT are bounded by size, well under MySQL's and MariaDB's max_allowed_packet.
+_MAX_STATEMENT_CHARS = 1_000_000
+
+
+def _multi_row_inserts(connection: Any, insert: str, rows: list[tuple[Any, ...]]) -> list[str]:
+    """`insert` followed by as many row literals as fit in one statement, as often as needed.
+
+    Built here rather than with executemany: aiomysql cannot escape bytes with the PyMySQL
+    it depends on, so binary values are written as hex literals.
+    """
+    statements: list[str] = []
+    batch: list[str] = []
+    size = 0
+    for row in rows:
+        literals = (f"X'{v.hex()}'" if isinstance(v, bytes) else connection.escape(v) for v in row)
+        text = "(" + ", ".join(literals) + ")"
+        if batch and size + len(text) > _MAX_STATEMENT_CHARS:
+            statements.append(insert + ", ".join(batch))
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text) + 2
+    if batch:
+        statements.append(insert + ", ".join(batch))
+    return statements
+
+
+async def _close(connection: Any) -> None:
+    if connection.closed:
+        return
+    try:
+        async with asyncio.timeout(_CLOSE_TIMEOUT):
+            await connection.ensure_closed()
+    except (aiomysql.Error, OSError):
+        connection.close()
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    """Mark the task's outcome as seen, so asyncio does not log it as never retrieved."""
+
+    def retrieve(done: asyncio.Task[Any]) -> None:
+        if not done.cancelled():
+            done.exception()
+
+    task.add_done_callback(retrieve)
+
+
+class MysqlDriver:
+    """MySQL and MariaDB servers, through aiomysql."""
+
+    engine: str = "mysql"
+
+    async def connect(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> MysqlConnection:
+        """Open an autocommit, multi-statement connection to `database`."""
+        if schema is not None:
+            raise InvalidValue(_SCHEMA_TARGETS)
+        connection = await _connect(server, database, login, connect_timeout)
+        where = f"database {database!r} on {server}"
+        return MysqlConnection(connection, server, login, connect_timeout, where)
+
+    async def list_databases(
+        self, server: ServerUrl, login: Login | None, *, connect_timeout: float
+    ) -> list[str]:
+        """Every database but information_schema, performance_schema, mysql and sys."""
+        connection = await _connect(server, None, login, connect_timeout)
+        target = MysqlConnection(connection, server, login, connect_timeout, f"server {server}")
+        try:
+            result = await target.execute("SHOW DATABASES", timeout=connect_timeout, want_rows=True)
+        finally:
+            await target.close()
+        names = (row[0] for row in result.rows)
+        return sorted(name for name in names if name.lower() not in _SYSTEM_DATABASES)
+
+    async def list_schemas(
+        self, server: ServerUrl, database: str, login: Login | None, *, connect_timeout: float
+    ) -> list[str]:
+        """Not meaningful on MySQL: raises `InvalidValue`."""
+        raise InvalidValue(_SCHEMA_TARGETS)
+
+    async def query(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        sql: str,
+        *,
+        connect_timeout: float,
+        timeout: float | None,
+    ) -> list[tuple[Any, ...]]:
+        """Connect, run one query, return its first result set's rows, close."""
+        return await fetch_once(
+            self, server, database, login, sql, connect_timeout=connect_timeout, timeout=timeout
+        )
+
+
+async def _connect(
+    server: ServerUrl, database: str | None, login: Login | None, connect_timeout: float
+) -> Any:
+    connection = aiomysql.Connection(
+        host=server.host,
+        port=server.port,
+        user=login.username if login else None,
+        password=login.password.reveal() if login and login.password else "",
+        db=database,
+        autocommit=True,
+        client_flag=CLIENT.MULTI_STATEMENTS,
+        connect_timeout=connect_timeout,
+    )
+    where = f"database {database!r} on {server}" if database else f"server {server}"
+    try:
+        # aiomysql's own timeout covers the TCP connect only, not the handshake, and its
+        # connect() hides the connection object, so a cancelled handshake would leak the
+        # socket: drive the connection's own _connect() and close it on any failure.
+        async with asyncio.timeout(connect_timeout):
+            await connection._connect()
+    except BaseException as exc:
+        connection.close()
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer within {connect_timeout:g} s"
+        elif isinstance(exc, aiomysql.Error):
+            reason = _server_error(exc)
+            if exc.__cause__ is not None:
+                reason += f" ({exc.__cause__})"
+        elif isinstance(exc, OSError):
+            reason = f"the server is not reachable: {exc.strerror or exc}"
+        else:
+            raise
+        raise TargetConnectError(f"cannot connect to {where}: {reason}") from exc
+    return connection

@@ -1,0 +1,335 @@
+"""PostgreSQL targets on asyncpg.
+
+The hot path of a fleet run is connect, one simple-protocol query, close: no setup queries,
+no version checks, a `search_path` only when a schema is targeted (sent as a startup
+parameter, so it costs no round trip). asyncpg cancels a statement on the server by itself
+when its timeout fires or when the awaiting task is cancelled; `cancel()` relies on the
+latter by running each batch in a task of its own.
+"""
+
+# ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
+# cancel the statement on the server when it expires, which an outer asyncio.timeout cannot do.
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import asyncpg
+
+from sqlfleet.errors import (
+    InvalidValue,
+    TargetCanceled,
+    TargetConnectError,
+    TargetQueryError,
+    TargetTimeout,
+)
+from sqlfleet.servers import ServerUrl
+from sqlfleet.targets.base import BatchResult, Login, fetch_once
+from sqlfleet.targets.columns import ColumnKind, check_columns, coerce_rows, infer_kinds
+
+__all__ = ["PostgresConnection", "PostgresDriver", "quote_identifier"]
+
+_TYPES = {
+    ColumnKind.INTEGER: "BIGINT",
+    ColumnKind.FLOAT: "DOUBLE PRECISION",
+    ColumnKind.DECIMAL: "NUMERIC",
+    ColumnKind.BOOLEAN: "BOOLEAN",
+    ColumnKind.TIMESTAMP_TZ: "TIMESTAMPTZ",
+    # asyncpg would read a naive datetime as the agent's local time for TIMESTAMPTZ; a plain
+    # TIMESTAMP keeps the wall-clock value that came from the source (MySQL, SQLite).
+    ColumnKind.TIMESTAMP: "TIMESTAMP",
+    ColumnKind.DATE: "DATE",
+    ColumnKind.BYTES: "BYTEA",
+    ColumnKind.TEXT: "TEXT",
+}
+
+# What an output step must not send as one statement: asyncpg's wording, SQLSTATE 42601.
+_MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
+
+# Maintenance databases to connect to for enumeration, in order of preference.
+_MAINTENANCE_DATABASES = ("postgres", "template1")
+
+_CLOSE_TIMEOUT = 5.0
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as a PostgreSQL quoted identifier."""
+    if not name or "\x00" in name:
+        raise InvalidValue(f"{name!r} is not a valid PostgreSQL identifier")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _server_error(exc: asyncpg.PostgresError) -> str:
+    text = f"{exc.severity or 'ERROR'} {exc.sqlstate}: {exc.message}"
+    if exc.detail:
+        text += f"\nDETAIL: {exc.detail}"
+    if exc.hint:
+        text += f"\nHINT: {exc.hint}"
+    return str(text)
+
+
+def _row_count(status: str | None) -> int | None:
+    """The count at the end of a command tag such as `INSERT 0 5` or `SELECT 3`."""
+    last = (status or "").rpartition(" ")[2]
+    return int(last) if last.isdigit() else None
+
+
+class PostgresConnection:
+    """A connection to one PostgreSQL database."""
+
+    def __init__(self, connection: Any, where: str) -> None:
+        self._connection = connection
+        self._where = where
+        self._messages: list[str] = []
+        self._running: asyncio.Task[BatchResult] | None = None
+        self._cancel_requested = False
+        connection.add_log_listener(self._on_message)
+
+    def _on_message(self, _connection: Any, message: Any) -> None:
+        self._messages.append(f"{message.severity}: {message.message}")
+
+    async def execute(
+        self, sql: str, *, timeout: float | None, want_rows: bool = False
+    ) -> BatchResult:
+        """Run one batch: simple protocol without rows, one prepared query with rows."""
+        messages: list[str] = []
+        self._messages = messages
+        job = self._fetch(sql, timeout) if want_rows else self._execute(sql, timeout)
+        result = await self._supervise(job, timeout)
+        result.messages = messages
+        return result
+
+    async def _execute(self, sql: str, timeout: float | None) -> BatchResult:
+        status = await self._connection.execute(sql, timeout=timeout)
+        return BatchResult(row_count=_row_count(status))
+
+    async def _fetch(self, sql: str, timeout: float | None) -> BatchResult:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        # prepare() rather than fetch(): its attributes name the columns even with no rows.
+        statement = await self._connection.prepare(sql, timeout=timeout)
+        remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+        records = await statement.fetch(timeout=remaining)
+        columns = [attribute.name for attribute in statement.get_attributes()]
+        rows = [tuple(record) for record in records]
+        row_count = len(rows) if columns else _row_count(statement.get_statusmsg())
+        return BatchResult(columns=columns, rows=rows, row_count=row_count)
+
+    async def _supervise(
+        self, job: Coroutine[Any, Any, BatchResult], timeout: float | None
+    ) -> BatchResult:
+        # The batch runs in a task of its own so that cancel() can cancel just it; asyncpg
+        # turns that cancellation, like its own timeout, into a cancel request to the server.
+        task = asyncio.ensure_future(job)
+        self._running = task
+        self._cancel_requested = False
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._cancel_requested and (current is None or current.cancelling() == 0):
+                raise TargetCanceled(
+                    f"the statement on {self._where} was canceled on the server"
+                ) from None
+            raise
+        except TimeoutError:
+            raise TargetTimeout(
+                f"the statement on {self._where} did not finish within {timeout:g} s "
+                "and was canceled on the server"
+            ) from None
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "42601" and _MULTIPLE_COMMANDS in str(exc):
+                raise TargetQueryError(
+                    "a step with an output table needs its query as a single statement "
+                    "in a batch of its own: separate the other statements with a GO line"
+                ) from exc
+            raise TargetQueryError(_server_error(exc)) from exc
+        except asyncpg.ConnectionDoesNotExistError as exc:
+            raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
+        except (asyncpg.InterfaceError, OSError) as exc:
+            raise TargetQueryError(f"{self._where}: {exc}") from exc
+        finally:
+            self._running = None
+
+    async def cancel(self) -> None:
+        """Cancel the running batch on the server; a no-op when nothing runs."""
+        task = self._running
+        if task is not None and not task.done():
+            self._cancel_requested = True
+            task.cancel()
+
+    async def append_rows(
+        self,
+        schema: str | None,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Create the table if missing, then insert all rows with one pipelined executemany."""
+        check_columns(columns, rows)
+        kinds = infer_kinds(columns, rows)
+        name = quote_identifier(table)
+        if schema is not None:
+            name = f"{quote_identifier(schema)}.{name}"
+        definitions = ", ".join(
+            f"{quote_identifier(column)} {_TYPES[kind]}"
+            for column, kind in zip(columns, kinds, strict=True)
+        )
+        column_list = ", ".join(quote_identifier(column) for column in columns)
+        placeholders = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
+        await self._supervise(self._create_table(name, definitions, timeout), timeout)
+        if rows:
+            insert = f"INSERT INTO {name} ({column_list}) VALUES ({placeholders})"
+            await self._supervise(self._insert(insert, coerce_rows(rows, kinds), timeout), timeout)
+
+    async def _create_table(
+        self, name: str, definitions: str, timeout: float | None
+    ) -> BatchResult:
+        # Targets writing to one new output table race to create it, and IF NOT EXISTS does
+        # not cover the losers: they fail on the row type (42710) or pg_type's unique index
+        # (23505) while the table is there anyway. A real conflict fails the insert after.
+        with contextlib.suppress(
+            asyncpg.UniqueViolationError, asyncpg.DuplicateTableError, asyncpg.DuplicateObjectError
+        ):
+            await self._connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} ({definitions})", timeout=timeout
+            )
+        return BatchResult()
+
+    async def _insert(
+        self, insert: str, rows: list[tuple[Any, ...]], timeout: float | None
+    ) -> BatchResult:
+        # executemany is atomic and pipelined: one prepare, then all rows in one stream.
+        await self._connection.executemany(insert, rows, timeout=timeout)
+        return BatchResult(row_count=len(rows))
+
+    async def close(self) -> None:
+        """Close gracefully, or drop the socket if the server does not answer."""
+        if self._connection.is_closed():
+            return
+        try:
+            await self._connection.close(timeout=_CLOSE_TIMEOUT)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            self._connection.terminate()
+
+
+class PostgresDriver:
+    """PostgreSQL and compatible servers, through asyncpg."""
+
+    engine: str = "postgresql"
+
+    async def connect(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> PostgresConnection:
+        """Open a connection, with `schema` alone on the search path when given."""
+        where = f"database {database!r} on {server}"
+        if schema is not None:
+            where = f"schema {schema!r} of {where}"
+        connection = await _connect(server, database, login, connect_timeout, schema)
+        return PostgresConnection(connection, where)
+
+    async def list_databases(
+        self, server: ServerUrl, login: Login | None, *, connect_timeout: float
+    ) -> list[str]:
+        """Databases that accept connections, without postgres and the templates."""
+        sql = (
+            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn "
+            "AND datname NOT IN ('template0', 'template1', 'postgres')"
+        )
+        for number, maintenance in enumerate(_MAINTENANCE_DATABASES, start=1):
+            try:
+                rows = await self.query(
+                    server,
+                    maintenance,
+                    login,
+                    sql,
+                    connect_timeout=connect_timeout,
+                    timeout=connect_timeout,
+                )
+            except TargetConnectError as exc:
+                missing = isinstance(exc.__cause__, asyncpg.InvalidCatalogNameError)
+                if missing and number < len(_MAINTENANCE_DATABASES):
+                    continue
+                raise
+            return sorted(row[0] for row in rows)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def list_schemas(
+        self, server: ServerUrl, database: str, login: Login | None, *, connect_timeout: float
+    ) -> list[str]:
+        """User schemas: all but pg_* (catalog, toast, temp) and information_schema."""
+        sql = (
+            "SELECT nspname FROM pg_catalog.pg_namespace "
+            "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+        )
+        rows = await self.query(
+            server, database, login, sql, connect_timeout=connect_timeout, timeout=connect_timeout
+        )
+        return sorted(row[0] for row in rows)
+
+    async def query(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        sql: str,
+        *,
+        connect_timeout: float,
+        timeout: float | None,
+    ) -> list[tuple[Any, ...]]:
+        """Connect, run one query, return its rows, close."""
+        return await fetch_once(
+            self, server, database, login, sql, connect_timeout=connect_timeout, timeout=timeout
+        )
+
+
+async def _connect(
+    server: ServerUrl,
+    database: str,
+    login: Login | None,
+    connect_timeout: float,
+    schema: str | None,
+) -> Any:
+    settings = None if schema is None else {"search_path": quote_identifier(schema)}
+    password = login.password.reveal() if login and login.password else None
+    try:
+        return await asyncpg.connect(
+            host=server.host,
+            port=server.port,
+            user=login.username if login else None,
+            password=password,
+            database=database,
+            timeout=connect_timeout,
+            server_settings=settings,
+        )
+    except TimeoutError as exc:
+        reason = f"no answer within {connect_timeout:g} s"
+        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+    except asyncpg.InvalidCatalogNameError as exc:
+        reason = "the database does not exist"
+        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        reason = f"login refused: {exc.message}"
+        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+    except asyncpg.PostgresError as exc:
+        raise TargetConnectError(_connect_message(server, database, _server_error(exc))) from exc
+    except OSError as exc:
+        reason = f"the server is not reachable: {exc.strerror or exc}"
+        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+    except asyncpg.InterfaceError as exc:
+        raise TargetConnectError(_connect_message(server, database, str(exc))) from exc
+
+
+def _connect_message(server: ServerUrl, database: str, reason: str) -> str:
+    return f"cannot connect to database {database!r} on {server}: {reason}"
