@@ -28,7 +28,12 @@ class Result:
 class Cli:
     """Runs `sqlfleet --job-db URL ...` in this process and captures what it prints."""
 
-    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, job_db: str | None):
+    def __init__(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        job_db: str | None,
+    ):
         self.capsys = capsys
         self.monkeypatch = monkeypatch
         self.job_db = job_db

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,8 @@ def create_demo(fleet: Fleet, folder: Path | None = None, databases: int = 12) -
         lambda: fleet.add_credential(CREDENTIAL, "demo", Secret("demo-only-no-secret")),
         lambda: fleet.add_target_group(GROUP),
     ):
-        try:
+        with contextlib.suppress(DuplicateName):
             make()
-        except DuplicateName:
-            pass
     if not fleet.get_target_group(GROUP).members:
         fleet.add_member(GROUP, server=f"sqlite:///{folder}")
     try:
@@ -89,6 +88,9 @@ def _tenant_database(path: Path, number: int) -> None:
         db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, balance NUMERIC)")
         db.executemany(
             "INSERT INTO customers (name, balance) VALUES (?, ?)",
-            [(f"customer {number}-{i}", (number * 37 + i * 11) % 500) for i in range(number % 7 + 3)],
+            [
+                (f"customer {number}-{i}", (number * 37 + i * 11) % 500)
+                for i in range(number % 7 + 3)
+            ],
         )
     db.close()

@@ -9,7 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlfleet.model import Credential, Job, JobVersion, Member, Step, TargetGroup
+from sqlfleet.model import (
+    Attempt,
+    Credential,
+    Job,
+    JobExecution,
+    JobVersion,
+    Member,
+    Step,
+    StepExecution,
+    Target,
+    TargetExecution,
+    TargetGroup,
+)
 from sqlfleet.schedule import Schedule
 
 
@@ -117,3 +129,85 @@ def job(j: Job) -> dict[str, Any]:
 def job_version(v: JobVersion) -> dict[str, Any]:
     """One version of a job."""
     return {"job_id": v.job_id, "job_version": v.version, "created_at": iso(v.created_at)}
+
+
+def job_execution(e: JobExecution) -> dict[str, Any]:
+    """A job execution, with the job_executions view's field names and target counts."""
+    return {
+        "job_execution_id": e.id,
+        "job_name": e.job_name,
+        "job_id": e.job_id,
+        "job_version": e.job_version,
+        "is_active": e.is_active,
+        "lifecycle": e.lifecycle.value,
+        "trigger": e.trigger,
+        "create_time": iso(e.create_time),
+        "start_time": iso(e.start_time),
+        "end_time": iso(e.end_time),
+        "last_message": e.last_message,
+        "target_counts": dict(sorted(e.target_counts.items())),
+    }
+
+
+def step_execution(s: StepExecution) -> dict[str, Any]:
+    """A step execution."""
+    return {
+        "job_execution_id": s.job_execution_id,
+        "step_id": s.step_id,
+        "step_name": s.step_name,
+        "target_group_name": s.target_group_name,
+        "is_active": not s.lifecycle.is_terminal,
+        "lifecycle": s.lifecycle.value,
+        "create_time": iso(s.create_time),
+        "start_time": iso(s.start_time),
+        "end_time": iso(s.end_time),
+        "last_message": s.last_message,
+        "target_counts": dict(sorted(s.target_counts.items())),
+    }
+
+
+def target_execution(te: TargetExecution) -> dict[str, Any]:
+    """A target execution."""
+    return {
+        "target_execution_id": te.id,
+        "job_execution_id": te.job_execution_id,
+        "step_id": te.step_id,
+        "is_active": not te.lifecycle.is_terminal,
+        "lifecycle": te.lifecycle.value,
+        "create_time": iso(te.create_time),
+        "start_time": iso(te.start_time),
+        "end_time": iso(te.end_time),
+        "current_attempts": te.current_attempts,
+        "current_attempt_start_time": iso(te.current_attempt_start_time),
+        "next_attempt_start_time": iso(te.next_attempt_start_time),
+        "last_message": te.last_message,
+        "target_type": te.target_type,
+        "target_server_name": te.target_server_name,
+        "target_database_name": te.target_database_name,
+        "target_schema_name": te.target_schema_name,
+        "agent_name": te.agent_name,
+    }
+
+
+def attempt(a: Attempt) -> dict[str, Any]:
+    """One attempt of a target execution."""
+    return {
+        "attempt": a.attempt_number,
+        "lifecycle": a.lifecycle.value,
+        "agent_name": a.agent_name,
+        "start_time": iso(a.start_time),
+        "end_time": iso(a.end_time),
+        "message": a.message,
+        "row_count": a.row_count,
+        "server_messages": a.server_messages,
+    }
+
+
+def target(t: Target) -> dict[str, Any]:
+    """A resolved target."""
+    return {
+        "target_type": t.target_type,
+        "target_server_name": t.server_url,
+        "target_database_name": t.database,
+        "target_schema_name": t.schema,
+    }

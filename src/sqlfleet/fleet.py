@@ -1,13 +1,13 @@
 """The Python API: every operation the CLI, the REST API and the web UI offer.
 
-    from sqlfleet import Fleet
-    fleet = Fleet.open()                       # the job database of SQLFLEET_JOB_DB or the default
-    fleet.add_credential("tenant_admin", "admin", Secret("s3cret"))
-    fleet.add_target_group("tenants")
-    fleet.add_member("tenants", server="postgresql://db1:5432", database_pattern="tenant_*")
-    fleet.add_job("nightly")
-    fleet.add_step("nightly", "vacuum", command="VACUUM ANALYZE", target_group="tenants",
-                   credential="tenant_admin")
+from sqlfleet import Fleet
+fleet = Fleet.open()                       # the job database of SQLFLEET_JOB_DB or the default
+fleet.add_credential("tenant_admin", "admin", Secret("s3cret"))
+fleet.add_target_group("tenants")
+fleet.add_member("tenants", server="postgresql://db1:5432", database_pattern="tenant_*")
+fleet.add_job("nightly")
+fleet.add_step("nightly", "vacuum", command="VACUUM ANALYZE", target_group="tenants",
+               credential="tenant_admin")
 """
 
 from __future__ import annotations
@@ -15,21 +15,32 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlfleet import config
+from sqlfleet.clock import Clock, utcnow
+from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
+from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
+    Attempt,
     Credential,
     Job,
+    JobExecution,
     JobVersion,
     Member,
     MemberKind,
     Membership,
     OutputDestination,
+    StepExecution,
     StepSettings,
+    Target,
+    TargetExecution,
     TargetGroup,
 )
 from sqlfleet.retry import RetryPolicy
@@ -38,6 +49,8 @@ from sqlfleet.script import validate_command
 from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
 from sqlfleet.servers import ServerUrl
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
+from sqlfleet.targets import Login
+from sqlfleet.targets.resolve import resolve_group
 
 SECRET_CHECK_KEY = "secret_check"
 SECRET_CHECK_TEXT = "sqlfleet secret check"
@@ -59,8 +72,9 @@ class InitReport:
 class Fleet:
     """sqlfleet on one job database."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, *, clock: Clock = utcnow) -> None:
         self.store = store
+        self.clock = clock
         self._secrets: SecretBox | None = None
 
     @classmethod
@@ -272,7 +286,9 @@ class Fleet:
         _check_name("step", name)
         return self.store.add_step(job, name, build_step_settings(None, settings))
 
-    def update_step(self, job: str, name: str, *, new_name: str | None = None, **changes: Any) -> Job:
+    def update_step(
+        self, job: str, name: str, *, new_name: str | None = None, **changes: Any
+    ) -> Job:
         """Change some settings of a step; the others keep their values."""
         if new_name is not None:
             _check_name("step", new_name)
@@ -285,6 +301,119 @@ class Fleet:
     def remove_step(self, job: str, name: str) -> Job:
         """Remove a step from a job."""
         return self.store.remove_step(job, name)
+
+    # -- targets and executions -----------------------------------------------------------------
+
+    async def resolve_target_group(
+        self, name: str, *, credential: str | None = None
+    ) -> list[Target]:
+        """What a target group resolves to right now, without running anything.
+
+        Members are enumerated with their refresh credential, else with `credential`.
+        """
+        group = self.store.get_target_group(name)
+        names = {m.refresh_credential for m in group.members if m.refresh_credential}
+        logins = {n: Login(*self.credential_login(n)) for n in names}
+        default = Login(*self.credential_login(credential)) if credential else None
+        return await resolve_group(group, default_login=default, logins=logins)
+
+    def create_execution(self, job: str, *, trigger: str = "manual") -> JobExecution:
+        """Create an execution of the job's current version for an agent (or `run`) to run."""
+        execution_id = self.store.create_execution(job, trigger=trigger, now=self.clock())
+        return self.store.get_execution(execution_id)
+
+    async def run(
+        self,
+        job: str,
+        *,
+        concurrency: int = 100,
+        on_created: Callable[[JobExecution], None] | None = None,
+    ) -> JobExecution:
+        """Create an execution of `job` and run it in this process until it ends."""
+        if concurrency < 1:
+            raise InvalidValue(f"concurrency must be 1 or more, not {concurrency}")
+        self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
+        execution = self.create_execution(job, trigger="run")
+        if on_created is not None:
+            on_created(execution)
+        return await self.run_execution(execution.id, concurrency=concurrency)
+
+    async def run_execution(self, execution_id: int, *, concurrency: int = 100) -> JobExecution:
+        """Run an existing execution in this process until it ends."""
+        dispatcher = Dispatcher(
+            self.store,
+            self.credential_login,
+            agent_name=f"run-{socket.gethostname()}-{os.getpid()}",
+            settings=DispatcherSettings(concurrency=concurrency),
+            clock=self.clock,
+            job_execution_id=execution_id,
+        )
+        return await dispatcher.run_execution()
+
+    def stop(self, execution_id: int) -> JobExecution:
+        """Cancel an execution: nothing more starts; running statements are canceled."""
+        return self.store.cancel_execution(execution_id, now=self.clock())
+
+    def get_execution(self, execution_id: int) -> JobExecution:
+        """One execution with its target counts per state."""
+        return self.store.get_execution(execution_id)
+
+    def list_executions(
+        self,
+        *,
+        job: str | None = None,
+        count: int | None = None,
+        active: bool = False,
+        lifecycle: str | None = None,
+        offset: int = 0,
+    ) -> list[JobExecution]:
+        """Executions, newest first."""
+        if count is not None and count < 1:
+            raise InvalidValue(f"count must be 1 or more, not {count}")
+        state = parse_lifecycle(lifecycle) if lifecycle is not None else None
+        return self.store.list_executions(
+            job=job, count=count, active=active, lifecycle=state, offset=offset
+        )
+
+    def list_step_executions(self, execution_id: int) -> list[StepExecution]:
+        """The steps of an execution."""
+        self.store.get_execution(execution_id)
+        return self.store.list_step_executions(execution_id)
+
+    def list_target_executions(
+        self,
+        execution_id: int,
+        *,
+        lifecycle: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[TargetExecution]:
+        """The targets of an execution, optionally only those in some states."""
+        self.store.get_execution(execution_id)
+        states = [parse_lifecycle(s) for s in lifecycle] if lifecycle else None
+        return self.store.list_target_executions(
+            execution_id, lifecycle=states, limit=limit, offset=offset
+        )
+
+    def list_attempts(self, target_execution_id: int) -> list[Attempt]:
+        """Every attempt of one target execution."""
+        return self.store.list_attempts(target_execution_id)
+
+    def purge(self, *, older_than_days: float = 45, job: str | None = None) -> int:
+        """Delete ended executions older than the retention; how many were deleted."""
+        if older_than_days < 0:
+            raise InvalidValue(f"older-than must be 0 days or more, not {older_than_days}")
+        before = self.clock() - timedelta(days=older_than_days)
+        return self.store.purge(before=before, job=job)
+
+
+def parse_lifecycle(text: str) -> Lifecycle:
+    """A lifecycle state from its name, case-insensitively, with a clear error."""
+    for state in Lifecycle:
+        if state.value.lower() == text.lower():
+            return state
+    names = ", ".join(s.value for s in Lifecycle)
+    raise InvalidValue(f"unknown lifecycle state {text!r}: use one of {names}")
 
 
 _RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
@@ -410,7 +539,9 @@ def read_command_file(path: str | Path) -> str:
     except IsADirectoryError:
         raise InvalidValue(f"command file {str(path)!r} is a directory") from None
     except PermissionError:
-        raise InvalidValue(f"command file {str(path)!r} cannot be read: permission denied") from None
+        raise InvalidValue(
+            f"command file {str(path)!r} cannot be read: permission denied"
+        ) from None
     except UnicodeDecodeError:
         raise InvalidValue(f"command file {str(path)!r} is not UTF-8 text") from None
     except OSError as exc:

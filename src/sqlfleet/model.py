@@ -135,3 +135,101 @@ class JobVersion:
     job_id: int
     version: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Target:
+    """One database, or one schema of a database, that a step runs on."""
+
+    server_url: str
+    database: str
+    schema: str | None = None
+
+    @property
+    def target_type(self) -> str:
+        """`database` or `schema`, as the job_executions view shows it."""
+        return "schema" if self.schema is not None else "database"
+
+    def __str__(self) -> str:
+        where = f"{self.server_url}/{self.database}"
+        return f"{where} (schema {self.schema})" if self.schema is not None else where
+
+
+# -- executions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobExecution:
+    """One run of a job, with how many of its target executions are in each state."""
+
+    id: int
+    job_id: int
+    job_name: str
+    job_version: int
+    lifecycle: Lifecycle
+    trigger: str
+    create_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    last_message: str | None
+    target_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        """True until the execution reaches a terminal state."""
+        return not self.lifecycle.is_terminal
+
+
+@dataclass(frozen=True, slots=True)
+class StepExecution:
+    """One step of a job execution."""
+
+    id: int
+    job_execution_id: int
+    step_id: int
+    step_name: str
+    target_group_name: str
+    lifecycle: Lifecycle
+    create_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    last_message: str | None
+    target_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetExecution:
+    """One step on one target database (or schema)."""
+
+    id: int
+    job_execution_id: int
+    step_execution_id: int
+    step_id: int
+    target_type: str
+    target_server_name: str
+    target_database_name: str
+    target_schema_name: str | None
+    lifecycle: Lifecycle
+    create_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    current_attempts: int
+    current_attempt_start_time: datetime | None
+    next_attempt_start_time: datetime | None
+    last_message: str | None
+    agent_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a target execution."""
+
+    target_execution_id: int
+    attempt_number: int
+    agent_name: str | None
+    start_time: datetime
+    end_time: datetime | None
+    lifecycle: Lifecycle
+    message: str | None
+    row_count: int | None
+    server_messages: str | None

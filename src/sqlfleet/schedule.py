@@ -162,6 +162,34 @@ def _cron_problem(expression: str) -> str | None:
     return None
 
 
+def _definition_problem(
+    kind: str, count: int | None, unit: str | None, cron: str | None
+) -> str | None:
+    """What is wrong with a schedule's kind, interval and cron expression, or None."""
+    if kind not in KINDS:
+        return f"unknown schedule kind '{kind}': use once, interval or cron"
+    if kind != "interval" and (count, unit) != (None, None):
+        return f"a {kind} schedule takes no interval"
+    if kind != "cron" and cron is not None:
+        return f"a {kind} schedule takes no cron expression"
+    if kind == "cron":
+        if not cron:
+            return "a cron schedule needs a cron expression"
+        problem = _cron_problem(cron)
+        return problem and f"bad cron expression '{cron}': {problem}"
+    if kind == "once":
+        return None
+    if count is None or unit is None:
+        return "an interval schedule needs a count and a unit"
+    if unit not in _MAX_COUNT:
+        return f"unknown interval unit '{unit}': use minutes, hours, days, weeks or months"
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return f"schedule 'every {count} {unit}': the count must be a positive integer"
+    if count > _MAX_COUNT[unit]:
+        return f"schedule 'every {count} {unit}': the interval must be at most 100 years"
+    return None
+
+
 def _looks_like_cron(words: list[str]) -> bool:
     if words[0].startswith("@") or len(words) == 5:
         return True
@@ -183,37 +211,9 @@ class Schedule:
     end_time: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise InvalidSchedule(
-                f"unknown schedule kind '{self.kind}': use once, interval or cron"
-            )
-        interval = (self.interval_count, self.interval_unit)
-        if self.kind != "interval" and interval != (None, None):
-            raise InvalidSchedule(f"a {self.kind} schedule takes no interval")
-        if self.kind != "cron" and self.cron is not None:
-            raise InvalidSchedule(f"a {self.kind} schedule takes no cron expression")
-        if self.kind == "interval":
-            count, unit = interval
-            if count is None or unit is None:
-                raise InvalidSchedule("an interval schedule needs a count and a unit")
-            if not isinstance(unit, str) or unit not in _MAX_COUNT:
-                raise InvalidSchedule(
-                    f"unknown interval unit '{unit}': use minutes, hours, days, weeks or months"
-                )
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise InvalidSchedule(
-                    f"schedule 'every {count} {unit}': the count must be a positive integer"
-                )
-            if count > _MAX_COUNT[unit]:
-                raise InvalidSchedule(
-                    f"schedule 'every {count} {unit}': the interval must be at most 100 years"
-                )
-        if self.kind == "cron":
-            if not self.cron:
-                raise InvalidSchedule("a cron schedule needs a cron expression")
-            problem = _cron_problem(self.cron)
-            if problem is not None:
-                raise InvalidSchedule(f"bad cron expression '{self.cron}': {problem}")
+        problem = _definition_problem(self.kind, self.interval_count, self.interval_unit, self.cron)
+        if problem is not None:
+            raise InvalidSchedule(problem)
         zone = _zone(self.timezone)
         for field in ("start_time", "end_time"):
             moment: object = getattr(self, field)
@@ -446,6 +446,9 @@ def _parse_interval(text: str, words: list[str]) -> tuple[int, str]:
             f"schedule '{text}': the unit must be minutes, hours, days, weeks or months, "
             f"not '{unit_text}'"
         )
-    if not re.fullmatch(r"[0-9]+", count_text) or int(count_text) < 1:
+    digits = count_text.lstrip("0")
+    if not re.fullmatch(r"[0-9]+", digits):
         raise InvalidSchedule(f"schedule '{text}': the count must be a positive integer")
-    return int(count_text), unit
+    if len(digits) > 20:  # int() refuses very long digit strings; this is too big anyway
+        raise InvalidSchedule(f"schedule '{text}': the interval must be at most 100 years")
+    return int(digits), unit

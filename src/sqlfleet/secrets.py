@@ -67,7 +67,9 @@ class SecretBox:
                 f"no secret key: set {KEY_ENV} or run `sqlfleet init` to create {key_file}"
             ) from None
         except OSError as exc:
-            raise SecretKeyError(f"cannot read the secret key file {key_file}: {exc.strerror}") from None
+            raise SecretKeyError(
+                f"cannot read the secret key file {key_file}: {exc.strerror}"
+            ) from None
 
     @staticmethod
     def create_key_file(key_file: Path) -> bool:

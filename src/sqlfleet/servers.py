@@ -80,6 +80,8 @@ class ServerUrl:
 
     def __str__(self) -> str:
         if self.engine == "sqlite":
-            return f"sqlite://{self.path}" if self.path.startswith("/") else f"sqlite:///{self.path}"
+            return (
+                f"sqlite://{self.path}" if self.path.startswith("/") else f"sqlite:///{self.path}"
+            )
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.engine}://{host}:{self.port}"

@@ -21,7 +21,8 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    """An aware UTC datetime from year, month, day, and optionally hour down to microsecond."""
+    return datetime(*parts).replace(tzinfo=UTC)  # type: ignore[arg-type]
 
 
 def fires(
@@ -72,6 +73,7 @@ def local(moments: list[datetime], zone: ZoneInfo) -> list[str]:
         ("EVERY DAY", 1, "days"),
         ("  every   10\tminutes  ", 10, "minutes"),
         ("every 007 hours", 7, "hours"),
+        ("every 0000000000000000000000000001 day", 1, "days"),
     ],
 )
 def test_parse_intervals(spec: str, count: int, unit: str) -> None:
@@ -139,6 +141,7 @@ def test_parse_cron(spec: str, cron: str) -> None:
         ),
         ("every -2 days", "schedule 'every -2 days': the count must be a positive integer"),
         ("every 0 days", "schedule 'every 0 days': the count must be a positive integer"),
+        ("every 000 days", "schedule 'every 000 days': the count must be a positive integer"),
         ("every 1.5 hours", "schedule 'every 1.5 hours': the count must be a positive integer"),
         ("every two days", "schedule 'every two days': the count must be a positive integer"),
         ("every +3 days", "schedule 'every +3 days': the count must be a positive integer"),
@@ -218,6 +221,12 @@ def test_parse_errors_say_what_is_wrong(spec: str, message: str) -> None:
         Schedule.parse(spec)
     assert raised.value.message == message
     assert "\n" not in raised.value.message
+
+
+def test_a_count_with_thousands_of_digits_is_too_big() -> None:
+    spec = f"every {'9' * 5000} minutes"
+    with pytest.raises(InvalidSchedule, match="the interval must be at most 100 years"):
+        Schedule.parse(spec)
 
 
 def test_schedule_errors_are_invalid_values() -> None:

@@ -104,7 +104,7 @@ def test_known_limitation_go_line_inside_a_string_literal_splits() -> None:
 
 
 batch_lines = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
     max_size=30,
 ).filter(lambda line: line.strip().upper().rstrip(";").strip() != "GO")
 batches = (
@@ -244,7 +244,7 @@ def test_backslashes_in_values_are_inserted_as_they_are() -> None:
 
 
 names = st.sampled_from(VARIABLES)
-plain = st.text(alphabet=st.characters(blacklist_characters="$()"), max_size=20)
+plain = st.text(alphabet=st.characters(exclude_characters="$()"), max_size=20)
 
 
 @given(st.text())

@@ -63,19 +63,26 @@ def print_json(document: Any) -> None:
     typer.echo(json.dumps(document, indent=2, default=str))
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+def print_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
+) -> None:
     """Print a tidy table (or a short note when there is nothing)."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=False)
+    # Off a terminal (pipes, logs) nothing is cut to fit an imaginary 80 columns.
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 400)
     if not rows:
         console.print(f"(no {title or 'rows'})", highlight=False)
         return
     table = Table(*columns, title=None, box=None, header_style="bold", pad_edge=False)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table, highlight=False)
+    with console.capture() as captured:
+        console.print(table, highlight=False)
+    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 def print_fields(fields: Sequence[tuple[str, Any]]) -> None:

@@ -26,7 +26,9 @@ from sqlfleet.schedule import Schedule, parse_time
 from sqlfleet.secrets import Secret
 from sqlfleet.store import UNCHANGED
 
-credential_app = typer.Typer(help="Credentials: user names with encrypted secrets.", no_args_is_help=True)
+credential_app = typer.Typer(
+    help="Credentials: user names with encrypted secrets.", no_args_is_help=True
+)
 group_app = typer.Typer(help="Target groups: the databases a step runs on.", no_args_is_help=True)
 job_app = typer.Typer(help="Jobs and their steps.", no_args_is_help=True)
 app.add_typer(credential_app, name="credential")
@@ -41,7 +43,10 @@ def init(ctx: typer.Context) -> None:
     if report.schema_before is None:
         say(f"created the job database {report.job_db}")
     elif report.schema_before != report.schema_after:
-        say(f"upgraded the job database {report.job_db} ({report.schema_before} -> {report.schema_after})")
+        say(
+            f"upgraded the job database {report.job_db} "
+            f"({report.schema_before} -> {report.schema_after})"
+        )
     else:
         say(f"the job database {report.job_db} is up to date (schema {report.schema_after})")
     made = "created " if report.key_created else ""
@@ -51,7 +56,9 @@ def init(ctx: typer.Context) -> None:
 # -- credentials ------------------------------------------------------------------------------
 
 
-def _read_secret(password_stdin: bool, password_env: str | None, *, required: bool) -> Secret | None:
+def _read_secret(
+    password_stdin: bool, password_env: str | None, *, required: bool
+) -> Secret | None:
     if password_stdin and password_env:
         raise InvalidValue("give --password-stdin or --password-env, not both")
     if password_stdin:
@@ -76,7 +83,9 @@ PasswordStdin = Annotated[
 ]
 PasswordEnv = Annotated[
     str | None,
-    typer.Option("--password-env", metavar="VAR", help="Read the password from this environment variable."),
+    typer.Option(
+        "--password-env", metavar="VAR", help="Read the password from this environment variable."
+    ),
 ]
 
 
@@ -202,24 +211,43 @@ def group_add_member(
     ctx: typer.Context,
     group: str,
     server: Annotated[
-        str, typer.Option("--server", help="postgresql://host:port, mysql://host:port, sqlite:///folder")
+        str,
+        typer.Option(
+            "--server", help="postgresql://host:port, mysql://host:port, sqlite:///folder"
+        ),
     ],
-    database: Annotated[str | None, typer.Option("--database", help="One database (or the catalog of a shard map).")] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", help="One database (or the catalog of a shard map).")
+    ] = None,
     database_pattern: Annotated[
-        str | None, typer.Option("--database-pattern", metavar="GLOB", help="Only databases whose name matches.")
+        str | None,
+        typer.Option(
+            "--database-pattern", metavar="GLOB", help="Only databases whose name matches."
+        ),
     ] = None,
     schema_pattern: Annotated[
-        str | None, typer.Option("--schema-pattern", metavar="GLOB", help="Every matching schema of --database.")
+        str | None,
+        typer.Option(
+            "--schema-pattern", metavar="GLOB", help="Every matching schema of --database."
+        ),
     ] = None,
     shard_map_query: Annotated[
         str | None,
-        typer.Option("--shard-map-query", metavar="SQL", help="A catalog query whose rows name the databases."),
+        typer.Option(
+            "--shard-map-query",
+            metavar="SQL",
+            help="A catalog query whose rows name the databases.",
+        ),
     ] = None,
     refresh_credential: Annotated[
         str | None,
-        typer.Option("--refresh-credential", metavar="NAME", help="Credential used to list databases."),
+        typer.Option(
+            "--refresh-credential", metavar="NAME", help="Credential used to list databases."
+        ),
     ] = None,
-    exclude: Annotated[bool, typer.Option("--exclude", help="Take these databases out of the group.")] = False,
+    exclude: Annotated[
+        bool, typer.Option("--exclude", help="Take these databases out of the group.")
+    ] = False,
 ) -> None:
     """Add a member: a server, a database, the schemas of a database, or a shard map."""
     with open_fleet(ctx) as fleet:
@@ -255,15 +283,20 @@ ScheduleOption = Annotated[
     ),
 ]
 TimezoneOption = Annotated[
-    str | None, typer.Option("--timezone", metavar="TZ", help="IANA time zone of the schedule (default UTC).")
+    str | None,
+    typer.Option("--timezone", metavar="TZ", help="IANA time zone of the schedule (default UTC)."),
 ]
 StartOption = Annotated[
     str | None, typer.Option("--start", metavar="TIME", help="Schedule start time (ISO-8601).")
 ]
-EndOption = Annotated[str | None, typer.Option("--end", metavar="TIME", help="Schedule end time (ISO-8601).")]
+EndOption = Annotated[
+    str | None, typer.Option("--end", metavar="TIME", help="Schedule end time (ISO-8601).")
+]
 
 
-def _schedule(spec: str | None, timezone: str | None, start: str | None, end: str | None) -> Schedule | None:
+def _schedule(
+    spec: str | None, timezone: str | None, start: str | None, end: str | None
+) -> Schedule | None:
     if spec is None:
         if timezone or start or end:
             raise InvalidValue("--timezone, --start and --end need --schedule")
@@ -286,7 +319,9 @@ def job_add(
     timezone: TimezoneOption = None,
     start: StartOption = None,
     end: EndOption = None,
-    enable: Annotated[bool, typer.Option("--enable/--disable", help="Whether the schedule fires.")] = False,
+    enable: Annotated[
+        bool, typer.Option("--enable/--disable", help="Whether the schedule fires.")
+    ] = False,
 ) -> None:
     """Create a job. Add steps with `job add-step`."""
     parsed = _schedule(schedule, timezone, start, end)
@@ -305,7 +340,9 @@ def job_update(
     timezone: TimezoneOption = None,
     start: StartOption = None,
     end: EndOption = None,
-    no_schedule: Annotated[bool, typer.Option("--no-schedule", help="Remove the schedule.")] = False,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Remove the schedule.")
+    ] = False,
     enable: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
 ) -> None:
     """Change a job's settings; this makes a new version."""
@@ -334,7 +371,14 @@ def job_list(ctx: typer.Context, json: JsonOption = False) -> None:
     print_table(
         ["NAME", "VERSION", "ENABLED", "SCHEDULE", "STEPS", "DESCRIPTION"],
         [
-            (j.name, j.version, "yes" if j.enabled else "no", j.schedule or "", len(j.steps), j.description)
+            (
+                j.name,
+                j.version,
+                "yes" if j.enabled else "no",
+                j.schedule or "",
+                len(j.steps),
+                j.description,
+            )
             for j in jobs
         ],
         title="jobs",
@@ -371,7 +415,9 @@ def _print_job(job: Job) -> None:
         doc = documents.step(step)
         say("")
         say(f"step {step.step_id}: {step.name}")
-        fields = [(k, v) for k, v in doc.items() if k not in ("step_id", "step_name", "command", "output")]
+        fields = [
+            (k, v) for k, v in doc.items() if k not in ("step_id", "step_name", "command", "output")
+        ]
         if doc["output"]:
             fields += list(doc["output"].items())
         print_fields(fields)
@@ -384,7 +430,9 @@ def _print_job(job: Job) -> None:
 def job_remove(
     ctx: typer.Context,
     name: str,
-    force: Annotated[bool, typer.Option("--force", help="Also when executions are active.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also when executions are active.")
+    ] = False,
 ) -> None:
     """Delete a job, its versions and its history."""
     with open_fleet(ctx) as fleet:
@@ -454,14 +502,39 @@ def _step_options(
 
 
 Command = Annotated[str | None, typer.Option("--command", metavar="SQL", help="The script to run.")]
-CommandFile = Annotated[str | None, typer.Option("--command-file", metavar="PATH", help="Read the script from a file.")]
-RetryAttempts = Annotated[int | None, typer.Option("--retry-attempts", metavar="N", help="Retries after the first attempt [default: 10].")]
-InitialInterval = Annotated[float | None, typer.Option("--initial-retry-interval", metavar="S", help="[default: 1]")]
-MaximumInterval = Annotated[float | None, typer.Option("--maximum-retry-interval", metavar="S", help="[default: 120]")]
-Backoff = Annotated[float | None, typer.Option("--backoff-multiplier", metavar="F", help="[default: 2.0]")]
-Timeout = Annotated[int | None, typer.Option("--timeout", metavar="S", help="Step timeout per target, all attempts [default: 43200].")]
-ConnectTimeout = Annotated[int | None, typer.Option("--connect-timeout", metavar="S", help="Per connection [default: 30].")]
-MaxParallelism = Annotated[int | None, typer.Option("--max-parallelism", metavar="N", help="Databases per server at a time (0: no limit).")]
+CommandFile = Annotated[
+    str | None, typer.Option("--command-file", metavar="PATH", help="Read the script from a file.")
+]
+RetryAttempts = Annotated[
+    int | None,
+    typer.Option(
+        "--retry-attempts", metavar="N", help="Retries after the first attempt [default: 10]."
+    ),
+]
+InitialInterval = Annotated[
+    float | None, typer.Option("--initial-retry-interval", metavar="S", help="[default: 1]")
+]
+MaximumInterval = Annotated[
+    float | None, typer.Option("--maximum-retry-interval", metavar="S", help="[default: 120]")
+]
+Backoff = Annotated[
+    float | None, typer.Option("--backoff-multiplier", metavar="F", help="[default: 2.0]")
+]
+Timeout = Annotated[
+    int | None,
+    typer.Option(
+        "--timeout", metavar="S", help="Step timeout per target, all attempts [default: 43200]."
+    ),
+]
+ConnectTimeout = Annotated[
+    int | None, typer.Option("--connect-timeout", metavar="S", help="Per connection [default: 30].")
+]
+MaxParallelism = Annotated[
+    int | None,
+    typer.Option(
+        "--max-parallelism", metavar="N", help="Databases per server at a time (0: no limit)."
+    ),
+]
 OutputServer = Annotated[str | None, typer.Option("--output-server", metavar="URL")]
 OutputDatabase = Annotated[str | None, typer.Option("--output-database", metavar="DB")]
 OutputSchema = Annotated[str | None, typer.Option("--output-schema", metavar="S")]
@@ -485,7 +558,9 @@ def job_add_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
-    continue_on_failure: Annotated[bool, typer.Option("--continue-on-failure", help="Run later steps even if this one fails.")] = False,
+    continue_on_failure: Annotated[
+        bool, typer.Option("--continue-on-failure", help="Run later steps even if this one fails.")
+    ] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -495,7 +570,9 @@ def job_add_step(
     """Append a step to a job; this makes a new version."""
     if command is None and command_file is None:
         raise InvalidValue("give the script with --command SQL or --command-file PATH")
-    settings = _step_options(**{k: v for k, v in locals().items() if k not in ("ctx", "job", "name")})
+    settings = _step_options(
+        **{k: v for k, v in locals().items() if k not in ("ctx", "job", "name")}
+    )
     with open_fleet(ctx) as fleet:
         updated = fleet.add_step(job, name, **settings)
     say(f"step {name!r} added to job {job!r} (version {updated.version})")
@@ -518,16 +595,24 @@ def job_update_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
-    continue_on_failure: Annotated[bool | None, typer.Option("--continue-on-failure/--stop-on-failure")] = None,
+    continue_on_failure: Annotated[
+        bool | None, typer.Option("--continue-on-failure/--stop-on-failure")
+    ] = None,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
     output_table: OutputTable = None,
     output_credential: OutputCredential = None,
-    no_output: Annotated[bool, typer.Option("--no-output", help="Remove the output destination.")] = False,
+    no_output: Annotated[
+        bool, typer.Option("--no-output", help="Remove the output destination.")
+    ] = False,
 ) -> None:
     """Change some settings of a step; this makes a new version."""
-    options = {k: v for k, v in locals().items() if k not in ("ctx", "job", "step", "new_name", "no_output")}
+    options = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("ctx", "job", "step", "new_name", "no_output")
+    }
     settings = _step_options(**options)
     if no_output:
         if settings["output"] is not None:
@@ -556,14 +641,17 @@ def job_versions(ctx: typer.Context, name: str, json: JsonOption = False) -> Non
     if json:
         print_json([documents.job_version(v) for v in versions])
         return
-    print_table(["VERSION", "CREATED"], [(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}") for v in versions])
+    print_table(
+        ["VERSION", "CREATED"], [(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}") for v in versions]
+    )
 
 
 @app.command()
 def demo(
     ctx: typer.Context,
     folder: Annotated[
-        str | None, typer.Option("--folder", help="Where to make the demo fleet of SQLite databases.")
+        str | None,
+        typer.Option("--folder", help="Where to make the demo fleet of SQLite databases."),
     ] = None,
     databases: Annotated[int, typer.Option("--databases", min=1, max=10000)] = 12,
 ) -> None:

@@ -1,4 +1,4 @@
-"""The job database: its tables, its migrations, and `JobStore`, the only code that writes SQL to it."""
+"""The job database: tables, migrations, and `JobStore`, the only code that writes SQL to it."""
 
 from __future__ import annotations
 
@@ -6,12 +6,23 @@ from sqlalchemy import Engine, insert, select, update
 
 from sqlfleet.store import tables as t
 from sqlfleet.store.database import check_schema, open_engine, safe_url, upgrade_schema
-from sqlfleet.store.definitions import UNCHANGED, DefinitionStore
+from sqlfleet.store.definitions import UNCHANGED
+from sqlfleet.store.executions import ClaimedTarget, ExecutionStore, Outcome, StepStart
 
-__all__ = ["UNCHANGED", "JobStore", "check_schema", "open_engine", "safe_url", "upgrade_schema"]
+__all__ = [
+    "UNCHANGED",
+    "ClaimedTarget",
+    "JobStore",
+    "Outcome",
+    "StepStart",
+    "check_schema",
+    "open_engine",
+    "safe_url",
+    "upgrade_schema",
+]
 
 
-class JobStore(DefinitionStore):
+class JobStore(ExecutionStore):
     """Every read and write of the job database, as domain verbs."""
 
     def __init__(self, engine: Engine) -> None:

@@ -124,8 +124,9 @@ class DefinitionStore:
         """User name and encrypted secret of each named credential, for connecting."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(t.credential.c.name, t.credential.c.username, t.credential.c.secret_token)
-                .where(t.credential.c.name.in_(list(names)))
+                select(
+                    t.credential.c.name, t.credential.c.username, t.credential.c.secret_token
+                ).where(t.credential.c.name.in_(list(names)))
             )
             return {row.name: (row.username, row.secret_token) for row in rows}
 
@@ -263,7 +264,11 @@ class DefinitionStore:
     # -- jobs ---------------------------------------------------------------------------------
 
     def add_job(
-        self, name: str, *, description: str = "", enabled: bool = False,
+        self,
+        name: str,
+        *,
+        description: str = "",
+        enabled: bool = False,
         schedule: Schedule | None = None,
     ) -> Job:
         """Create a job at version 1, with no steps yet."""
@@ -347,12 +352,23 @@ class DefinitionStore:
         """The job called `name`, at its current version or the one given."""
         with self.engine.connect() as conn:
             row = self._require_job(conn, name)
-            if version is not None and not conn.execute(
-                select(t.job_version.c.version).where(
-                    t.job_version.c.job_id == row.id, t.job_version.c.version == version
-                )
-            ).first():
+            if (
+                version is not None
+                and not conn.execute(
+                    select(t.job_version.c.version).where(
+                        t.job_version.c.job_id == row.id, t.job_version.c.version == version
+                    )
+                ).first()
+            ):
                 raise NotFound(f"job {name!r} has no version {version}")
+            return self._job(conn, row, version)
+
+    def get_job_by_id(self, job_id: int, version: int) -> Job:
+        """A job by id at one version (what an execution pinned)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.job).where(t.job.c.id == job_id)).first()
+            if row is None:
+                raise NotFound(f"no job with id {job_id}")
             return self._job(conn, row, version)
 
     def job_versions(self, name: str) -> list[JobVersion]:
@@ -417,7 +433,7 @@ class DefinitionStore:
         job_values: Mapping[str, Any] | None = None,
     ) -> int:
         now = utcnow()
-        version = job_row.current_version + 1
+        version: int = job_row.current_version + 1
         # Guarded: if someone else made a version meanwhile, this updates nothing.
         moved = conn.execute(
             update(t.job)
@@ -426,7 +442,9 @@ class DefinitionStore:
         ).rowcount
         if not moved:
             raise ConcurrentChange(f"job {job_row.name!r} was changed meanwhile: try again")
-        conn.execute(insert(t.job_version).values(job_id=job_row.id, version=version, created_at=now))
+        conn.execute(
+            insert(t.job_version).values(job_id=job_row.id, version=version, created_at=now)
+        )
         if steps:
             conn.execute(
                 insert(t.job_step),
@@ -479,7 +497,9 @@ class DefinitionStore:
         s = t.job_step
         return list(
             conn.execute(
-                select(s).where(s.c.job_id == job_id, s.c.job_version == version).order_by(s.c.step_id)
+                select(s)
+                .where(s.c.job_id == job_id, s.c.job_version == version)
+                .order_by(s.c.step_id)
             )
         )
 

@@ -136,8 +136,9 @@ class PostgresConnection:
                 ) from None
             raise
         except TimeoutError:
+            limit = "in time" if timeout is None else f"within {timeout:g} s"
             raise TargetTimeout(
-                f"the statement on {self._where} did not finish within {timeout:g} s "
+                f"the statement on {self._where} did not finish {limit} "
                 "and was canceled on the server"
             ) from None
         except asyncpg.PostgresError as exc:

@@ -1,0 +1,382 @@
+"""Commands that run things and show what ran: run, start, stop, execution, purge, resolve."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+
+from sqlfleet import documents
+from sqlfleet.cli.app import JsonOption, app, open_fleet, print_fields, print_json, print_table, say
+from sqlfleet.cli.definitions import group_app
+from sqlfleet.fleet import Fleet
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import JobExecution
+
+EXIT_FAILED = 1
+SUCCESS = (Lifecycle.SUCCEEDED, Lifecycle.SUCCEEDED_WITH_SKIPPED)
+ORDER = [s.value for s in Lifecycle]
+
+execution_app = typer.Typer(
+    help="Executions: what ran, where, and how it ended.", no_args_is_help=True
+)
+app.add_typer(execution_app, name="execution")
+
+
+def _counts(execution: JobExecution) -> str:
+    counts = execution.target_counts
+    if not counts:
+        return "no targets yet"
+    return ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=ORDER.index))
+
+
+class Progress:
+    """Shows an execution's progress: a live bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, fleet: Fleet, *, quiet: bool) -> None:
+        self.fleet = fleet
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
+        self._last_line = ""
+        self._last_print = 0.0
+
+    async def follow(self, execution_id: int, done: asyncio.Event) -> None:
+        """Show progress until `done` is set."""
+        if self.quiet:
+            await done.wait()
+            return
+        if self.live:
+            await self._follow_live(execution_id, done)
+        else:
+            await self._follow_plain(execution_id, done)
+
+    async def _poll(self, execution_id: int) -> JobExecution:
+        return await asyncio.to_thread(self.fleet.get_execution, execution_id)
+
+    async def _follow_plain(self, execution_id: int, done: asyncio.Event) -> None:
+        while not done.is_set():
+            execution = await self._poll(execution_id)
+            line = f"execution {execution.id}: {execution.lifecycle.value} ({_counts(execution)})"
+            now = time.monotonic()
+            if line != self._last_line and now - self._last_print >= 1.0:
+                typer.echo(line, err=True)
+                self._last_line, self._last_print = line, now
+            await _wait(done, 1.0)
+
+    async def _follow_live(self, execution_id: int, done: asyncio.Event) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        with Bar(
+            TextColumn("execution {task.fields[id]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[counts]}"),
+            transient=False,
+        ) as bar:
+            task = bar.add_task("run", total=None, id=execution_id, counts="starting")
+            while True:
+                execution = await self._poll(execution_id)
+                total = sum(execution.target_counts.values())
+                ended = sum(
+                    n for s, n in execution.target_counts.items() if Lifecycle(s).is_terminal
+                )
+                bar.update(task, total=total or None, completed=ended, counts=_counts(execution))
+                if done.is_set():
+                    break
+                await _wait(done, 0.25)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+
+
+async def _with_progress(
+    fleet: Fleet,
+    progress: Progress,
+    work: Callable[[Callable[[JobExecution], None]], Awaitable[JobExecution]],
+) -> JobExecution:
+    """Run `work`, following the execution it creates until it ends."""
+    done = asyncio.Event()
+    follower: list[asyncio.Task[None]] = []
+
+    def created(execution: JobExecution) -> None:
+        typer.echo(f"execution {execution.id} of job {execution.job_name!r} created", err=True)
+        follower.append(asyncio.create_task(progress.follow(execution.id, done)))
+
+    try:
+        return await work(created)
+    finally:
+        done.set()
+        if follower:
+            await follower[0]
+
+
+def _finish(execution: JobExecution, json: bool) -> None:
+    if json:
+        print_json(documents.job_execution(execution))
+    else:
+        say(f"execution {execution.id}: {execution.lifecycle.value} ({_counts(execution)})")
+        if execution.lifecycle not in SUCCESS and execution.last_message:
+            say(
+                f"  {execution.last_message}; see `sqlfleet execution show {execution.id} --targets`"
+            )
+    if execution.lifecycle not in SUCCESS:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    job: str,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
+    ] = 100,
+    json: JsonOption = False,
+) -> None:
+    """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded."""
+    with open_fleet(ctx) as fleet:
+        progress = Progress(fleet, quiet=json)
+        created_id: list[int] = []
+
+        async def work(created: Callable[[JobExecution], None]) -> JobExecution:
+            def remember(execution: JobExecution) -> None:
+                created_id.append(execution.id)
+                created(execution)
+
+            return await fleet.run(job, concurrency=concurrency, on_created=remember)
+
+        try:
+            execution = asyncio.run(_with_progress(fleet, progress, work))
+        except KeyboardInterrupt:
+            if created_id:
+                fleet.stop(created_id[0])
+                typer.echo(f"execution {created_id[0]} stopped", err=True)
+            raise
+    _finish(execution, json)
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    job: str,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow it until it ends; exit 0 only if it succeeded.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Create an execution of JOB for the agents to run."""
+    with open_fleet(ctx) as fleet:
+        execution = fleet.create_execution(job, trigger="manual")
+        if not wait:
+            if json:
+                print_json(documents.job_execution(execution))
+            else:
+                say(f"execution {execution.id} of job {job!r} created")
+            return
+        progress = Progress(fleet, quiet=json)
+
+        async def follow() -> JobExecution:
+            done = asyncio.Event()
+            follower = asyncio.create_task(progress.follow(execution.id, done))
+            try:
+                while True:
+                    current = await asyncio.to_thread(fleet.get_execution, execution.id)
+                    if current.lifecycle.is_terminal:
+                        return current
+                    await _wait(done, 0.5)
+            finally:
+                done.set()
+                await follower
+
+        typer.echo(f"execution {execution.id} of job {job!r} created", err=True)
+        ended = asyncio.run(follow())
+    _finish(ended, json)
+
+
+@app.command()
+def stop(ctx: typer.Context, execution_id: int) -> None:
+    """Cancel an execution: nothing more starts, running statements are canceled."""
+    with open_fleet(ctx) as fleet:
+        execution = fleet.stop(execution_id)
+    say(f"execution {execution.id}: {execution.lifecycle.value}")
+
+
+@execution_app.command("list")
+def execution_list(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Option("--job", help="Only this job's executions.")] = None,
+    count: Annotated[int | None, typer.Option("--count", metavar="N", help="At most N.")] = None,
+    active: Annotated[
+        bool, typer.Option("--active", help="Only executions still running.")
+    ] = False,
+    lifecycle: Annotated[
+        str | None, typer.Option("--lifecycle", metavar="STATE", help="Only in this state.")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """List executions, newest first."""
+    with open_fleet(ctx) as fleet:
+        executions = fleet.list_executions(job=job, count=count, active=active, lifecycle=lifecycle)
+    if json:
+        print_json([documents.job_execution(e) for e in executions])
+        return
+    print_table(
+        ["ID", "JOB", "VERSION", "LIFECYCLE", "CREATED", "ENDED", "TARGETS"],
+        [
+            (
+                e.id,
+                e.job_name,
+                e.job_version,
+                e.lifecycle.value,
+                f"{e.create_time:%Y-%m-%d %H:%M:%S}",
+                f"{e.end_time:%H:%M:%S}" if e.end_time else "",
+                _counts(e),
+            )
+            for e in executions
+        ],
+        title="executions",
+    )
+
+
+@execution_app.command("show")
+def execution_show(
+    ctx: typer.Context,
+    execution_id: int,
+    steps: Annotated[bool, typer.Option("--steps", help="Show each step.")] = False,
+    targets: Annotated[bool, typer.Option("--targets", help="Show each target.")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only targets that did not succeed.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Show an execution, and with --steps/--targets its steps and targets."""
+    with open_fleet(ctx) as fleet:
+        execution = fleet.get_execution(execution_id)
+        step_list = fleet.list_step_executions(execution_id) if steps or json else []
+        states = (
+            [s.value for s in Lifecycle if s.is_terminal and s not in SUCCESS] if failed else None
+        )
+        target_list = (
+            fleet.list_target_executions(execution_id, lifecycle=states)
+            if targets or failed
+            else []
+        )
+    if json:
+        document = documents.job_execution(execution)
+        document["steps"] = [documents.step_execution(s) for s in step_list]
+        if targets or failed:
+            document["targets"] = [documents.target_execution(t) for t in target_list]
+        print_json(document)
+        return
+    print_fields(
+        [
+            ("execution", execution.id),
+            ("job", f"{execution.job_name} (version {execution.job_version})"),
+            ("lifecycle", execution.lifecycle.value),
+            ("created", execution.create_time),
+            ("started", execution.start_time),
+            ("ended", execution.end_time),
+            ("targets", _counts(execution)),
+            ("message", execution.last_message),
+        ]
+    )
+    if step_list:
+        say("")
+        print_table(
+            ["STEP", "NAME", "LIFECYCLE", "TARGETS", "MESSAGE"],
+            [
+                (
+                    s.step_id,
+                    s.step_name,
+                    s.lifecycle.value,
+                    _counts_of(s.target_counts),
+                    s.last_message or "",
+                )
+                for s in step_list
+            ],
+        )
+    if targets or failed:
+        say("")
+        print_table(
+            [
+                "STEP",
+                "SERVER",
+                "DATABASE",
+                "LIFECYCLE",
+                "ATTEMPTS",
+                "STARTED",
+                "ENDED",
+                "LAST MESSAGE",
+            ],
+            [
+                (
+                    t.step_id,
+                    t.target_server_name,
+                    t.target_database_name
+                    + (f" ({t.target_schema_name})" if t.target_schema_name else ""),
+                    t.lifecycle.value,
+                    t.current_attempts,
+                    f"{t.start_time:%H:%M:%S}" if t.start_time else "",
+                    f"{t.end_time:%H:%M:%S}" if t.end_time else "",
+                    (t.last_message or "").replace("\n", " ")[:200],
+                )
+                for t in target_list
+            ],
+            title="targets",
+        )
+
+
+def _counts_of(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=ORDER.index)) or "-"
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float, typer.Option("--older-than", metavar="DAYS", help="Retention in days.")
+    ] = 45,
+    job: Annotated[str | None, typer.Option("--job", help="Only this job's history.")] = None,
+) -> None:
+    """Delete ended executions older than the retention."""
+    with open_fleet(ctx) as fleet:
+        deleted = fleet.purge(older_than_days=older_than, job=job)
+    say(f"purged {deleted} execution(s)")
+
+
+@group_app.command("resolve")
+def group_resolve(
+    ctx: typer.Context,
+    name: str,
+    credential: Annotated[
+        str | None,
+        typer.Option(
+            "--credential",
+            metavar="C",
+            help="Enumerate with this credential where a member has no refresh credential.",
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Show the databases a target group resolves to now, without running anything."""
+    with open_fleet(ctx) as fleet:
+        targets = asyncio.run(fleet.resolve_target_group(name, credential=credential))
+    if json:
+        print_json([documents.target(t) for t in targets])
+        return
+    print_table(
+        ["TYPE", "SERVER", "DATABASE", "SCHEMA"],
+        [(t.target_type, t.server_url, t.database, t.schema or "") for t in targets],
+        title="targets",
+    )
+    say(f"{len(targets)} target(s)")

@@ -1,0 +1,303 @@
+"""The dispatcher: claims work from the job database and runs it, bounded in parallel.
+
+It starts steps (resolving their target groups), claims due target executions in batches,
+runs each attempt in its own task under a global cap on concurrent connections, and records
+outcomes in batched transactions. Steps' `max_parallelism` is enforced by the claims. All
+job-database calls go through one worker thread, in order, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ParamSpec, TypeVar
+
+from sqlfleet.clock import Clock, utcnow
+from sqlfleet.engine.output import OutputWriter
+from sqlfleet.engine.plan import StepPlan
+from sqlfleet.engine.runner import canceled, run_attempt
+from sqlfleet.errors import SqlfleetError
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import JobExecution
+from sqlfleet.secrets import Secret
+from sqlfleet.store import ClaimedTarget, JobStore, Outcome, StepStart
+from sqlfleet.targets import Login
+from sqlfleet.targets.resolve import resolve_group
+
+log = logging.getLogger("sqlfleet.engine")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+PlanKey = tuple[int, int, int]
+LoginSource = Callable[[str], tuple[str, Secret]]
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherSettings:
+    """How a dispatcher paces itself."""
+
+    concurrency: int = 100
+    lease: timedelta = timedelta(seconds=60)
+    poll_interval: float = 0.5
+    watch_interval: float = 0.5
+
+
+class Dispatcher:
+    """Runs target executions for one agent (or for one execution, with `sqlfleet run`)."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        logins: LoginSource,
+        *,
+        agent_name: str,
+        settings: DispatcherSettings | None = None,
+        clock: Clock = utcnow,
+        job_execution_id: int | None = None,
+    ) -> None:
+        self.store = store
+        self.agent_name = agent_name
+        self.settings = settings or DispatcherSettings()
+        self.clock = clock
+        self.job_execution_id = job_execution_id
+        self._login_source = logins
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlfleet-store")
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._cancel_reasons: dict[int, str] = {}
+        self._pending: list[Outcome] = []
+        self._outcomes_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._plans: dict[PlanKey, StepPlan] = {}
+        self._plan_lock = asyncio.Lock()
+        self._writers: dict[PlanKey, OutputWriter | None] = {}
+        self._logins: dict[str, Login] = {}
+        self._claiming = True
+
+    @property
+    def running(self) -> int:
+        """How many target executions this dispatcher holds right now."""
+        return len(self._inflight)
+
+    async def db(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a job-database call on the store thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: call(*args, **kwargs))
+
+    def wake(self) -> None:
+        """Look for new work now rather than at the next poll."""
+        self._wake.set()
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run_execution(self) -> JobExecution:
+        """Run `job_execution_id` until it ends; return it as it ended."""
+        assert self.job_execution_id is not None
+        execution_id = self.job_execution_id
+        async with asyncio.TaskGroup() as group:
+            background = [
+                group.create_task(self._record_outcomes(), name="record-outcomes"),
+                group.create_task(self._watch(), name="watch-leases-and-cancels"),
+            ]
+            while True:
+                busy = await self._dispatch(group)
+                if not busy and not self._inflight and not self._pending:
+                    execution = await self.db(self.store.get_execution, execution_id)
+                    if execution.lifecycle.is_terminal:
+                        break
+                await self._sleep()
+            for task in background:
+                task.cancel()
+        execution = await self.db(self.store.get_execution, execution_id)
+        await self.close()
+        return execution
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Run work from every execution until `stop` is set, then drain what is running."""
+        async with asyncio.TaskGroup() as group:
+            background = [
+                group.create_task(self._record_outcomes(), name="record-outcomes"),
+                group.create_task(self._watch(), name="watch-leases-and-cancels"),
+            ]
+            while not stop.is_set():
+                await self._dispatch(group)
+                await self._sleep()
+            self._claiming = False
+            while self._inflight or self._pending:
+                await self._sleep()
+            for task in background:
+                task.cancel()
+        await self.close()
+
+    async def cancel_running(self, reason: str) -> None:
+        """Cancel every running target (their statements are canceled on the server)."""
+        for target_id, task in list(self._inflight.items()):
+            self._cancel_reasons[target_id] = reason
+            task.cancel()
+
+    async def close(self) -> None:
+        """Close output connections and the store thread."""
+        for writer in self._writers.values():
+            if writer is not None:
+                await writer.close()
+        self._writers.clear()
+        self._db.shutdown(wait=False)
+
+    async def _sleep(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.poll_interval):
+                await self._wake.wait()
+        self._wake.clear()
+
+    async def _dispatch(self, group: asyncio.TaskGroup) -> bool:
+        """Start ready steps and claim due targets; True if anything was found."""
+        if not self._claiming:
+            return False
+        found = False
+        while True:
+            step = await self.db(
+                self.store.claim_step_start,
+                self.agent_name,
+                now=self.clock(),
+                lease=self.settings.lease,
+                job_execution_id=self.job_execution_id,
+            )
+            if step is None:
+                break
+            found = True
+            await self._start_step(step)
+        capacity = 2 * self.settings.concurrency - len(self._inflight)
+        if capacity >= self.settings.concurrency // 2 or not self._inflight:
+            claimed = await self.db(
+                self.store.claim_targets,
+                self.agent_name,
+                capacity,
+                now=self.clock(),
+                lease=self.settings.lease,
+                job_execution_id=self.job_execution_id,
+            )
+            for target in claimed:
+                self._inflight[target.id] = group.create_task(
+                    self._run_target(target), name=f"target-execution-{target.id}"
+                )
+            found = found or bool(claimed)
+        return found
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _start_step(self, step: StepStart) -> None:
+        """Resolve a step's target group and create its target executions."""
+        try:
+            job = await self.db(self.store.get_job_by_id, step.job_id, step.job_version)
+            settings = next(s for s in job.steps if s.step_id == step.step_id).settings
+            group = await self.db(self.store.get_target_group, settings.target_group)
+            refresh = {m.refresh_credential for m in group.members if m.refresh_credential}
+            logins = {name: await self._login(name) for name in refresh}
+            targets = await resolve_group(
+                group,
+                default_login=await self._login(settings.credential),
+                logins=logins,
+                connect_timeout=float(settings.connect_timeout_seconds),
+            )
+        except SqlfleetError as exc:
+            log.warning(
+                "step %s of execution %s: %s", step.step_id, step.job_execution_id, exc.message
+            )
+            await self.db(
+                self.store.fail_step,
+                step,
+                self.agent_name,
+                f"resolving the target group failed: {exc.message}",
+                now=self.clock(),
+            )
+            return
+        await self.db(self.store.add_targets, step, self.agent_name, targets, now=self.clock())
+
+    async def _login(self, credential: str) -> Login:
+        login = self._logins.get(credential)
+        if login is None:
+            username, secret = await self.db(self._login_source, credential)
+            login = self._logins[credential] = Login(username, secret)
+        return login
+
+    async def _plan(self, claimed: ClaimedTarget) -> tuple[StepPlan, OutputWriter | None]:
+        key = (claimed.job_id, claimed.job_version, claimed.step_id)
+        if key not in self._plans:
+            async with self._plan_lock:  # one load per step, however many targets ask at once
+                if key not in self._plans:
+                    await self._load_plan(claimed, key)
+        return self._plans[key], self._writers[key]
+
+    async def _load_plan(self, claimed: ClaimedTarget, key: PlanKey) -> None:
+        job = await self.db(self.store.get_job_by_id, claimed.job_id, claimed.job_version)
+        step = next(s for s in job.steps if s.step_id == claimed.step_id)
+        output = step.settings.output
+        plan = StepPlan(
+            job,
+            step,
+            await self._login(step.settings.credential),
+            await self._login(output.credential) if output else None,
+        )
+        self._plans[key] = plan
+        self._writers[key] = OutputWriter(output, plan.output_login) if output else None
+
+    # -- targets --------------------------------------------------------------------------------
+
+    async def _run_target(self, claimed: ClaimedTarget) -> None:
+        try:
+            try:
+                plan, writer = await self._plan(claimed)
+                async with self._slots:
+                    outcome = await run_attempt(claimed, plan, writer, self.clock)
+            except SqlfleetError as exc:
+                outcome = Outcome(
+                    claimed.id, claimed.attempt_id, Lifecycle.FAILED, self.clock(), exc.message
+                )
+            except asyncio.CancelledError:
+                reason = self._cancel_reasons.pop(claimed.id, None)
+                if reason is None:
+                    raise  # shutting down: the lease lets another agent take it over
+                outcome = canceled(claimed, self.clock, reason)
+        finally:
+            self._inflight.pop(claimed.id, None)
+        self._pending.append(outcome)
+        self._outcomes_ready.set()
+
+    async def _record_outcomes(self) -> None:
+        """Write outcomes in batches: while one batch is written, the next one gathers."""
+        while True:
+            await self._outcomes_ready.wait()
+            self._outcomes_ready.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                # Shielded: an outcome that happened must be written even while shutting down.
+                await asyncio.shield(
+                    self.db(self.store.record_outcomes, self.agent_name, batch, now=self.clock())
+                )
+                self.wake()
+
+    async def _watch(self) -> None:
+        """Extend leases and cancel targets whose execution was stopped."""
+        renew_every = max(self.settings.lease.total_seconds() / 3, self.settings.watch_interval)
+        last_renewal = self.clock()
+        while True:
+            await asyncio.sleep(self.settings.watch_interval)
+            if self._inflight:
+                for target_id in await self.db(
+                    self.store.canceled_running_targets, self.agent_name
+                ):
+                    task = self._inflight.get(target_id)
+                    if task is not None and target_id not in self._cancel_reasons:
+                        self._cancel_reasons[target_id] = "canceled: the execution was stopped"
+                        task.cancel()
+            now = self.clock()
+            if (now - last_renewal).total_seconds() >= renew_every:
+                await self.db(
+                    self.store.extend_leases, self.agent_name, until=now + self.settings.lease
+                )
+                last_renewal = now

@@ -1,0 +1,167 @@
+"""One attempt of one step on one target: connect, run each batch, keep the first result set.
+
+The step timeout covers every attempt on the target: each statement gets what is left of it,
+and the driver cancels the statement on the server when it runs out. A failed attempt is
+retried after the policy's backoff while attempts and time remain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlfleet.clock import Clock
+from sqlfleet.engine.output import OutputWriter
+from sqlfleet.engine.plan import StepPlan
+from sqlfleet.errors import SqlfleetError, TargetTimeout
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.script import render
+from sqlfleet.servers import ServerUrl
+from sqlfleet.store import ClaimedTarget, Outcome
+from sqlfleet.targets import driver_for
+
+MAX_MESSAGE = 4000
+# A batch that starts with one of these returns rows: only such a batch can be the step's
+# first result set (drivers fetch rows with the extended protocol, one statement per batch).
+_QUERY_START = re.compile(
+    r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(select|with|values|show|table|explain|pragma)\b",
+    re.I | re.S,
+)
+
+
+@dataclass(slots=True)
+class FirstResult:
+    """The first result set a target's script produced."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def returns_rows(batch: str) -> bool:
+    """Whether a batch looks like a query (so its rows can go to the output table)."""
+    return _QUERY_START.match(batch) is not None
+
+
+async def run_attempt(
+    claimed: ClaimedTarget, plan: StepPlan, output: OutputWriter | None, clock: Clock
+) -> Outcome:
+    """Run one attempt and say how it ended; never raises for a target's failure."""
+    settings = plan.step.settings
+    deadline = claimed.first_start_time + timedelta(seconds=settings.step_timeout_seconds)
+    target = claimed.target
+    messages: list[str] = []
+    row_count: int | None = None
+    try:
+        remaining = _remaining(deadline, clock)
+        server = ServerUrl.parse(target.server_url)
+        batches = render(
+            settings.command,
+            plan.variables(claimed.job_execution_id, target.server_url, target.database),
+        )
+        connection = await driver_for(server).connect(
+            server,
+            target.database,
+            plan.login,
+            connect_timeout=min(float(settings.connect_timeout_seconds), remaining),
+            schema=target.schema,
+        )
+        first: FirstResult | None = None
+        try:
+            for batch in batches:
+                want_rows = output is not None and first is None and returns_rows(batch)
+                result = await connection.execute(
+                    batch, timeout=_remaining(deadline, clock), want_rows=want_rows
+                )
+                messages.extend(result.messages)
+                row_count = result.row_count
+                if want_rows and result.columns:
+                    first = FirstResult(result.columns, result.rows)
+        finally:
+            await connection.close()
+        if output is not None and first is not None and first.rows:
+            await output.append(claimed, first.columns, first.rows)
+    except TargetTimeout as exc:
+        return _ended(
+            claimed,
+            Lifecycle.TIMED_OUT,
+            clock,
+            _timeout_message(exc, settings.step_timeout_seconds),
+            row_count,
+            messages,
+        )
+    except SqlfleetError as exc:
+        return _failed(claimed, plan, exc.message, deadline, clock, row_count, messages)
+    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages)
+
+
+def _remaining(deadline: datetime, clock: Clock) -> float:
+    seconds: float = (deadline - clock()).total_seconds()
+    if seconds <= 0:
+        raise TargetTimeout("the step timeout ran out before the attempt could start")
+    return seconds
+
+
+def _timeout_message(exc: TargetTimeout, timeout_seconds: int) -> str:
+    return f"step timeout of {timeout_seconds} s reached: {exc.message}"
+
+
+def _failed(
+    claimed: ClaimedTarget,
+    plan: StepPlan,
+    message: str,
+    deadline: datetime,
+    clock: Clock,
+    row_count: int | None,
+    messages: list[str],
+) -> Outcome:
+    retry = plan.step.settings.retry
+    now = clock()
+    if retry.may_retry(claimed.attempt_number):
+        next_time = now + timedelta(seconds=retry.delay_after_attempt(claimed.attempt_number))
+        if next_time < deadline:
+            return Outcome(
+                claimed.id,
+                claimed.attempt_id,
+                Lifecycle.WAITING_FOR_RETRY,
+                now,
+                _clip(message),
+                next_time,
+                row_count,
+                _server_messages(messages),
+            )
+    return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages)
+
+
+def _ended(
+    claimed: ClaimedTarget,
+    state: Lifecycle,
+    clock: Clock,
+    message: str | None,
+    row_count: int | None,
+    messages: list[str],
+) -> Outcome:
+    return Outcome(
+        claimed.id,
+        claimed.attempt_id,
+        state,
+        clock(),
+        _clip(message) if message else None,
+        None,
+        row_count,
+        _server_messages(messages),
+    )
+
+
+def canceled(claimed: ClaimedTarget, clock: Clock, message: str = "canceled") -> Outcome:
+    """The outcome of an attempt stopped because its execution was canceled."""
+    return Outcome(claimed.id, claimed.attempt_id, Lifecycle.CANCELED, clock(), message)
+
+
+def _server_messages(messages: list[str]) -> str | None:
+    return _clip("\n".join(messages)) if messages else None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
