@@ -309,9 +309,12 @@ def machine() -> str:
     memory = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
     assert model is not None and memory is not None
     server = fetchval("SHOW server_version")
+    # Other work on the machine skews every number: the 15-minute load shows if there was any.
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{platform.system()} {platform.release()} · {model[1]} · {os.cpu_count()} cores · "
-        f"{int(memory[1]) / 1024**2:.1f} GiB RAM · PostgreSQL {server}"
+        f"{int(memory[1]) / 1024**2:.1f} GiB RAM · load {load} (1/5/15 min) · "
+        f"PostgreSQL {server}"
     )
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import create_engine
 from sqlfleet.fleet import Fleet
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-JOB_DB_TEMPLATE = "sqlfleet_test_jobdb_template"
+# Unique per test session: several sessions may run on one server at once.
+JOB_DB_TEMPLATE = f"sqlfleet_test_jobdb_template_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(autouse=True)

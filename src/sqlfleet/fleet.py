@@ -245,7 +245,9 @@ class Fleet:
     ) -> Job:
         """Create a job (version 1, no steps yet)."""
         _check_name("job", name)
-        return self.store.add_job(name, description=description, enabled=enabled, schedule=schedule)
+        return self.store.add_job(
+            name, description=description, enabled=enabled, schedule=self._anchored(schedule)
+        )
 
     def update_job(
         self,
@@ -259,9 +261,17 @@ class Fleet:
         """Change a job's settings; pass `schedule=None` to remove its schedule."""
         if new_name is not None:
             _check_name("job", new_name)
+        if schedule is not UNCHANGED:
+            schedule = self._anchored(schedule)
         return self.store.update_job(
             name, new_name=new_name, description=description, enabled=enabled, schedule=schedule
         )
+
+    def _anchored(self, schedule: Schedule | None) -> Schedule | None:
+        """A schedule without a start time starts when it is set: nothing earlier is due."""
+        if schedule is None or schedule.start_time is not None:
+            return schedule
+        return dataclasses.replace(schedule, start_time=self.clock())
 
     def remove_job(self, name: str, *, force: bool = False) -> None:
         """Delete a job and its history; `force` also removes it while executions are active."""

@@ -72,6 +72,7 @@ class Dispatcher:
         self._cancel_reasons: dict[int, str] = {}
         self._pending: list[Outcome] = []
         self._outcomes_ready = asyncio.Event()
+        self._write_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._plans: dict[PlanKey, StepPlan] = {}
         self._plan_lock = asyncio.Lock()
@@ -111,8 +112,7 @@ class Dispatcher:
                     if execution.lifecycle.is_terminal:
                         break
                 await self._sleep()
-            for task in background:
-                task.cancel()
+            await self._stop_background(background)
         execution = await self.db(self.store.get_execution, execution_id)
         await self.close()
         return execution
@@ -128,10 +128,11 @@ class Dispatcher:
                 await self._dispatch(group)
                 await self._sleep()
             self._claiming = False
-            while self._inflight or self._pending:
-                await self._sleep()
-            for task in background:
-                task.cancel()
+            try:
+                while self._inflight:
+                    await self._sleep()
+            finally:
+                await self._stop_background(background)
         await self.close()
 
     async def cancel_running(self, reason: str) -> None:
@@ -146,7 +147,7 @@ class Dispatcher:
             if writer is not None:
                 await writer.close()
         self._writers.clear()
-        self._db.shutdown(wait=False)
+        await asyncio.to_thread(self._db.shutdown, wait=True)
 
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -273,6 +274,11 @@ class Dispatcher:
         while True:
             await self._outcomes_ready.wait()
             self._outcomes_ready.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Write the pending outcomes (and wait for a write already under way)."""
+        async with self._write_lock:
             batch, self._pending = self._pending, []
             if batch:
                 # Shielded: an outcome that happened must be written even while shutting down.
@@ -280,6 +286,11 @@ class Dispatcher:
                     self.db(self.store.record_outcomes, self.agent_name, batch, now=self.clock())
                 )
                 self.wake()
+
+    async def _stop_background(self, tasks: list[asyncio.Task[None]]) -> None:
+        for task in tasks:
+            task.cancel()
+        await self._flush()
 
     async def _watch(self) -> None:
         """Extend leases and cancel targets whose execution was stopped."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 from sqlalchemy import Engine, insert, select, update
 
 from sqlfleet.store import tables as t
+from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
 from sqlfleet.store.database import check_schema, open_engine, safe_url, upgrade_schema
 from sqlfleet.store.definitions import UNCHANGED
-from sqlfleet.store.executions import ClaimedTarget, ExecutionStore, Outcome, StepStart
+from sqlfleet.store.executions import ClaimedTarget, Outcome, StepStart
 
 __all__ = [
     "UNCHANGED",
+    "AgentInfo",
     "ClaimedTarget",
+    "Fired",
     "JobStore",
     "Outcome",
     "StepStart",
@@ -22,7 +25,7 @@ __all__ = [
 ]
 
 
-class JobStore(ExecutionStore):
+class JobStore(AgentStore):
     """Every read and write of the job database, as domain verbs."""
 
     def __init__(self, engine: Engine) -> None:

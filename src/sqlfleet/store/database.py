@@ -43,7 +43,7 @@ def safe_url(url: str | URL) -> str:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
         return "<malformed URL>"
-    return parsed.render_as_string(hide_password=True)
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
 
 
 def open_engine(url: str, *, create: bool = False) -> Engine:

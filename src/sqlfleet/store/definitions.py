@@ -527,7 +527,7 @@ class DefinitionStore:
             name=row.name,
             description=row.description,
             enabled=row.enabled,
-            schedule=_schedule(row),
+            schedule=schedule_from_row(row),
             version=version,
             steps=tuple(_step(r) for r in rows),
             created_at=row.created_at,
@@ -602,7 +602,8 @@ def _schedule_values(schedule: Schedule | None) -> dict[str, Any]:
     }
 
 
-def _schedule(row: Row[Any]) -> Schedule | None:
+def schedule_from_row(row: Row[Any]) -> Schedule | None:
+    """The schedule stored in a job row, if any."""
     if row.schedule_kind is None:
         return None
     return Schedule(

@@ -1,0 +1,185 @@
+"""The agent: a long-running process that fires schedules and runs what anyone started.
+
+Its loops run in one task group: the dispatcher (claims and runs target executions, extends
+leases, cancels what was stopped), the heartbeat, the scheduler and the purger. Several agents
+may share one PostgreSQL job database; a SQLite job database takes one agent at a time.
+
+Shutdown (SIGTERM/SIGINT): stop claiming, let running targets finish within the grace period,
+then cancel their statements and release them so another agent takes them over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlfleet.clock import Clock, utcnow
+from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.fleet import Fleet
+
+log = logging.getLogger("sqlfleet.agent")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """How an agent behaves; the defaults suit production."""
+
+    concurrency: int = 100
+    heartbeat_interval: float = 5.0
+    schedule_interval: float = 1.0
+    poll_interval: float = 0.5
+    lease: timedelta = timedelta(seconds=60)
+    grace_period: float = 30.0
+    retention_days: float = 45.0
+    purge_interval: float = 3600.0
+
+
+def default_agent_name() -> str:
+    """host-pid: unique on a host, readable in `agent list`."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Agent:
+    """One agent on one job database."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        *,
+        name: str | None = None,
+        settings: AgentSettings | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.fleet = fleet
+        self.store = fleet.store
+        self.name = name or default_agent_name()
+        self.settings = settings or AgentSettings()
+        self.clock = clock
+        self.stopping = asyncio.Event()
+        self.dispatcher = Dispatcher(
+            self.store,
+            fleet.credential_login,
+            agent_name=self.name,
+            settings=DispatcherSettings(
+                concurrency=self.settings.concurrency,
+                lease=self.settings.lease,
+                poll_interval=self.settings.poll_interval,
+            ),
+            clock=clock,
+        )
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (what SIGTERM and SIGINT do)."""
+        if not self.stopping.is_set():
+            log.info(
+                "agent %s: stopping; running targets get %.0f s to finish",
+                self.name,
+                self.settings.grace_period,
+            )
+        self.stopping.set()
+        self.dispatcher.wake()
+
+    async def run(self, *, install_signal_handlers: bool = True) -> None:
+        """Register, work until asked to stop, shut down gracefully, unregister."""
+        self.fleet.secrets  # noqa: B018 -- a wrong key fails now, not at the first target
+        stale = timedelta(seconds=self.settings.heartbeat_interval * 3)
+        self.store.register_agent(
+            self.name,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            concurrency=self.settings.concurrency,
+            now=self.clock(),
+            stale_after=max(stale, self.settings.lease),
+        )
+        log.info("agent %s: running on %s", self.name, self.store.url)
+        loop = asyncio.get_running_loop()
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        try:
+            async with asyncio.TaskGroup() as group:
+                loops = [
+                    group.create_task(self._heartbeat(), name="heartbeat"),
+                    group.create_task(self._scheduler(), name="scheduler"),
+                    group.create_task(self._purger(), name="purger"),
+                ]
+                serving = group.create_task(self.dispatcher.serve(self.stopping), name="dispatcher")
+                await self.stopping.wait()
+                await self._drain(serving)
+                for task in loops:
+                    task.cancel()
+        finally:
+            if install_signal_handlers:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            released = await asyncio.to_thread(
+                self.store.release_targets,
+                self.name,
+                now=self.clock(),
+                message=f"agent {self.name} shut down before this attempt ended; released",
+            )
+            if released:
+                log.info("agent %s: released %d target(s) to other agents", self.name, released)
+            await asyncio.to_thread(self.store.unregister_agent, self.name)
+            log.info("agent %s: stopped", self.name)
+
+    async def _drain(self, serving: asyncio.Task[None]) -> None:
+        """Give running targets the grace period, then cancel what is left."""
+        await asyncio.to_thread(
+            self.store.heartbeat,
+            self.name,
+            now=self.clock(),
+            running=self.dispatcher.running,
+            stopping=True,
+        )
+        try:
+            async with asyncio.timeout(self.settings.grace_period):
+                await asyncio.shield(serving)
+        except TimeoutError:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.to_thread(
+                self.store.heartbeat,
+                self.name,
+                now=self.clock(),
+                running=self.dispatcher.running,
+                stopping=self.stopping.is_set(),
+            )
+            await asyncio.sleep(self.settings.heartbeat_interval)
+
+    async def _scheduler(self) -> None:
+        while True:
+            fired = await asyncio.to_thread(self.store.fire_due_schedules, now=self.clock())
+            for f in fired:
+                log.info(
+                    "schedule of job %s fired (%s): execution %d",
+                    f.job_name,
+                    f.scheduled_time,
+                    f.job_execution_id,
+                )
+            if fired:
+                self.dispatcher.wake()
+            await asyncio.sleep(self.settings.schedule_interval)
+
+    async def _purger(self) -> None:
+        while True:
+            purged = await asyncio.to_thread(
+                self.fleet.purge, older_than_days=self.settings.retention_days
+            )
+            if purged:
+                log.info(
+                    "purged %d execution(s) older than %g days",
+                    purged,
+                    self.settings.retention_days,
+                )
+            await asyncio.sleep(self.settings.purge_interval)

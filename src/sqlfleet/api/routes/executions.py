@@ -1,0 +1,120 @@
+"""REST routes for executions: list, one with its steps, its targets, their attempts, stop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from sqlfleet import documents
+from sqlfleet.api.deps import FleetDep
+from sqlfleet.api.errors import ApiError
+from sqlfleet.api.schemas import MAX_ID, PathId, QueryName
+from sqlfleet.errors import InvalidValue, NotFound
+from sqlfleet.fleet import Fleet
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import TargetExecution
+
+router = APIRouter(prefix="/executions", tags=["executions"])
+
+LifecycleName = Annotated[Lifecycle | None, Query(description="Only executions in this state")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many first")]
+
+
+@router.get("")
+def list_executions(
+    fleet: FleetDep,
+    job: QueryName = None,
+    lifecycle: LifecycleName = None,
+    active: Annotated[bool, Query(description="Only executions still running")] = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Executions, newest first."""
+    executions = fleet.list_executions(
+        job=job,
+        count=limit,
+        active=active,
+        lifecycle=lifecycle.value if lifecycle is not None else None,
+        offset=offset,
+    )
+    return [documents.job_execution(e) for e in executions]
+
+
+@router.get("/{execution_id}")
+def get_execution(execution_id: PathId, fleet: FleetDep) -> dict[str, Any]:
+    """One execution with its target counts and its steps."""
+    document = documents.job_execution(fleet.get_execution(execution_id))
+    document["steps"] = [
+        documents.step_execution(s) for s in fleet.list_step_executions(execution_id)
+    ]
+    return document
+
+
+@router.post("/{execution_id}/stop")
+def stop_execution(execution_id: PathId, fleet: FleetDep) -> dict[str, Any]:
+    """Cancel an execution: nothing more starts; running statements are canceled."""
+    execution = fleet.get_execution(execution_id)
+    if execution.lifecycle.is_terminal:
+        raise ApiError(
+            409, "Conflict", f"execution {execution_id} already ended {execution.lifecycle}"
+        )
+    try:
+        return documents.job_execution(fleet.stop(execution_id))
+    except InvalidValue as exc:  # it ended between the two calls
+        raise ApiError(409, "Conflict", exc.message) from None
+
+
+@router.get("/{execution_id}/targets")
+def list_target_executions(
+    execution_id: PathId,
+    fleet: FleetDep,
+    lifecycle: Annotated[
+        list[Lifecycle] | None, Query(description="Only targets in these states")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10000, description="At most this many")] = 1000,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """The execution's target executions, by step then target."""
+    states = [s.value for s in lifecycle] if lifecycle else None
+    targets = fleet.list_target_executions(
+        execution_id, lifecycle=states, limit=limit, offset=offset
+    )
+    return [documents.target_execution(t) for t in targets]
+
+
+@router.get("/{execution_id}/targets/{target_execution_id}")
+def get_target_execution(
+    execution_id: PathId, target_execution_id: PathId, fleet: FleetDep
+) -> dict[str, Any]:
+    """One target execution with every attempt and its message."""
+    target = find_target(fleet, execution_id, target_execution_id)
+    document = documents.target_execution(target)
+    document["attempts"] = [documents.attempt(a) for a in fleet.list_attempts(target.id)]
+    return document
+
+
+@router.get("/{execution_id}/targets/{target_execution_id}/attempts")
+def list_attempts(
+    execution_id: PathId, target_execution_id: PathId, fleet: FleetDep
+) -> list[dict[str, Any]]:
+    """Every attempt of one target execution, first first, with its message."""
+    target = find_target(fleet, execution_id, target_execution_id)
+    return [documents.attempt(a) for a in fleet.list_attempts(target.id)]
+
+
+def find_target(fleet: Fleet, execution_id: int, target_execution_id: int) -> TargetExecution:
+    """A target execution of an execution, or NotFound."""
+    # The Python API has no lookup by id yet; an execution's targets are read in pages.
+    page, offset = 5000, 0
+    while True:
+        targets = fleet.list_target_executions(execution_id, limit=page, offset=offset)
+        for target in targets:
+            if target.id == target_execution_id:
+                return target
+        if len(targets) < page:
+            raise NotFound(
+                f"execution {execution_id} has no target execution {target_execution_id}"
+            )
+        offset += page

@@ -1,0 +1,100 @@
+"""REST routes for jobs: definitions, versions, enabling, and starting an execution."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from sqlfleet import documents
+from sqlfleet.api.deps import FleetDep, LauncherDep
+from sqlfleet.api.errors import ApiError
+from sqlfleet.api.schemas import MAX_ID, JobCreate, JobUpdate, PathName
+from sqlfleet.errors import SqlfleetError
+from sqlfleet.fleet import Fleet
+from sqlfleet.model import Job
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("")
+def list_jobs(fleet: FleetDep) -> list[dict[str, Any]]:
+    """Every job at its current version, by name."""
+    return [documents.job(j) for j in fleet.list_jobs()]
+
+
+@router.post("", status_code=201)
+def create_job(body: JobCreate, fleet: FleetDep) -> dict[str, Any]:
+    """Create a job, with its steps if given (all or nothing)."""
+    return documents.job(create_job_with_steps(fleet, body))
+
+
+def create_job_with_steps(fleet: Fleet, body: JobCreate) -> Job:
+    """Create the job and its steps; if a step is refused, the job is removed again."""
+    schedule = body.schedule.build() if body.schedule is not None else None
+    job = fleet.add_job(
+        body.name, description=body.description, enabled=body.enabled, schedule=schedule
+    )
+    try:
+        for step in body.steps:
+            job = fleet.add_step(body.name, step.name, **step.settings())
+    except SqlfleetError:
+        with contextlib.suppress(SqlfleetError):
+            fleet.remove_job(body.name, force=True)
+        raise
+    return job
+
+
+@router.get("/{name}")
+def get_job(
+    name: PathName,
+    fleet: FleetDep,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="A past version")] = None,
+) -> dict[str, Any]:
+    """One job at its current version, or at `version`."""
+    return documents.job(fleet.get_job(name, version))
+
+
+@router.patch("/{name}")
+def update_job(name: PathName, body: JobUpdate, fleet: FleetDep) -> dict[str, Any]:
+    """Change a job's settings; this makes a new version."""
+    if not body.model_fields_set:
+        raise ApiError(422, "InvalidValue", "nothing to change: give the settings to change")
+    return documents.job(fleet.update_job(name, **body.changes()))
+
+
+@router.delete("/{name}", status_code=204)
+def delete_job(
+    name: PathName,
+    fleet: FleetDep,
+    force: Annotated[bool, Query(description="Also while executions are active")] = False,
+) -> Response:
+    """Delete a job with its versions and history."""
+    fleet.remove_job(name, force=force)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/enable")
+def enable_job(name: PathName, fleet: FleetDep) -> dict[str, Any]:
+    """Let the job's schedule fire."""
+    return documents.job(fleet.update_job(name, enabled=True))
+
+
+@router.post("/{name}/disable")
+def disable_job(name: PathName, fleet: FleetDep) -> dict[str, Any]:
+    """Stop the job's schedule from firing (it can still be started by hand)."""
+    return documents.job(fleet.update_job(name, enabled=False))
+
+
+@router.get("/{name}/versions")
+def job_versions(name: PathName, fleet: FleetDep) -> list[dict[str, Any]]:
+    """The versions of a job, oldest first."""
+    return [documents.job_version(v) for v in fleet.job_versions(name)]
+
+
+@router.post("/{name}/executions", status_code=202, tags=["executions"])
+async def start_job(name: PathName, fleet: FleetDep, launcher: LauncherDep) -> dict[str, Any]:
+    """Start an execution of the job's current version; follow it at /executions/{id}."""
+    execution = await launcher.start(fleet, name)
+    return documents.job_execution(execution)

@@ -1,0 +1,243 @@
+"""Who may use the server: the API token, the web login, and cross-site request defenses.
+
+On 127.0.0.1 without a token anyone on the machine may use it, as with any local tool; the
+`Host` header must then name the loopback, so a web page whose domain resolves to 127.0.0.1
+(DNS rebinding) is refused. With `SQLFLEET_API_TOKEN` the API wants `Authorization: Bearer
+<token>` and the web pages want a login with the token as password (a signed session cookie).
+Every request that changes something is refused when a browser says it comes from another
+site (`Origin`, `Sec-Fetch-Site`), and every form carries a per-session CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import FormData, Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sqlfleet.api.errors import ApiError
+
+TOKEN_ENV = "SQLFLEET_API_TOKEN"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+_SESSION_LABEL = b"sqlfleet web session v1"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to `host` serves this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """How the server checks who is asking."""
+
+    token: str | None
+    session_secret: str
+    allowed_hosts: frozenset[str] | None
+
+    @classmethod
+    def make(cls, token: str | None, allowed_hosts: Iterable[str] | None = None) -> Security:
+        """Settings for `token` (None: no login); without a token, loopback host names only."""
+        token = token or None
+        if token is None:
+            # Sessions only carry CSRF tokens then: a new secret per process is enough.
+            secret = secrets.token_urlsafe(32)
+        else:
+            # Derived from the token: sessions survive restarts and end when the token changes.
+            secret = hmac.new(token.encode(), _SESSION_LABEL, hashlib.sha256).hexdigest()
+        if allowed_hosts is not None:
+            hosts: frozenset[str] | None = frozenset(h.lower() for h in allowed_hosts)
+        else:
+            hosts = LOOPBACK_NAMES if token is None else None
+        return cls(token=token, session_secret=secret, allowed_hosts=hosts)
+
+    @property
+    def login_required(self) -> bool:
+        """True when the pages need a login and the API a bearer token."""
+        return self.token is not None
+
+    def token_matches(self, candidate: str) -> bool:
+        """Compare in constant time."""
+        if self.token is None:
+            return False
+        return hmac.compare_digest(candidate.encode(), self.token.encode())
+
+
+def security_of(request: Request) -> Security:
+    """The app's security settings."""
+    security: Security = request.app.state.security
+    return security
+
+
+# -- requests from elsewhere ------------------------------------------------------------------
+
+
+class RequestGuard:
+    """ASGI middleware: refuses unknown `Host` names and cross-site requests that change things."""
+
+    def __init__(self, app: ASGIApp, security: Security) -> None:
+        self.app = app
+        self.security = security
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        problem = self._host_problem(host)
+        if problem is None and scope["method"] not in SAFE_METHODS:
+            problem = _cross_site_problem(headers, host)
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        status, kind, message = problem
+        body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _host_problem(self, host: str) -> tuple[int, str, str] | None:
+        allowed = self.security.allowed_hosts
+        if allowed is None:
+            return None
+        name = _host_name(host)
+        if name in allowed or "*" in allowed:
+            return None
+        return (
+            400,
+            "InvalidHost",
+            f"host {name!r} is not served here: use http://127.0.0.1, or set {TOKEN_ENV} "
+            "and bind another address",
+        )
+
+
+def _host_name(host: str) -> str:
+    """`Host` header without the port."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _cross_site_problem(headers: Headers, host: str) -> tuple[int, str, str] | None:
+    refused = (403, "CrossSiteRequest", "a request from another web site was refused")
+    if headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return refused
+    origin = headers.get("origin")
+    if origin is None:
+        return None  # not sent by a browser (curl, scripts) or a same-origin navigation
+    if origin == "null" or urlsplit(origin).netloc.lower() != host.strip().lower():
+        return refused
+    return None
+
+
+# -- the API's bearer token -------------------------------------------------------------------
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description=f"The server's {TOKEN_ENV}; needed when it is set (always off 127.0.0.1).",
+)
+
+
+async def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Dependency of every API route: the bearer token, when the server has one."""
+    security = security_of(request)
+    if not security.login_required:
+        return
+    if credentials is None or not security.token_matches(credentials.credentials):
+        raise ApiError(
+            401,
+            "Unauthorized",
+            f"send the server's {TOKEN_ENV} as `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+# -- the pages' login and CSRF tokens --------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """The page needs a login first."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class CsrfRefused(Exception):
+    """A form came without this session's CSRF token."""
+
+
+SESSION_SIGNED_IN = "signed_in"
+SESSION_CSRF = "csrf"
+
+
+def signed_in(request: Request) -> bool:
+    """Whether this browser may see the pages."""
+    return not security_of(request).login_required or bool(request.session.get(SESSION_SIGNED_IN))
+
+
+async def require_login(request: Request) -> None:
+    """Dependency of every page: a login, when the server has a token."""
+    if not signed_in(request):
+        raise LoginRequired(request.url.path)
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token, made on first use."""
+    token = request.session.get(SESSION_CSRF)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_CSRF] = token
+    return token
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, if it carries this session's CSRF token; else CsrfRefused."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    expected = request.session.get(SESSION_CSRF)
+    if (
+        not isinstance(sent, str)
+        or not isinstance(expected, str)
+        or not hmac.compare_digest(sent.encode(), expected.encode())
+    ):
+        raise CsrfRefused()
+    return form
+
+
+def safe_next(path: str | None) -> str:
+    """A redirect target after login: a path of this site only."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path

@@ -1,0 +1,191 @@
+// The execution page, live: polls live.json every second while the execution runs and
+// updates the counts, the progress bar and one row per target in place. No page reload.
+"use strict";
+
+(function () {
+  const root = document.getElementById("execution");
+  if (!root) return;
+  const liveUrl = root.dataset.liveUrl;
+  const table = document.getElementById("targets");
+  const tbody = table.querySelector("tbody");
+  const withStep = table.querySelectorAll("thead th").length === 8;
+  const ORDER = ["Created", "InProgress", "WaitingForRetry", "Succeeded", "SucceededWithSkipped",
+    "Failed", "TimedOut", "Canceled", "Skipped", "WaitingForChildJobExecutions"];
+  let filter = root.dataset.filter || "";
+  let active = root.dataset.active === "true";
+
+  function stateBadge(state, big) {
+    const span = document.createElement("span");
+    span.className = "state state-" + state.toLowerCase() + (big ? " big" : "");
+    span.dataset.state = state;
+    span.textContent = state;
+    return span;
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    if (seconds < 10) return seconds.toFixed(1) + " s";
+    const whole = Math.floor(seconds);
+    if (whole < 60) return whole + " s";
+    const pad = (n) => String(n).padStart(2, "0");
+    if (whole < 3600) return Math.floor(whole / 60) + " min " + pad(whole % 60) + " s";
+    return Math.floor(whole / 3600) + " h " + pad(Math.floor((whole % 3600) / 60)) + " min";
+  }
+
+  function shortTime(iso) {
+    return iso ? iso.slice(0, 19).replace("T", " ") : "—";
+  }
+
+  function cell(className, text) {
+    const td = document.createElement("td");
+    td.className = className;
+    if (text !== undefined) td.textContent = text;
+    return td;
+  }
+
+  function newRow(target, executionId) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = target.target_execution_id;
+    if (withStep) tr.appendChild(cell("step", target.step_name));
+    tr.appendChild(cell("server mono small", target.target_server_name));
+    const database = cell("database", target.target_database_name);
+    if (target.target_schema_name) {
+      const schema = document.createElement("span");
+      schema.className = "muted";
+      schema.textContent = " / " + target.target_schema_name;
+      database.appendChild(schema);
+    }
+    tr.appendChild(database);
+    tr.appendChild(cell("lifecycle"));
+    tr.appendChild(cell("num attempts"));
+    tr.appendChild(cell("num duration nowrap"));
+    const message = cell("message");
+    const text = document.createElement("span");
+    text.className = "text";
+    message.appendChild(text);
+    tr.appendChild(message);
+    const actions = cell("actions");
+    const log = document.createElement("a");
+    log.className = "small";
+    log.href = "/executions/" + executionId + "/targets/" + target.target_execution_id;
+    log.textContent = "log";
+    actions.appendChild(log);
+    tr.appendChild(actions);
+    return tr;
+  }
+
+  function updateRow(tr, target) {
+    if (tr.dataset.state !== target.lifecycle) {
+      tr.dataset.state = target.lifecycle;
+      tr.querySelector(".lifecycle").replaceChildren(stateBadge(target.lifecycle));
+    }
+    tr.querySelector(".attempts").textContent = target.current_attempts;
+    tr.querySelector(".duration").textContent = duration(target.duration_seconds);
+    const message = target.last_message || "";
+    const text = tr.querySelector(".message .text");
+    if (text.textContent !== message) {
+      text.textContent = message;
+      text.title = message;
+    }
+    tr.classList.toggle("hidden", filter !== "" && target.lifecycle !== filter);
+  }
+
+  function updateChips(counts, total) {
+    const chips = document.getElementById("chips");
+    const all = chips.querySelector('[data-filter=""]');
+    all.querySelector("b").textContent = total;
+    all.classList.toggle("active", filter === "");
+    const names = ORDER.filter((s) => counts[s] || s === filter);
+    chips.querySelectorAll(".chip.state").forEach((chip) => {
+      if (!names.includes(chip.dataset.filter)) chip.remove();
+    });
+    let previous = all;
+    for (const name of names) {
+      let chip = chips.querySelector('[data-filter="' + name + '"]');
+      if (!chip) {
+        chip = document.createElement("button");
+        chip.type = "button";
+        chip.className = "chip state state-" + name.toLowerCase();
+        chip.dataset.filter = name;
+        chip.append(name + " ", document.createElement("b"));
+      }
+      chip.querySelector("b").textContent = counts[name] || 0;
+      chip.classList.toggle("active", filter === name);
+      previous.after(chip);
+      previous = chip;
+    }
+    const bar = document.getElementById("progress");
+    bar.replaceChildren(...ORDER.filter((s) => counts[s]).map((name) => {
+      const span = document.createElement("span");
+      span.className = "state-" + name.toLowerCase();
+      span.style.width = (100 * counts[name] / total) + "%";
+      span.style.background = "var(--" + name.toLowerCase() + ")";
+      span.title = counts[name] + " " + name;
+      return span;
+    }));
+  }
+
+  function update(live) {
+    const execution = live.execution;
+    const id = execution.job_execution_id;
+    document.getElementById("execution-state").replaceChildren(stateBadge(execution.lifecycle, true));
+    document.getElementById("started").textContent = shortTime(execution.start_time);
+    document.getElementById("ended").textContent = shortTime(execution.end_time);
+    document.getElementById("duration").textContent = duration(execution.duration_seconds) || "—";
+    const last = document.getElementById("last-message");
+    last.textContent = execution.last_message || "";
+    last.hidden = !execution.last_message;
+    updateChips(execution.target_counts, execution.total_targets);
+
+    const rows = new Map();
+    tbody.querySelectorAll("tr").forEach((tr) => rows.set(tr.dataset.id, tr));
+    let previous = null;
+    for (const target of live.targets) {
+      let tr = rows.get(String(target.target_execution_id));
+      if (!tr) {
+        tr = newRow(target, id);
+        if (previous) previous.after(tr); else tbody.prepend(tr);
+      }
+      updateRow(tr, target);
+      previous = tr;
+    }
+    document.getElementById("no-targets").hidden = live.targets.length > 0;
+    document.getElementById("truncated").hidden = !live.truncated;
+
+    active = execution.is_active;
+    root.dataset.active = String(active);
+    document.getElementById("live-note").hidden = !active;
+    document.getElementById("stop-form").hidden = !active;
+  }
+
+  function applyFilter(name) {
+    filter = name;
+    root.dataset.filter = name;
+    tbody.querySelectorAll("tr").forEach((tr) => {
+      tr.classList.toggle("hidden", filter !== "" && tr.dataset.state !== filter);
+    });
+    document.querySelectorAll("#chips .chip").forEach((chip) => {
+      chip.classList.toggle("active", chip.dataset.filter === filter);
+    });
+    const url = new URL(window.location.href);
+    if (filter) url.searchParams.set("state", filter); else url.searchParams.delete("state");
+    window.history.replaceState(null, "", url);
+  }
+
+  document.getElementById("chips").addEventListener("click", (event) => {
+    const chip = event.target.closest(".chip");
+    if (chip) applyFilter(chip.dataset.filter === filter ? "" : chip.dataset.filter);
+  });
+
+  async function poll() {
+    try {
+      const response = await fetch(liveUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (response.ok) update(await response.json());
+    } catch (error) {
+      // The server may be restarting: try again at the next tick.
+    }
+    if (active) window.setTimeout(poll, 1000);
+  }
+
+  if (active) window.setTimeout(poll, 1000);
+})();

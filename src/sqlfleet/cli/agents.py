@@ -1,0 +1,111 @@
+"""The agent commands: `sqlfleet agent` runs one; `sqlfleet agent list` shows them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from sqlfleet.cli.app import JsonOption, app, open_fleet, print_json, print_table
+from sqlfleet.documents import iso
+
+agent_app = typer.Typer(
+    help="Run an agent: it fires schedules and runs what anyone started. "
+    "`sqlfleet agent list` shows the agents.",
+    invoke_without_command=True,
+)
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.callback()
+def agent(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
+    ] = 100,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Agent name (default: host-pid).")
+    ] = None,
+    grace_period: Annotated[
+        float,
+        typer.Option(
+            "--grace-period",
+            min=0,
+            metavar="S",
+            help="On SIGTERM, time for running targets to finish.",
+        ),
+    ] = 30.0,
+    retention_days: Annotated[
+        float,
+        typer.Option("--retention-days", min=0, metavar="D", help="Purge history older than this."),
+    ] = 45.0,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            min=1,
+            metavar="S",
+            help="How long a claim lasts without a heartbeat.",
+        ),
+    ] = 60.0,
+) -> None:
+    """Run an agent until SIGTERM or Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlfleet.agent import Agent, AgentSettings
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = AgentSettings(
+        concurrency=concurrency,
+        grace_period=grace_period,
+        retention_days=retention_days,
+        lease=timedelta(seconds=lease_seconds),
+        heartbeat_interval=min(5.0, lease_seconds / 3),
+    )
+    with open_fleet(ctx) as fleet:
+        asyncio.run(Agent(fleet, name=name, settings=settings).run())
+
+
+@agent_app.command("list")
+def agent_list(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List agents with their last heartbeat and current load."""
+    with open_fleet(ctx) as fleet:
+        agents = fleet.store.list_agents()
+    if json:
+        print_json(
+            [
+                {
+                    "agent_name": a.name,
+                    "hostname": a.hostname,
+                    "pid": a.pid,
+                    "concurrency": a.concurrency,
+                    "running": a.running,
+                    "started_at": iso(a.started_at),
+                    "heartbeat_at": iso(a.heartbeat_at),
+                    "stopping": a.stopping,
+                }
+                for a in agents
+            ]
+        )
+        return
+    print_table(
+        ["NAME", "HOST", "PID", "RUNNING", "CONCURRENCY", "LAST HEARTBEAT", "STATE"],
+        [
+            (
+                a.name,
+                a.hostname,
+                a.pid,
+                a.running,
+                a.concurrency,
+                f"{a.heartbeat_at:%Y-%m-%d %H:%M:%S}",
+                "stopping" if a.stopping else "running",
+            )
+            for a in agents
+        ],
+        title="agents",
+    )
