@@ -79,6 +79,9 @@ class Dispatcher:
         self._writers: dict[PlanKey, OutputWriter | None] = {}
         self._logins: dict[str, Login] = {}
         self._claiming = True
+        self._steps_may_be_ready = True
+        self._targets_may_be_due = True
+        self._next_poll = 0.0
 
     @property
     def running(self) -> int:
@@ -159,21 +162,29 @@ class Dispatcher:
         """Start ready steps and claim due targets; True if anything was found."""
         if not self._claiming:
             return False
+        # Asking the job database costs the event loop too (the GIL): ask for steps only when
+        # a step ended or a poll interval passed, and for targets only when there is room.
+        now = asyncio.get_running_loop().time()
         found = False
-        while True:
-            step = await self.db(
-                self.store.claim_step_start,
-                self.agent_name,
-                now=self.clock(),
-                lease=self.settings.lease,
-                job_execution_id=self.job_execution_id,
-            )
-            if step is None:
-                break
-            found = True
-            await self._start_step(step)
+        if self._steps_may_be_ready or now >= self._next_poll:
+            self._steps_may_be_ready = False
+            self._next_poll = now + self.settings.poll_interval
+            self._targets_may_be_due = True
+            while True:
+                step = await self.db(
+                    self.store.claim_step_start,
+                    self.agent_name,
+                    now=self.clock(),
+                    lease=self.settings.lease,
+                    job_execution_id=self.job_execution_id,
+                )
+                if step is None:
+                    break
+                found = True
+                await self._start_step(step)
         capacity = 2 * self.settings.concurrency - len(self._inflight)
-        if capacity >= self.settings.concurrency // 2 or not self._inflight:
+        room = capacity >= self.settings.concurrency // 2 or not self._inflight
+        if room and self._targets_may_be_due:
             claimed = await self.db(
                 self.store.claim_targets,
                 self.agent_name,
@@ -186,6 +197,8 @@ class Dispatcher:
                 self._inflight[target.id] = group.create_task(
                     self._run_target(target), name=f"target-execution-{target.id}"
                 )
+            # Fewer than asked for: nothing more is due until a step starts or time passes.
+            self._targets_may_be_due = len(claimed) == capacity
             found = found or bool(claimed)
         return found
 
@@ -282,9 +295,13 @@ class Dispatcher:
             batch, self._pending = self._pending, []
             if batch:
                 # Shielded: an outcome that happened must be written even while shutting down.
-                await asyncio.shield(
+                finished_steps = await asyncio.shield(
                     self.db(self.store.record_outcomes, self.agent_name, batch, now=self.clock())
                 )
+                if finished_steps:
+                    self._steps_may_be_ready = True
+                if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):
+                    self._targets_may_be_due = True
                 self.wake()
 
     async def _stop_background(self, tasks: list[asyncio.Task[None]]) -> None:

@@ -36,11 +36,6 @@ class JobStore(AgentStore):
         """The job database's URL, password masked."""
         return safe_url(self.engine.url)
 
-    @property
-    def is_sqlite(self) -> bool:
-        """True for the embedded SQLite job database."""
-        return self.engine.dialect.name == "sqlite"
-
     def get_meta(self, key: str) -> str | None:
         """A value from the job database's own settings."""
         with self.engine.connect() as conn:

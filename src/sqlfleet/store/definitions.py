@@ -45,6 +45,11 @@ class DefinitionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded SQLite job database."""
+        return self.engine.dialect.name == "sqlite"
+
     # -- credentials ------------------------------------------------------------------------
 
     def add_credential(self, name: str, username: str, secret_token: str) -> Credential:

@@ -482,7 +482,7 @@ class ExecutionStore(DefinitionStore):
         """Record finished attempts in one transaction; finish steps and jobs they complete.
 
         Outcomes of targets this agent no longer holds (its lease was taken over) are
-        recorded on their attempt only. Returns the ids of job executions that ended.
+        recorded on their attempt only. Returns the ids of the step executions that ended.
         """
         if not outcomes:
             return set()
@@ -576,7 +576,8 @@ class ExecutionStore(DefinitionStore):
                 .values(lifecycle=final.value, end_time=now, last_message=counts)
             ).rowcount
             if finished:
-                ended |= self._finish_job_after_step(conn, step_execution_id, now)
+                ended.add(step_execution_id)
+                self._finish_job_after_step(conn, step_execution_id, now)
         return ended
 
     def _finish_job_after_step(
