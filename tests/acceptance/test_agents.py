@@ -170,7 +170,7 @@ def test_schedule_fires_once_per_minute_with_two_agents(pg_fleet_db: Fleet, pg_j
         with ThreadPoolExecutor(2) as pool:
             for second in range(0, 5 * 60, 5):  # five minutes, both agents every 5 seconds
                 now = start + timedelta(seconds=second)
-                list(pool.map(lambda s: s.fire_due_schedules(now=now), stores))
+                list(pool.map(lambda s, now=now: s.fire_due_schedules(now=now), stores))
     finally:
         for store in stores:
             store.close()
@@ -210,7 +210,7 @@ async def test_stop_cancels_running_statements_within_two_seconds(
             return int(row[0]) if row else 0
 
     await _until(lambda: sleeping() == 20, 30, "20 sleeping sessions")
-    stopped = subprocess.run(
+    stopped = subprocess.run(  # noqa: ASYNC221 -- the user's `sqlfleet stop`, while the agent runs
         [sys.executable, "-m", "sqlfleet", "--job-db", pg_job_db, "stop", str(execution.id)],
         capture_output=True,
         text=True,

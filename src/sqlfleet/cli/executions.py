@@ -127,9 +127,8 @@ def _finish(execution: JobExecution, json: bool) -> None:
     else:
         say(f"execution {execution.id}: {execution.lifecycle.value} ({_counts(execution)})")
         if execution.lifecycle not in SUCCESS and execution.last_message:
-            say(
-                f"  {execution.last_message}; see `sqlfleet execution show {execution.id} --targets`"
-            )
+            hint = f"sqlfleet execution show {execution.id} --failed"
+            say(f"  {execution.last_message}; see `{hint}`")
     if execution.lifecycle not in SUCCESS:
         raise typer.Exit(EXIT_FAILED)
 
