@@ -16,11 +16,13 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.errors import StoreError
 from sqlfleet.fleet import Fleet
 
 log = logging.getLogger("sqlfleet.agent")
@@ -148,38 +150,52 @@ class Agent:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.to_thread(
-                self.store.heartbeat,
-                self.name,
-                now=self.clock(),
-                running=self.dispatcher.running,
-                stopping=self.stopping.is_set(),
-            )
+            with self._survive("heartbeat"):
+                await asyncio.to_thread(
+                    self.store.call,
+                    self.store.heartbeat,
+                    self.name,
+                    now=self.clock(),
+                    running=self.dispatcher.running,
+                    stopping=self.stopping.is_set(),
+                )
             await asyncio.sleep(self.settings.heartbeat_interval)
 
     async def _scheduler(self) -> None:
         while True:
-            fired = await asyncio.to_thread(self.store.fire_due_schedules, now=self.clock())
-            for f in fired:
-                log.info(
-                    "schedule of job %s fired (%s): execution %d",
-                    f.job_name,
-                    f.scheduled_time,
-                    f.job_execution_id,
+            with self._survive("firing schedules"):
+                fired = await asyncio.to_thread(
+                    self.store.call, self.store.fire_due_schedules, now=self.clock()
                 )
-            if fired:
-                self.dispatcher.wake()
+                for f in fired:
+                    log.info(
+                        "schedule of job %s fired (%s): execution %d",
+                        f.job_name,
+                        f.scheduled_time,
+                        f.job_execution_id,
+                    )
+                if fired:
+                    self.dispatcher.wake()
             await asyncio.sleep(self.settings.schedule_interval)
 
     async def _purger(self) -> None:
         while True:
-            purged = await asyncio.to_thread(
-                self.fleet.purge, older_than_days=self.settings.retention_days
-            )
-            if purged:
-                log.info(
-                    "purged %d execution(s) older than %g days",
-                    purged,
-                    self.settings.retention_days,
+            with self._survive("purging history"):
+                purged = await asyncio.to_thread(
+                    self.store.call, self.fleet.purge, older_than_days=self.settings.retention_days
                 )
+                if purged:
+                    log.info(
+                        "purged %d execution(s) older than %g days",
+                        purged,
+                        self.settings.retention_days,
+                    )
             await asyncio.sleep(self.settings.purge_interval)
+
+    @contextlib.contextmanager
+    def _survive(self, doing: str) -> Iterator[None]:
+        """A failing job database is logged and tried again next round, not fatal."""
+        try:
+            yield
+        except StoreError as exc:
+            log.warning("agent %s: %s: %s", self.name, doing, exc.message)

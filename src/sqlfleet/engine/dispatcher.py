@@ -21,7 +21,7 @@ from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
-from sqlfleet.errors import SqlfleetError
+from sqlfleet.errors import SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 from sqlfleet.secrets import Secret
@@ -91,7 +91,7 @@ class Dispatcher:
     async def db(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a job-database call on the store thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: call(*args, **kwargs))
+        return await loop.run_in_executor(self._db, lambda: self.store.call(call, *args, **kwargs))
 
     def wake(self) -> None:
         """Look for new work now rather than at the next poll."""
@@ -109,11 +109,14 @@ class Dispatcher:
                 group.create_task(self._watch(), name="watch-leases-and-cancels"),
             ]
             while True:
-                busy = await self._dispatch(group)
-                if not busy and not self._inflight and not self._pending:
-                    execution = await self.db(self.store.get_execution, execution_id)
-                    if execution.lifecycle.is_terminal:
-                        break
+                try:
+                    busy = await self._dispatch(group)
+                    if not busy and not self._inflight and not self._pending:
+                        execution = await self.db(self.store.get_execution, execution_id)
+                        if execution.lifecycle.is_terminal:
+                            break
+                except StoreError as exc:
+                    await self._trouble("looking for work", exc)
                 await self._sleep()
             await self._stop_background(background)
         execution = await self.db(self.store.get_execution, execution_id)
@@ -128,7 +131,10 @@ class Dispatcher:
                 group.create_task(self._watch(), name="watch-leases-and-cancels"),
             ]
             while not stop.is_set():
-                await self._dispatch(group)
+                try:
+                    await self._dispatch(group)
+                except StoreError as exc:
+                    await self._trouble("looking for work", exc)
                 await self._sleep()
             self._claiming = False
             try:
@@ -268,9 +274,29 @@ class Dispatcher:
                 plan, writer = await self._plan(claimed)
                 async with self._slots:
                     outcome = await run_attempt(claimed, plan, writer, self.clock)
+            except StoreError as exc:
+                # Not the target's fault: try it again shortly, without using up a retry.
+                now = self.clock()
+                outcome = Outcome(
+                    claimed.id,
+                    claimed.attempt_id,
+                    Lifecycle.WAITING_FOR_RETRY,
+                    now,
+                    exc.message,
+                    next_attempt_start_time=now + timedelta(seconds=5),
+                )
             except SqlfleetError as exc:
                 outcome = Outcome(
                     claimed.id, claimed.attempt_id, Lifecycle.FAILED, self.clock(), exc.message
+                )
+            except Exception as exc:  # a defect must fail one target, not stop the agent
+                log.exception("target execution %s failed unexpectedly", claimed.id)
+                outcome = Outcome(
+                    claimed.id,
+                    claimed.attempt_id,
+                    Lifecycle.FAILED,
+                    self.clock(),
+                    f"internal error: {type(exc).__name__}",
                 )
             except asyncio.CancelledError:
                 reason = self._cancel_reasons.pop(claimed.id, None)
@@ -282,12 +308,21 @@ class Dispatcher:
         self._pending.append(outcome)
         self._outcomes_ready.set()
 
+    async def _trouble(self, doing: str, exc: StoreError) -> None:
+        """The job database failed: say so, and give it a moment before trying again."""
+        log.warning("agent %s: %s: %s", self.agent_name, doing, exc.message)
+        await asyncio.sleep(self.settings.poll_interval * 4)
+
     async def _record_outcomes(self) -> None:
         """Write outcomes in batches: while one batch is written, the next one gathers."""
         while True:
             await self._outcomes_ready.wait()
             self._outcomes_ready.clear()
-            await self._flush()
+            try:
+                await self._flush()
+            except StoreError as exc:
+                self._outcomes_ready.set()  # the batch went back to the queue: try again
+                await self._trouble("recording outcomes", exc)
 
     async def _flush(self) -> None:
         """Write the pending outcomes (and wait for a write already under way)."""
@@ -295,9 +330,15 @@ class Dispatcher:
             batch, self._pending = self._pending, []
             if batch:
                 # Shielded: an outcome that happened must be written even while shutting down.
-                finished_steps = await asyncio.shield(
-                    self.db(self.store.record_outcomes, self.agent_name, batch, now=self.clock())
-                )
+                try:
+                    finished_steps = await asyncio.shield(
+                        self.db(
+                            self.store.record_outcomes, self.agent_name, batch, now=self.clock()
+                        )
+                    )
+                except StoreError:
+                    self._pending[:0] = batch
+                    raise
                 if finished_steps:
                     self._steps_may_be_ready = True
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):
@@ -307,7 +348,16 @@ class Dispatcher:
     async def _stop_background(self, tasks: list[asyncio.Task[None]]) -> None:
         for task in tasks:
             task.cancel()
-        await self._flush()
+        try:
+            await self._flush()
+        except StoreError as exc:
+            # The leases run out and another agent runs these targets again.
+            log.error(
+                "agent %s: %d outcome(s) not recorded: %s",
+                self.agent_name,
+                len(self._pending),
+                exc.message,
+            )
 
     async def _watch(self) -> None:
         """Extend leases and cancel targets whose execution was stopped."""
@@ -315,17 +365,23 @@ class Dispatcher:
         last_renewal = self.clock()
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            if self._inflight:
-                for target_id in await self.db(
-                    self.store.canceled_running_targets, self.agent_name
-                ):
-                    task = self._inflight.get(target_id)
-                    if task is not None and target_id not in self._cancel_reasons:
-                        self._cancel_reasons[target_id] = "canceled: the execution was stopped"
-                        task.cancel()
-            now = self.clock()
-            if (now - last_renewal).total_seconds() >= renew_every:
-                await self.db(
-                    self.store.extend_leases, self.agent_name, until=now + self.settings.lease
-                )
-                last_renewal = now
+            try:
+                if self._inflight:
+                    self._cancel(
+                        await self.db(self.store.canceled_running_targets, self.agent_name)
+                    )
+                now = self.clock()
+                if (now - last_renewal).total_seconds() >= renew_every:
+                    await self.db(
+                        self.store.extend_leases, self.agent_name, until=now + self.settings.lease
+                    )
+                    last_renewal = now
+            except StoreError as exc:
+                await self._trouble("extending leases", exc)
+
+    def _cancel(self, target_ids: list[int]) -> None:
+        for target_id in target_ids:
+            task = self._inflight.get(target_id)
+            if task is not None and target_id not in self._cancel_reasons:
+                self._cancel_reasons[target_id] = "canceled: the execution was stopped"
+                task.cancel()

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, insert, select, update
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from sqlfleet.errors import StoreError
 from sqlfleet.store import tables as t
 from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
-from sqlfleet.store.database import check_schema, open_engine, safe_url, upgrade_schema
+from sqlfleet.store.database import (
+    check_schema,
+    first_line,
+    open_engine,
+    safe_url,
+    upgrade_schema,
+)
 from sqlfleet.store.definitions import UNCHANGED
 from sqlfleet.store.executions import ClaimedTarget, Outcome, StepStart
 
@@ -23,6 +34,10 @@ __all__ = [
     "safe_url",
     "upgrade_schema",
 ]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class JobStore(AgentStore):
@@ -47,6 +62,13 @@ class JobStore(AgentStore):
             if conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value)).rowcount:
                 return
             conn.execute(insert(t.meta).values(key=key, value=value))
+
+    def call(self, verb: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a store verb, turning the database driver's errors into `StoreError`."""
+        try:
+            return verb(*args, **kwargs)
+        except DBAPIError as exc:
+            raise StoreError(f"the job database failed: {first_line(exc)}") from None
 
     def close(self) -> None:
         """Release the job database's connections."""

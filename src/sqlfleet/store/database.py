@@ -136,7 +136,7 @@ def current_revision(engine: Engine) -> str | None:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except (OperationalError, DBAPIError) as exc:
         raise JobDatabaseUnreachable(
-            f"cannot reach the job database {safe_url(engine.url)}: {_first_line(exc)}"
+            f"cannot reach the job database {safe_url(engine.url)}: {first_line(exc)}"
         ) from None
 
 
@@ -173,7 +173,7 @@ def upgrade_schema(engine: Engine) -> SchemaStatus:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
     except (OperationalError, DBAPIError) as exc:
-        raise StoreError(f"cannot upgrade the job database: {_first_line(exc)}") from None
+        raise StoreError(f"cannot upgrade the job database: {first_line(exc)}") from None
     return SchemaStatus(url=safe_url(engine.url), before=before, after=SCHEMA_REVISION)
 
 
@@ -191,7 +191,8 @@ def head_revision() -> str | None:
     return _scripts().get_current_head()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error, without the driver's noise."""
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()
     return text[0] if text else type(original).__name__
