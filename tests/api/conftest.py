@@ -160,7 +160,7 @@ def pg_targets(dropped_at_exit: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def sqlite_fleet(
+def fleet_on_sqlite(
     sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret_key: str
 ) -> Iterator[Fleet]:
     """A Fleet on a fresh SQLite job database."""
@@ -172,7 +172,7 @@ def sqlite_fleet(
 
 
 @pytest.fixture
-def pg_fleet_db(
+def fleet_on_pg(
     pg_job_database: str, monkeypatch: pytest.MonkeyPatch, secret_key: str
 ) -> Iterator[Fleet]:
     """A Fleet on the session's PostgreSQL job database, emptied first.
@@ -191,7 +191,7 @@ def pg_fleet_db(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fleet(request: pytest.FixtureRequest) -> Fleet:
     """A Fleet on a fresh job database, once on each engine."""
-    name = "sqlite_fleet" if request.param == "sqlite" else "pg_fleet_db"
+    name = "fleet_on_sqlite" if request.param == "sqlite" else "fleet_on_pg"
     opened: Fleet = request.getfixturevalue(name)
     return opened
 
@@ -214,15 +214,15 @@ def api(fleet: Fleet) -> Iterator[Api]:
 
 
 @pytest.fixture
-def sqlite_api(sqlite_fleet: Fleet) -> Iterator[Api]:
+def sqlite_api(fleet_on_sqlite: Fleet) -> Iterator[Api]:
     """Like `api`, on a SQLite job database only."""
-    yield from _api(sqlite_fleet)
+    yield from _api(fleet_on_sqlite)
 
 
 @pytest.fixture
-def queue_api(sqlite_fleet: Fleet) -> Iterator[Api]:
+def queue_api(fleet_on_sqlite: Fleet) -> Iterator[Api]:
     """Like `sqlite_api`, but started executions wait for an agent (nothing runs them)."""
-    yield from _api(sqlite_fleet, AgentLauncher())
+    yield from _api(fleet_on_sqlite, AgentLauncher())
 
 
 def one_step_job(api: Api, name: str, group: str, command: str, **settings: Any) -> Any:

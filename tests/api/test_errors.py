@@ -21,13 +21,13 @@ def test_unknown_routes_and_methods_are_json_errors(sqlite_api: Api) -> None:
 
 
 def test_a_bug_is_a_plain_500_and_a_logged_traceback(
-    sqlite_fleet: Fleet, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    fleet_on_sqlite: Fleet, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken() -> None:
         raise RuntimeError("internal detail 42")
 
-    monkeypatch.setattr(sqlite_fleet, "list_jobs", broken)
-    with make_client(sqlite_fleet) as client, caplog.at_level(logging.ERROR, "sqlfleet.api"):
+    monkeypatch.setattr(fleet_on_sqlite, "list_jobs", broken)
+    with make_client(fleet_on_sqlite) as client, caplog.at_level(logging.ERROR, "sqlfleet.api"):
         response = client.get("/api/v1/jobs")
         page = client.get("/jobs", headers={"accept": "text/html"})
     assert response.status_code == 500
@@ -44,23 +44,23 @@ def test_a_bug_is_a_plain_500_and_a_logged_traceback(
 
 
 def test_job_database_problems_are_503s(
-    sqlite_fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+    fleet_on_sqlite: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def unreachable() -> None:
         raise JobDatabaseUnreachable("cannot reach the job database sqlite:///x: disk I/O error")
 
-    monkeypatch.setattr(sqlite_fleet, "list_credentials", unreachable)
-    with make_client(sqlite_fleet) as client:
-        api = Api(client, sqlite_fleet)
+    monkeypatch.setattr(fleet_on_sqlite, "list_credentials", unreachable)
+    with make_client(fleet_on_sqlite) as client:
+        api = Api(client, fleet_on_sqlite)
         assert "disk I/O" in api.error("GET", "/api/v1/credentials", 503, "JobDatabaseUnreachable")
 
 
 def test_a_wrong_secret_key_is_a_503_that_stores_nothing(
-    sqlite_fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+    fleet_on_sqlite: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, Fernet.generate_key().decode())
-    with make_client(sqlite_fleet) as client:
-        api = Api(client, sqlite_fleet)
+    with make_client(fleet_on_sqlite) as client:
+        api = Api(client, fleet_on_sqlite)
         body = {"name": "a", "username": "u", "secret": "s"}
         message = api.error("POST", "/api/v1/credentials", 503, "SecretKeyError", json=body)
         assert "cannot decrypt" in message

@@ -7,8 +7,6 @@ the rest (names, server URLs, schedules) and its errors become 4xx answers too.
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -28,7 +26,6 @@ MAX_INTERVAL = 31_536_000.0  # a year, in seconds
 
 # Names appear in URL paths: a slash would split them; control characters are never names.
 NAME_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _storable(value: str) -> str:
@@ -64,10 +61,32 @@ PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryName = Annotated[str | None, Query(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
 
 
+class ErrorDetail(BaseModel):
+    """What went wrong: the error's type (e.g. NotFound) and a one-line message."""
+
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No or wrong bearer token"},
+    404: {"model": ErrorBody, "description": "No such credential, group, job, step or execution"},
+    409: {"model": ErrorBody, "description": "The name is taken, or it is still in use"},
+    422: {"model": ErrorBody, "description": "The request or a value in it is not valid"},
+    503: {"model": ErrorBody, "description": "The job database or the secret key failed"},
+}
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused, so a typo is an error, not a no-op."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid")
 
 
 # -- credentials --------------------------------------------------------------------------
@@ -185,8 +204,7 @@ class StepFields(Body):
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `Fleet.add_step` / `Fleet.update_step`."""
-        fields = self.model_dump(exclude={"name", "new_name", "output"}, exclude_none=True)
-        return fields
+        return self.model_dump(exclude={"name", "output"}, exclude_none=True)
 
 
 class StepCreate(StepFields):
@@ -251,12 +269,3 @@ class JobUpdate(Body):
         if "schedule" in self.model_fields_set:
             changes["schedule"] = self.schedule.build() if self.schedule else None
         return changes
-
-
-def output_fields(output: OutputDestination | None) -> dict[str, Any] | None:
-    """An output destination as the form fields of `OutputSpec`."""
-    if output is None:
-        return None
-    fields = dataclasses.asdict(output)
-    fields["server"] = fields.pop("server_url")
-    return fields

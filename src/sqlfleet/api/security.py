@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData, Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlfleet.api.errors import ApiError
 
@@ -90,8 +90,21 @@ def security_of(request: Request) -> Security:
 # -- requests from elsewhere ------------------------------------------------------------------
 
 
+# Pages load only their own scripts and styles, and are never shown inside another site's frame.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
 class RequestGuard:
-    """ASGI middleware: refuses unknown `Host` names and cross-site requests that change things."""
+    """ASGI middleware: refuses unknown `Host` names and cross-site requests that change things,
+    and adds the security headers to every answer."""
 
     def __init__(self, app: ASGIApp, security: Security) -> None:
         self.app = app
@@ -107,7 +120,7 @@ class RequestGuard:
         if problem is None and scope["method"] not in SAFE_METHODS:
             problem = _cross_site_problem(headers, host)
         if problem is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _with_headers(send))
             return
         status, kind, message = problem
         body = json.dumps({"error": {"type": kind, "message": message}}).encode()
@@ -118,6 +131,7 @@ class RequestGuard:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    *SECURITY_HEADERS,
                 ],
             }
         )
@@ -136,6 +150,15 @@ class RequestGuard:
             f"host {name!r} is not served here: use http://127.0.0.1, or set {TOKEN_ENV} "
             "and bind another address",
         )
+
+
+def _with_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+        await send(message)
+
+    return sending
 
 
 def _host_name(host: str) -> str:

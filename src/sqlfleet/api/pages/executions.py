@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -45,13 +46,19 @@ def live_document(fleet: Fleet, execution_id: int) -> dict[str, Any]:
         row["duration_seconds"] = elapsed(target.start_time, target.end_time, now)
         rows.append(row)
     document = documents.job_execution(execution)
+    if len(targets) < MAX_ROWS:
+        # Counted from the rows shown, so the counts and the rows always agree.
+        counts = Counter(t.lifecycle.value for t in targets)
+        document["target_counts"] = dict(sorted(counts.items()))
     document["duration_seconds"] = elapsed(execution.start_time, execution.end_time, now)
-    document["total_targets"] = sum(execution.target_counts.values())
+    document["total_targets"] = sum(document["target_counts"].values())
     return {
         "execution": document,
         "steps": [documents.step_execution(s) for s in steps],
         "targets": rows,
         "truncated": document["total_targets"] > len(rows),
+        # A stopped execution ends at once; its running targets end a moment later.
+        "live": execution.is_active or any(not t.lifecycle.is_terminal for t in targets),
     }
 
 

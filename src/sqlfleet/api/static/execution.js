@@ -152,10 +152,10 @@
     document.getElementById("no-targets").hidden = live.targets.length > 0;
     document.getElementById("truncated").hidden = !live.truncated;
 
-    active = execution.is_active;
+    active = live.live;
     root.dataset.active = String(active);
     document.getElementById("live-note").hidden = !active;
-    document.getElementById("stop-form").hidden = !active;
+    document.getElementById("stop-form").hidden = !execution.is_active;
   }
 
   function applyFilter(name) {
