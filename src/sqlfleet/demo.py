@@ -33,6 +33,7 @@ class Demo:
     folder: Path
     databases: int
     job: str
+    results: str
 
 
 def default_folder() -> Path:
@@ -47,6 +48,7 @@ def create_demo(fleet: Fleet, folder: Path | None = None, databases: int = 12) -
     for i in range(1, databases + 1):
         _tenant_database(folder / f"tenant_{i:03d}.db", i)
     output = folder.parent / "demo-results"
+    results = f"table tenant_inventory of {output / 'results.db'}"
     output.mkdir(parents=True, exist_ok=True)
     _touch_database(output / "results.db")
     for make in (
@@ -60,7 +62,7 @@ def create_demo(fleet: Fleet, folder: Path | None = None, databases: int = 12) -
     try:
         fleet.add_job(JOB, description="Counts each tenant's customers into one table.")
     except DuplicateName:
-        return Demo(folder, databases, JOB)
+        return Demo(folder, databases, JOB, results)
     fleet.add_step(
         JOB,
         "inventory",
@@ -70,7 +72,7 @@ def create_demo(fleet: Fleet, folder: Path | None = None, databases: int = 12) -
         retry_attempts=2,
         output=_output(output),
     )
-    return Demo(folder, databases, JOB)
+    return Demo(folder, databases, JOB, results)
 
 
 def _output(folder: Path) -> OutputDestination:

@@ -32,7 +32,7 @@ def exit_code(error: SqlfleetError) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; print one line and return a non-zero code for expected errors."""
     # Importing the command modules registers their commands on `app`.
-    from sqlfleet.cli import agents, definitions, executions, web  # noqa: F401
+    from sqlfleet.cli import agents, definitions, demo, executions, web  # noqa: F401
 
     try:
         result = app(args=argv, prog_name="sqlfleet", standalone_mode=False)

@@ -644,25 +644,3 @@ def job_versions(ctx: typer.Context, name: str, json: JsonOption = False) -> Non
     print_table(
         ["VERSION", "CREATED"], [(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}") for v in versions]
     )
-
-
-@app.command()
-def demo(
-    ctx: typer.Context,
-    folder: Annotated[
-        str | None,
-        typer.Option("--folder", help="Where to make the demo fleet of SQLite databases."),
-    ] = None,
-    databases: Annotated[int, typer.Option("--databases", min=1, max=10000)] = 12,
-) -> None:
-    """Create a demo fleet (SQLite databases), a credential, a target group and a job."""
-    from pathlib import Path
-
-    from sqlfleet.demo import create_demo
-
-    Fleet.init(job_db_option(ctx))
-    with open_fleet(ctx) as fleet:
-        made = create_demo(fleet, Path(folder) if folder else None, databases)
-        say(f"demo fleet: {made.databases} SQLite databases in {made.folder}")
-        say(f"job {made.job!r}:")
-        _print_job(fleet.get_job(made.job))

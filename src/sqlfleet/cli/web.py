@@ -5,12 +5,16 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sqlfleet.cli.app import app, open_fleet, say
 from sqlfleet.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from sqlfleet.fleet import Fleet
 
 DEFAULT_PORT = 8080
 
@@ -86,3 +90,48 @@ def listen(host: str, port: int) -> socket.socket:
             ) from None
         raise InvalidValue(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     return listener
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = DEFAULT_PORT,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 100,
+) -> None:
+    """Run an agent and the web server in one process (the embedded default's way)."""
+    serve_up(ctx, host=host, port=port, concurrency=concurrency)
+
+
+def serve_up(
+    ctx: typer.Context,
+    *,
+    host: str,
+    port: int,
+    concurrency: int,
+    before: Callable[[Fleet], None] | None = None,
+) -> None:
+    """Open the job database, listen, and run agent + web until stopped."""
+    import asyncio
+    import logging
+
+    from sqlfleet.agent import AgentSettings
+    from sqlfleet.service import serve_with_agent
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    token = web_token(host)
+    with open_fleet(ctx) as fleet:
+        fleet.secrets  # noqa: B018 -- a missing or wrong secret key is reported now, not later
+        if before is not None:
+            before(fleet)
+        listener = listen(host, port)
+        try:
+            shown = f"[{host}]" if ":" in host else host
+            url = f"http://{shown}:{listener.getsockname()[1]}/"
+            settings = AgentSettings(concurrency=concurrency)
+            say(f"sqlfleet is up: web UI and API on {url} (job database {fleet.store.url})")
+            asyncio.run(serve_with_agent(fleet, listener, token=token, settings=settings))
+        finally:
+            listener.close()

@@ -1,0 +1,46 @@
+"""`sqlfleet demo`: a demo fleet, its job run once, and the web UI to look at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sqlfleet.cli.app import app, job_db_option, say
+from sqlfleet.cli.web import DEFAULT_PORT, serve_up
+from sqlfleet.fleet import Fleet
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    folder: Annotated[
+        str | None,
+        typer.Option("--folder", help="Where to make the demo fleet of SQLite databases."),
+    ] = None,
+    databases: Annotated[int, typer.Option("--databases", min=1, max=10000)] = 12,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = DEFAULT_PORT,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start agent and web UI.")
+    ] = True,
+) -> None:
+    """Create a demo fleet (SQLite databases) with a job, run it, and serve the web UI."""
+    from sqlfleet.demo import create_demo
+
+    Fleet.init(job_db_option(ctx))
+
+    def prepare(fleet: Fleet) -> None:
+        made = create_demo(fleet, Path(folder) if folder else None, databases)
+        say(f"demo fleet: {made.databases} SQLite databases in {made.folder}")
+        execution = fleet.create_execution(made.job, trigger="manual")
+        say(f"job {made.job!r}: execution {execution.id} started; its results go to {made.results}")
+
+    if serve:
+        serve_up(ctx, host=host, port=port, concurrency=10, before=prepare)
+        return
+    from sqlfleet.cli.app import open_fleet
+
+    with open_fleet(ctx) as fleet:
+        prepare(fleet)
