@@ -405,6 +405,21 @@ class Fleet:
             execution_id, lifecycle=states, limit=limit, offset=offset
         )
 
+    def get_target_execution(self, execution_id: int, target_execution_id: int) -> TargetExecution:
+        """One target execution of an execution."""
+        found = self.store.list_target_executions(
+            execution_id, target_execution_id=target_execution_id
+        )
+        if not found:
+            raise NotFound(
+                f"execution {execution_id} has no target execution {target_execution_id}"
+            )
+        return found[0]
+
+    def get_credential(self, name: str) -> Credential:
+        """One credential (never its secret)."""
+        return self.store.get_credential(name)
+
     def list_attempts(self, target_execution_id: int) -> list[Attempt]:
         """Every attempt of one target execution."""
         return self.store.list_attempts(target_execution_id)
@@ -506,6 +521,8 @@ def _check_name(what: str, name: str) -> None:
         raise InvalidValue(f"the {what} name is longer than {MAX_NAME} characters")
     if _CONTROL.search(name):
         raise InvalidValue(f"the {what} name {name!r} contains control characters")
+    if "/" in name:
+        raise InvalidValue(f"the {what} name {name!r} contains '/', which URLs cannot hold")
 
 
 def _check_text(what: str, value: str) -> None:

@@ -427,6 +427,7 @@ BAD_INPUTS = [
         "--output-server",
     ),
     (("job", "show", "ghost"), "no job named 'ghost'"),
+    (("job", "add", "a/b"), "contains '/'"),
     (("job", "remove", "ghost"), "no job named 'ghost'"),
     (("job", "update-step", "nightly", "ghost", "--command", "x"), "no step named 'ghost'"),
 ]

@@ -820,10 +820,13 @@ class ExecutionStore(DefinitionStore):
         lifecycle: Sequence[Lifecycle] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        target_execution_id: int | None = None,
     ) -> list[TargetExecution]:
-        """The target executions of a job execution, by step then target."""
+        """The target executions of a job execution (or one of them), by step then target."""
         te = t.target_execution
         conditions: list[ColumnElement[bool]] = [te.c.job_execution_id == job_execution_id]
+        if target_execution_id is not None:
+            conditions.append(te.c.id == target_execution_id)
         if lifecycle:
             conditions.append(te.c.lifecycle.in_([s.value for s in lifecycle]))
         query = select(te).where(*conditions).order_by(te.c.step_id, te.c.id).offset(offset)

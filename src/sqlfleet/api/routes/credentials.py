@@ -31,7 +31,7 @@ def create_credential(body: CredentialCreate, fleet: FleetDep) -> dict[str, Any]
 @router.get("/{name}")
 def get_credential(name: PathName, fleet: FleetDep) -> dict[str, Any]:
     """One credential (never its secret)."""
-    return documents.credential(fleet.store.get_credential(name))
+    return documents.credential(fleet.get_credential(name))
 
 
 @router.patch("/{name}")

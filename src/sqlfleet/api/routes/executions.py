@@ -10,7 +10,7 @@ from sqlfleet import documents
 from sqlfleet.api.deps import FleetDep
 from sqlfleet.api.errors import ApiError
 from sqlfleet.api.schemas import MAX_ID, PathId, QueryName
-from sqlfleet.errors import InvalidValue, NotFound
+from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import TargetExecution
@@ -106,15 +106,4 @@ def list_attempts(
 
 def find_target(fleet: Fleet, execution_id: int, target_execution_id: int) -> TargetExecution:
     """A target execution of an execution, or NotFound."""
-    # The Python API has no lookup by id yet; an execution's targets are read in pages.
-    page, offset = 5000, 0
-    while True:
-        targets = fleet.list_target_executions(execution_id, limit=page, offset=offset)
-        for target in targets:
-            if target.id == target_execution_id:
-                return target
-        if len(targets) < page:
-            raise NotFound(
-                f"execution {execution_id} has no target execution {target_execution_id}"
-            )
-        offset += page
+    return fleet.get_target_execution(execution_id, target_execution_id)
