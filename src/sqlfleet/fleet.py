@@ -362,7 +362,8 @@ class Fleet:
 
     def stop(self, execution_id: int) -> JobExecution:
         """Cancel an execution: nothing more starts; running statements are canceled."""
-        return self.store.cancel_execution(execution_id, now=self.clock())
+        self.store.cancel_execution(execution_id, now=self.clock())
+        return self.store.get_execution(execution_id)
 
     def get_execution(self, execution_id: int) -> JobExecution:
         """One execution with its target counts per state."""

@@ -449,3 +449,33 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert "Traceback" not in result.err
     assert {table: row_count(job_db, table) for table in tables} == before
+
+
+def test_wrong_secret_key_is_a_clear_error(
+    defined: Cli, job_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    before = row_count(job_db, "credential")
+    monkeypatch.setenv("SQLFLEET_SECRET_KEY", Fernet.generate_key().decode())
+    result = defined("credential", "add", "other", "--username", "u", "--password-env", "HOME")
+    assert result.code == 2
+    assert result.err.startswith("error: the secret key cannot decrypt")
+    assert len(result.err.strip().splitlines()) == 1
+    assert row_count(job_db, "credential") == before
+    monkeypatch.setenv("SQLFLEET_SECRET_KEY", "not-a-key")
+    result = defined("credential", "update", "admin", "--password-env", "HOME")
+    assert result.code == 2 and "malformed" in result.err
+
+
+def test_unreachable_job_database_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = Cli(capsys, monkeypatch, "postgresql://postgres:hunter2@127.0.0.1:1/jobs")
+    result = cli("job", "list")
+    assert result.code == 3
+    assert result.err.startswith("error: cannot reach the job database")
+    assert "hunter2" not in result.err and len(result.err.strip().splitlines()) == 1
+    missing = Cli(capsys, monkeypatch, "sqlite:////nonexistent/folder/jobs.db")
+    result = missing("job", "list")
+    assert result.code == 3 and "run `sqlfleet init`" in result.err

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlfleet.model import Job, OutputDestination, Step
+from sqlfleet.script import split_batches
 from sqlfleet.targets import Login
 
 
@@ -16,6 +17,11 @@ class StepPlan:
     step: Step
     login: Login
     output_login: Login | None
+    # Split once per step, before substitution: a variable's value cannot add a GO.
+    batches: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batches", split_batches(self.step.settings.command))
 
     @property
     def output(self) -> OutputDestination | None:

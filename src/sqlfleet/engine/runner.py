@@ -7,6 +7,7 @@ retried after the policy's backoff while attempts and time remain.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,10 +18,10 @@ from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.errors import SqlfleetError, TargetTimeout
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.script import render
+from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
 from sqlfleet.store import ClaimedTarget, Outcome
-from sqlfleet.targets import driver_for
+from sqlfleet.targets import Driver, driver_for
 
 MAX_MESSAGE = 4000
 # A batch that starts with one of these returns rows: only such a batch can be the step's
@@ -39,6 +40,13 @@ class FirstResult:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)
+def _server(url: str) -> tuple[ServerUrl, Driver]:
+    """A target's server and its driver: the same few servers for thousands of targets."""
+    server = ServerUrl.parse(url)
+    return server, driver_for(server)
+
+
 def returns_rows(batch: str) -> bool:
     """Whether a batch looks like a query (so its rows can go to the output table)."""
     return _QUERY_START.match(batch) is not None
@@ -55,12 +63,10 @@ async def run_attempt(
     row_count: int | None = None
     try:
         remaining = _remaining(deadline, clock)
-        server = ServerUrl.parse(target.server_url)
-        batches = render(
-            settings.command,
-            plan.variables(claimed.job_execution_id, target.server_url, target.database),
-        )
-        connection = await driver_for(server).connect(
+        server, driver = _server(target.server_url)
+        variables = plan.variables(claimed.job_execution_id, target.server_url, target.database)
+        batches = [substitute(batch, variables) for batch in plan.batches]
+        connection = await driver.connect(
             server,
             target.database,
             plan.login,

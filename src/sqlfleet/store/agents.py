@@ -12,7 +12,7 @@ from sqlfleet.errors import AgentConflict
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.store import tables as t
 from sqlfleet.store.definitions import schedule_from_row
-from sqlfleet.store.executions import ExecutionStore
+from sqlfleet.store.history import HistoryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Fired:
     job_execution_id: int
 
 
-class AgentStore(ExecutionStore):
+class AgentStore(HistoryStore):
     """Agent verbs on top of the execution verbs."""
 
     def register_agent(

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
-    delete,
     exists,
     func,
     insert,
@@ -26,11 +25,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql import ColumnElement
 
 from sqlfleet.errors import InvalidValue, NotFound
 from sqlfleet.lifecycle import TERMINAL, Lifecycle, rollup
-from sqlfleet.model import Attempt, JobExecution, StepExecution, Target, TargetExecution
+from sqlfleet.model import Target
 from sqlfleet.store import tables as t
 from sqlfleet.store.definitions import DefinitionStore
 
@@ -334,7 +332,7 @@ class ExecutionStore(DefinitionStore):
         with self.engine.begin() as conn:
             limits = self._parallelism_limits(conn, job_execution_id)
             query = (
-                select(te.c.id, te.c.step_execution_id, te.c.target_server_name)
+                select(te.c.id, te.c.step_execution_id, te.c.target_server_name, te.c.lifecycle)
                 .join(je, je.c.id == te.c.job_execution_id)
                 .where(due, je.c.cancel_requested.is_(False))
                 .order_by(te.c.id)
@@ -362,16 +360,21 @@ class ExecutionStore(DefinitionStore):
                     start_time=func.coalesce(te.c.start_time, now),
                 )
             )
-            # An attempt left open by an agent that died ends here, before the new one.
-            conn.execute(
-                update(t.attempt)
-                .where(t.attempt.c.target_execution_id.in_(ids), t.attempt.c.end_time.is_(None))
-                .values(
-                    end_time=now,
-                    lifecycle=Lifecycle.FAILED.value,
-                    message="the agent running this attempt stopped answering; taken over",
+            taken_over = [c.id for c in candidates if c.lifecycle == Lifecycle.IN_PROGRESS.value]
+            if taken_over:
+                # The attempt left open by an agent that died ends here, before the new one.
+                conn.execute(
+                    update(t.attempt)
+                    .where(
+                        t.attempt.c.target_execution_id.in_(taken_over),
+                        t.attempt.c.end_time.is_(None),
+                    )
+                    .values(
+                        end_time=now,
+                        lifecycle=Lifecycle.FAILED.value,
+                        message="the agent running this attempt stopped answering; taken over",
+                    )
                 )
-            )
             rows = conn.execute(
                 select(te, je.c.job_version)
                 .join(je, je.c.id == te.c.job_execution_id)
@@ -654,7 +657,7 @@ class ExecutionStore(DefinitionStore):
 
     def cancel_execution(
         self, job_execution_id: int, *, now: datetime, message: str = "canceled by request"
-    ) -> JobExecution:
+    ) -> None:
         """Cancel an execution: it becomes Canceled; what has not started never starts.
 
         Targets that are running stay InProgress until their agent has canceled the
@@ -695,7 +698,6 @@ class ExecutionStore(DefinitionStore):
                 )
             )
             self._end_job(conn, job_execution_id, Lifecycle.CANCELED, message, now)
-        return self.get_execution(job_execution_id)
 
     def canceled_running_targets(self, agent: str) -> list[int]:
         """Ids of this agent's running targets whose execution was canceled."""
@@ -712,199 +714,3 @@ class ExecutionStore(DefinitionStore):
                     )
                 ).scalars()
             )
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    def get_execution(self, job_execution_id: int) -> JobExecution:
-        """One job execution with its target counts per state."""
-        executions = self.list_executions(ids=[job_execution_id])
-        if not executions:
-            raise NotFound(f"no execution {job_execution_id}")
-        return executions[0]
-
-    def list_executions(
-        self,
-        *,
-        job: str | None = None,
-        count: int | None = None,
-        active: bool = False,
-        lifecycle: Lifecycle | None = None,
-        ids: Sequence[int] | None = None,
-        offset: int = 0,
-    ) -> list[JobExecution]:
-        """Job executions, newest first."""
-        je = t.job_execution
-        query = (
-            select(je, t.job.c.name.label("job_name"))
-            .join(t.job, t.job.c.id == je.c.job_id)
-            .order_by(je.c.id.desc())
-        )
-        if job is not None:
-            with self.engine.connect() as conn:
-                self._require_job(conn, job)
-            query = query.where(t.job.c.name == job)
-        if active:
-            query = query.where(je.c.lifecycle.not_in(TERMINAL_NAMES))
-        if lifecycle is not None:
-            query = query.where(je.c.lifecycle == lifecycle.value)
-        if ids is not None:
-            query = query.where(je.c.id.in_(list(ids)))
-        if count is not None:
-            query = query.limit(count)
-        if offset:
-            query = query.offset(offset)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            counts = self._counts(conn, t.target_execution.c.job_execution_id, [r.id for r in rows])
-        return [
-            JobExecution(
-                id=r.id,
-                job_id=r.job_id,
-                job_name=r.job_name,
-                job_version=r.job_version,
-                lifecycle=Lifecycle(r.lifecycle),
-                trigger=r.trigger,
-                create_time=r.create_time,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                last_message=r.last_message,
-                target_counts=counts.get(r.id, {}),
-            )
-            for r in rows
-        ]
-
-    def _counts(self, conn: Connection, key: Any, ids: list[int]) -> dict[int, dict[str, int]]:
-        if not ids:
-            return {}
-        te = t.target_execution
-        counts: dict[int, dict[str, int]] = {}
-        for owner, state, n in conn.execute(
-            select(key, te.c.lifecycle, func.count())
-            .where(key.in_(ids))
-            .group_by(key, te.c.lifecycle)
-        ):
-            counts.setdefault(owner, {})[state] = n
-        return counts
-
-    def list_step_executions(self, job_execution_id: int) -> list[StepExecution]:
-        """The step executions of a job execution, in step order."""
-        se = t.step_execution
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(se).where(se.c.job_execution_id == job_execution_id).order_by(se.c.step_id)
-            ).all()
-            counts = self._counts(
-                conn, t.target_execution.c.step_execution_id, [r.id for r in rows]
-            )
-        return [
-            StepExecution(
-                id=r.id,
-                job_execution_id=r.job_execution_id,
-                step_id=r.step_id,
-                step_name=r.step_name,
-                target_group_name=r.target_group_name,
-                lifecycle=Lifecycle(r.lifecycle),
-                create_time=r.create_time,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                last_message=r.last_message,
-                target_counts=counts.get(r.id, {}),
-            )
-            for r in rows
-        ]
-
-    def list_target_executions(
-        self,
-        job_execution_id: int,
-        *,
-        lifecycle: Sequence[Lifecycle] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        target_execution_id: int | None = None,
-    ) -> list[TargetExecution]:
-        """The target executions of a job execution (or one of them), by step then target."""
-        te = t.target_execution
-        conditions: list[ColumnElement[bool]] = [te.c.job_execution_id == job_execution_id]
-        if target_execution_id is not None:
-            conditions.append(te.c.id == target_execution_id)
-        if lifecycle:
-            conditions.append(te.c.lifecycle.in_([s.value for s in lifecycle]))
-        query = select(te).where(*conditions).order_by(te.c.step_id, te.c.id).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            TargetExecution(
-                id=r.id,
-                job_execution_id=r.job_execution_id,
-                step_execution_id=r.step_execution_id,
-                step_id=r.step_id,
-                target_type=r.target_type,
-                target_server_name=r.target_server_name,
-                target_database_name=r.target_database_name,
-                target_schema_name=r.target_schema_name,
-                lifecycle=Lifecycle(r.lifecycle),
-                create_time=r.create_time,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                current_attempts=r.current_attempts,
-                current_attempt_start_time=r.current_attempt_start_time,
-                next_attempt_start_time=r.next_attempt_start_time,
-                last_message=r.last_message,
-                agent_name=r.agent_name,
-            )
-            for r in rows
-        ]
-
-    def list_attempts(self, target_execution_id: int) -> list[Attempt]:
-        """Every attempt of a target execution, first first."""
-        a = t.attempt
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(a)
-                .where(a.c.target_execution_id == target_execution_id)
-                .order_by(a.c.attempt_number, a.c.id)
-            ).all()
-        return [
-            Attempt(
-                target_execution_id=r.target_execution_id,
-                attempt_number=r.attempt_number,
-                agent_name=r.agent_name,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                lifecycle=Lifecycle(r.lifecycle),
-                message=r.message,
-                row_count=r.row_count,
-                server_messages=r.server_messages,
-            )
-            for r in rows
-        ]
-
-    # -- purging -----------------------------------------------------------------------------------
-
-    def purge(self, *, before: datetime, job: str | None = None) -> int:
-        """Delete ended executions that ended before `before`; how many."""
-        je = t.job_execution
-        conditions = [je.c.lifecycle.in_(TERMINAL_NAMES), je.c.end_time < before]
-        with self.engine.begin() as conn:
-            if job is not None:
-                conditions.append(je.c.job_id == self._require_job(conn, job).id)
-            ids = conn.execute(select(je.c.id).where(*conditions)).scalars().all()
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk : chunk + 500]
-                # SQLite may run without cascading deletes in old files: delete children explicitly.
-                tes = select(t.target_execution.c.id).where(
-                    t.target_execution.c.job_execution_id.in_(part)
-                )
-                conn.execute(delete(t.attempt).where(t.attempt.c.target_execution_id.in_(tes)))
-                conn.execute(
-                    delete(t.target_execution).where(
-                        t.target_execution.c.job_execution_id.in_(part)
-                    )
-                )
-                conn.execute(
-                    delete(t.step_execution).where(t.step_execution.c.job_execution_id.in_(part))
-                )
-                conn.execute(delete(je).where(je.c.id.in_(part)))
-            return len(ids)

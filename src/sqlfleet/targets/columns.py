@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -142,3 +143,38 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTable:
+    """An output table in one engine's SQL: its name, column definitions, and coerced rows."""
+
+    name: str
+    definitions: str
+    column_list: str
+    rows: list[tuple[Any, ...]]
+
+    @property
+    def create(self) -> str:
+        """CREATE TABLE IF NOT EXISTS for it."""
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({self.definitions})"
+
+
+def output_table(
+    schema: str | None,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    quote: Callable[[str], str],
+    types: Mapping[ColumnKind, str],
+) -> OutputTable:
+    """Check the rows, infer the column types, and spell the table in an engine's SQL."""
+    check_columns(columns, rows)
+    kinds = infer_kinds(columns, rows)
+    name = quote(table) if schema is None else f"{quote(schema)}.{quote(table)}"
+    definitions = ", ".join(
+        f"{quote(column)} {types[kind]}" for column, kind in zip(columns, kinds, strict=True)
+    )
+    column_list = ", ".join(quote(column) for column in columns)
+    return OutputTable(name, definitions, column_list, coerce_rows(rows, kinds))

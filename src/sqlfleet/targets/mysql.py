@@ -31,7 +31,7 @@ from sqlfleet.errors import (
 )
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
-from sqlfleet.targets.columns import ColumnKind, check_columns, coerce_rows, infer_kinds
+from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier"]
 
@@ -239,20 +239,10 @@ class MysqlConnection:
         timeout: float | None = None,
     ) -> None:
         """Create the table if missing, then insert with multi-row INSERT statements."""
-        check_columns(columns, rows)
-        kinds = infer_kinds(columns, rows)
-        name = quote_identifier(table)
-        if schema is not None:
-            name = f"{quote_identifier(schema)}.{name}"
-        definitions = ", ".join(
-            f"{quote_identifier(column)} {_TYPES[kind]}"
-            for column, kind in zip(columns, kinds, strict=True)
-        )
-        column_list = ", ".join(quote_identifier(column) for column in columns)
-        values = [tuple(_utc_naive(value) for value in row) for row in coerce_rows(rows, kinds)]
-        create = f"CREATE TABLE IF NOT EXISTS {name} ({definitions})"
-        insert = f"INSERT INTO {name} ({column_list}) VALUES "
-        await self._supervise(self._write(create, insert, values), timeout)
+        shape = output_table(schema, table, columns, rows, quote=quote_identifier, types=_TYPES)
+        values = [tuple(_utc_naive(value) for value in row) for row in shape.rows]
+        insert = f"INSERT INTO {shape.name} ({shape.column_list}) VALUES "
+        await self._supervise(self._write(shape.create, insert, values), timeout)
 
     async def _write(self, create: str, insert: str, values: list[tuple[Any, ...]]) -> BatchResult:
         async with self._connection.cursor(_MessageCursor) as cursor:

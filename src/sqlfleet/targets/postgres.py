@@ -28,7 +28,7 @@ from sqlfleet.errors import (
 )
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
-from sqlfleet.targets.columns import ColumnKind, check_columns, coerce_rows, infer_kinds
+from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["PostgresConnection", "PostgresDriver", "quote_identifier"]
 
@@ -172,34 +172,21 @@ class PostgresConnection:
         timeout: float | None = None,
     ) -> None:
         """Create the table if missing, then insert all rows with one pipelined executemany."""
-        check_columns(columns, rows)
-        kinds = infer_kinds(columns, rows)
-        name = quote_identifier(table)
-        if schema is not None:
-            name = f"{quote_identifier(schema)}.{name}"
-        definitions = ", ".join(
-            f"{quote_identifier(column)} {_TYPES[kind]}"
-            for column, kind in zip(columns, kinds, strict=True)
-        )
-        column_list = ", ".join(quote_identifier(column) for column in columns)
+        shape = output_table(schema, table, columns, rows, quote=quote_identifier, types=_TYPES)
         placeholders = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
-        await self._supervise(self._create_table(name, definitions, timeout), timeout)
-        if rows:
-            insert = f"INSERT INTO {name} ({column_list}) VALUES ({placeholders})"
-            await self._supervise(self._insert(insert, coerce_rows(rows, kinds), timeout), timeout)
+        await self._supervise(self._create_table(shape.create, timeout), timeout)
+        if shape.rows:
+            insert = f"INSERT INTO {shape.name} ({shape.column_list}) VALUES ({placeholders})"
+            await self._supervise(self._insert(insert, shape.rows, timeout), timeout)
 
-    async def _create_table(
-        self, name: str, definitions: str, timeout: float | None
-    ) -> BatchResult:
+    async def _create_table(self, create: str, timeout: float | None) -> BatchResult:
         # Targets writing to one new output table race to create it, and IF NOT EXISTS does
         # not cover the losers: they fail on the row type (42710) or pg_type's unique index
         # (23505) while the table is there anyway. A real conflict fails the insert after.
         with contextlib.suppress(
             asyncpg.UniqueViolationError, asyncpg.DuplicateTableError, asyncpg.DuplicateObjectError
         ):
-            await self._connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} ({definitions})", timeout=timeout
-            )
+            await self._connection.execute(create, timeout=timeout)
         return BatchResult()
 
     async def _insert(

@@ -35,7 +35,7 @@ from sqlfleet.errors import (
 )
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
-from sqlfleet.targets.columns import ColumnKind, check_columns, coerce_rows, infer_kinds
+from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["SUFFIXES", "SqliteConnection", "SqliteDriver", "quote_identifier"]
 
@@ -208,20 +208,11 @@ class SqliteConnection:
         timeout: float | None = None,
     ) -> None:
         """Create the table if missing, then insert all rows in one transaction."""
-        check_columns(columns, rows)
-        kinds = infer_kinds(columns, rows)
-        name = quote_identifier(table)
-        if schema is not None:
-            name = f"{quote_identifier(schema)}.{name}"
-        definitions = ", ".join(
-            f"{quote_identifier(column)} {_TYPES[kind]}"
-            for column, kind in zip(columns, kinds, strict=True)
-        )
-        column_list = ", ".join(quote_identifier(column) for column in columns)
+        shape = output_table(schema, table, columns, rows, quote=quote_identifier, types=_TYPES)
         placeholders = ", ".join("?" for _ in columns)
-        values = [tuple(_adapt(value) for value in row) for row in coerce_rows(rows, kinds)]
-        create = f"CREATE TABLE IF NOT EXISTS {name} ({definitions})"
-        insert = f"INSERT INTO {name} ({column_list}) VALUES ({placeholders})"
+        values = [tuple(_adapt(value) for value in row) for row in shape.rows]
+        create = shape.create
+        insert = f"INSERT INTO {shape.name} ({shape.column_list}) VALUES ({placeholders})"
         await self._supervise(self._write, create, insert, values, timeout=timeout)
 
     def _write(self, create: str, insert: str, values: list[tuple[Any, ...]]) -> None:

@@ -107,8 +107,8 @@ def test_retry_waits_for_its_time(store: JobStore) -> None:
 def test_cancel_ends_what_has_not_started(store: JobStore) -> None:
     execution_id = _start_first_step(store, targets=3)
     [running] = store.claim_targets("a", 1, now=T0, lease=LEASE)
-    canceled = store.cancel_execution(execution_id, now=T0)
-    assert canceled.lifecycle is Lifecycle.CANCELED
+    store.cancel_execution(execution_id, now=T0)
+    assert store.get_execution(execution_id).lifecycle is Lifecycle.CANCELED
     assert store.claim_targets("a", 10, now=T0, lease=LEASE) == []
     assert store.canceled_running_targets("a") == [running.id]
     store.record_outcomes("a", [_outcome(running, Lifecycle.CANCELED, T0)], now=T0)

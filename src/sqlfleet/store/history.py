@@ -1,0 +1,164 @@
+"""The job database's history verbs: reading executions, steps, targets, attempts; purging."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.sql import ColumnElement
+
+from sqlfleet.errors import NotFound
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
+from sqlfleet.store import tables as t
+from sqlfleet.store.executions import TERMINAL_NAMES, ExecutionStore
+
+
+class HistoryStore(ExecutionStore):
+    """Reading what ran, and forgetting what is old."""
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get_execution(self, job_execution_id: int) -> JobExecution:
+        """One job execution with its target counts per state."""
+        executions = self.list_executions(ids=[job_execution_id])
+        if not executions:
+            raise NotFound(f"no execution {job_execution_id}")
+        return executions[0]
+
+    def list_executions(
+        self,
+        *,
+        job: str | None = None,
+        count: int | None = None,
+        active: bool = False,
+        lifecycle: Lifecycle | None = None,
+        ids: Sequence[int] | None = None,
+        offset: int = 0,
+    ) -> list[JobExecution]:
+        """Job executions, newest first."""
+        je = t.job_execution
+        query = (
+            select(je, t.job.c.name.label("job_name"))
+            .join(t.job, t.job.c.id == je.c.job_id)
+            .order_by(je.c.id.desc())
+        )
+        if job is not None:
+            with self.engine.connect() as conn:
+                self._require_job(conn, job)
+            query = query.where(t.job.c.name == job)
+        if active:
+            query = query.where(je.c.lifecycle.not_in(TERMINAL_NAMES))
+        if lifecycle is not None:
+            query = query.where(je.c.lifecycle == lifecycle.value)
+        if ids is not None:
+            query = query.where(je.c.id.in_(list(ids)))
+        if count is not None:
+            query = query.limit(count)
+        if offset:
+            query = query.offset(offset)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            counts = self._counts(conn, t.target_execution.c.job_execution_id, [r.id for r in rows])
+        return [_from_row(JobExecution, r, target_counts=counts.get(r.id, {})) for r in rows]
+
+    def _counts(self, conn: Connection, key: Any, ids: list[int]) -> dict[int, dict[str, int]]:
+        if not ids:
+            return {}
+        te = t.target_execution
+        counts: dict[int, dict[str, int]] = {}
+        for owner, state, n in conn.execute(
+            select(key, te.c.lifecycle, func.count())
+            .where(key.in_(ids))
+            .group_by(key, te.c.lifecycle)
+        ):
+            counts.setdefault(owner, {})[state] = n
+        return counts
+
+    def list_step_executions(self, job_execution_id: int) -> list[StepExecution]:
+        """The step executions of a job execution, in step order."""
+        se = t.step_execution
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(se).where(se.c.job_execution_id == job_execution_id).order_by(se.c.step_id)
+            ).all()
+            counts = self._counts(
+                conn, t.target_execution.c.step_execution_id, [r.id for r in rows]
+            )
+        return [_from_row(StepExecution, r, target_counts=counts.get(r.id, {})) for r in rows]
+
+    def list_target_executions(
+        self,
+        job_execution_id: int,
+        *,
+        lifecycle: Sequence[Lifecycle] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        target_execution_id: int | None = None,
+    ) -> list[TargetExecution]:
+        """The target executions of a job execution (or one of them), by step then target."""
+        te = t.target_execution
+        conditions: list[ColumnElement[bool]] = [te.c.job_execution_id == job_execution_id]
+        if target_execution_id is not None:
+            conditions.append(te.c.id == target_execution_id)
+        if lifecycle:
+            conditions.append(te.c.lifecycle.in_([s.value for s in lifecycle]))
+        query = select(te).where(*conditions).order_by(te.c.step_id, te.c.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_from_row(TargetExecution, r) for r in rows]
+
+    def list_attempts(self, target_execution_id: int) -> list[Attempt]:
+        """Every attempt of a target execution, first first."""
+        a = t.attempt
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(a)
+                .where(a.c.target_execution_id == target_execution_id)
+                .order_by(a.c.attempt_number, a.c.id)
+            ).all()
+        return [_from_row(Attempt, r) for r in rows]
+
+    # -- purging -----------------------------------------------------------------------------------
+
+    def purge(self, *, before: datetime, job: str | None = None) -> int:
+        """Delete ended executions that ended before `before`; how many."""
+        je = t.job_execution
+        conditions = [je.c.lifecycle.in_(TERMINAL_NAMES), je.c.end_time < before]
+        with self.engine.begin() as conn:
+            if job is not None:
+                conditions.append(je.c.job_id == self._require_job(conn, job).id)
+            ids = conn.execute(select(je.c.id).where(*conditions)).scalars().all()
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                # SQLite may run without cascading deletes in old files: delete children explicitly.
+                tes = select(t.target_execution.c.id).where(
+                    t.target_execution.c.job_execution_id.in_(part)
+                )
+                conn.execute(delete(t.attempt).where(t.attempt.c.target_execution_id.in_(tes)))
+                conn.execute(
+                    delete(t.target_execution).where(
+                        t.target_execution.c.job_execution_id.in_(part)
+                    )
+                )
+                conn.execute(
+                    delete(t.step_execution).where(t.step_execution.c.job_execution_id.in_(part))
+                )
+                conn.execute(delete(je).where(je.c.id.in_(part)))
+            return len(ids)
+
+
+M = TypeVar("M")
+
+
+def _from_row(model: type[M], row: Any, **values: Any) -> M:
+    """A model from a row whose columns carry the model's field names."""
+    fields = [f.name for f in dataclasses.fields(model) if f.name not in values]  # type: ignore[arg-type]
+    data = {name: getattr(row, name) for name in fields}
+    data["lifecycle"] = Lifecycle(data["lifecycle"])
+    return model(**data, **values)
