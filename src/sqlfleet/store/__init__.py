@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlfleet.errors import StoreError
 from sqlfleet.store import tables as t
 from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
+from sqlfleet.store.claims import ClaimedTarget, Outcome
 from sqlfleet.store.database import (
     check_schema,
     first_line,
@@ -19,7 +20,7 @@ from sqlfleet.store.database import (
     upgrade_schema,
 )
 from sqlfleet.store.definitions import UNCHANGED
-from sqlfleet.store.executions import ClaimedTarget, Outcome, StepStart
+from sqlfleet.store.executions import StepStart
 
 __all__ = [
     "UNCHANGED",

@@ -14,10 +14,11 @@ from sqlfleet.errors import NotFound
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
 from sqlfleet.store import tables as t
-from sqlfleet.store.executions import TERMINAL_NAMES, ExecutionStore
+from sqlfleet.store.claims import ClaimStore
+from sqlfleet.store.executions import TERMINAL_NAMES
 
 
-class HistoryStore(ExecutionStore):
+class HistoryStore(ClaimStore):
     """Reading what ran, and forgetting what is old."""
 
     # -- reading ----------------------------------------------------------------------------------

@@ -1,0 +1,305 @@
+"""The job database's claim verbs: agents claim due target executions and record outcomes.
+
+Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several agents share the work, and
+each claim carries the agent's name and a lease its heartbeat extends; on SQLite every write
+transaction takes the database lock up front (BEGIN IMMEDIATE). Outcomes are written in
+batches, guarded by the agent still holding the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import Target
+from sqlfleet.store import tables as t
+from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTarget:
+    """A target execution this agent claimed for one attempt."""
+
+    id: int
+    job_execution_id: int
+    step_execution_id: int
+    job_id: int
+    job_version: int
+    step_id: int
+    target: Target
+    attempt_number: int
+    first_start_time: datetime
+    attempt_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended: a terminal state, or WaitingForRetry with the next time."""
+
+    target_execution_id: int
+    attempt_id: int
+    lifecycle: Lifecycle
+    end_time: datetime
+    message: str | None = None
+    next_attempt_start_time: datetime | None = None
+    row_count: int | None = None
+    server_messages: str | None = None
+
+
+class ClaimStore(ExecutionStore):
+    """Claiming attempts and recording how they ended."""
+
+    # -- claiming and recording attempts ------------------------------------------------------
+
+    def claim_targets(
+        self,
+        agent: str,
+        limit: int,
+        *,
+        now: datetime,
+        lease: timedelta,
+        job_execution_id: int | None = None,
+    ) -> list[ClaimedTarget]:
+        """Claim up to `limit` target executions whose next attempt is due.
+
+        Due: Created, or WaitingForRetry past its next attempt time, or InProgress with an
+        expired lease (its agent died: this counts as a new attempt). A step's
+        `max_parallelism` caps how many of its targets per server are InProgress at once.
+        """
+        if limit <= 0:
+            return []
+        te, je = t.target_execution, t.job_execution
+        due = or_(
+            and_(
+                te.c.lifecycle.in_(CLAIMABLE),
+                or_(te.c.next_attempt_start_time.is_(None), te.c.next_attempt_start_time <= now),
+            ),
+            and_(te.c.lifecycle == Lifecycle.IN_PROGRESS.value, te.c.lease_expires_at < now),
+        )
+        with self.engine.begin() as conn:
+            limits = self._parallelism_limits(conn, job_execution_id)
+            query = (
+                select(te.c.id, te.c.step_execution_id, te.c.target_server_name, te.c.lifecycle)
+                .join(je, je.c.id == te.c.job_execution_id)
+                .where(due, je.c.cancel_requested.is_(False))
+                .order_by(te.c.id)
+                .with_for_update(skip_locked=True, of=te)
+            )
+            if job_execution_id is not None:
+                query = query.where(te.c.job_execution_id == job_execution_id)
+            if not limits:
+                candidates = conn.execute(query.limit(limit)).all()
+            else:
+                candidates = self._within_limits(conn, query, limits, limit)
+            if not candidates:
+                return []
+            ids = [c.id for c in candidates]
+            conn.execute(
+                update(te)
+                .where(te.c.id.in_(ids))
+                .values(
+                    lifecycle=Lifecycle.IN_PROGRESS.value,
+                    agent_name=agent,
+                    lease_expires_at=now + lease,
+                    current_attempts=te.c.current_attempts + 1,
+                    current_attempt_start_time=now,
+                    next_attempt_start_time=None,
+                    start_time=func.coalesce(te.c.start_time, now),
+                )
+            )
+            taken_over = [c.id for c in candidates if c.lifecycle == Lifecycle.IN_PROGRESS.value]
+            if taken_over:
+                # The attempt left open by an agent that died ends here, before the new one.
+                conn.execute(
+                    update(t.attempt)
+                    .where(
+                        t.attempt.c.target_execution_id.in_(taken_over),
+                        t.attempt.c.end_time.is_(None),
+                    )
+                    .values(
+                        end_time=now,
+                        lifecycle=Lifecycle.FAILED.value,
+                        message="the agent running this attempt stopped answering; taken over",
+                    )
+                )
+            rows = conn.execute(
+                select(te, je.c.job_version)
+                .join(je, je.c.id == te.c.job_execution_id)
+                .where(te.c.id.in_(ids))
+            ).all()
+            attempt_ids = conn.execute(
+                insert(t.attempt).returning(
+                    t.attempt.c.id, t.attempt.c.target_execution_id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "target_execution_id": r.id,
+                        "attempt_number": r.current_attempts,
+                        "agent_name": agent,
+                        "start_time": now,
+                        "lifecycle": Lifecycle.IN_PROGRESS.value,
+                    }
+                    for r in rows
+                ],
+            ).all()
+            attempt_of = {a.target_execution_id: a.id for a in attempt_ids}
+            return [
+                ClaimedTarget(
+                    id=r.id,
+                    job_execution_id=r.job_execution_id,
+                    step_execution_id=r.step_execution_id,
+                    job_id=r.job_id,
+                    job_version=r.job_version,
+                    step_id=r.step_id,
+                    target=Target(
+                        r.target_server_name, r.target_database_name, r.target_schema_name
+                    ),
+                    attempt_number=r.current_attempts,
+                    first_start_time=r.start_time,
+                    attempt_id=attempt_of[r.id],
+                )
+                for r in rows
+            ]
+
+    def _parallelism_limits(self, conn: Connection, job_execution_id: int | None) -> dict[int, int]:
+        """max_parallelism of each active step execution that has one."""
+        se, je, s = t.step_execution, t.job_execution, t.job_step
+        query = (
+            select(se.c.id, s.c.max_parallelism)
+            .join(je, je.c.id == se.c.job_execution_id)
+            .join(
+                s,
+                and_(
+                    s.c.job_id == je.c.job_id,
+                    s.c.job_version == je.c.job_version,
+                    s.c.step_id == se.c.step_id,
+                ),
+            )
+            .where(
+                se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
+                s.c.max_parallelism.is_not(None),
+            )
+        )
+        if job_execution_id is not None:
+            query = query.where(se.c.job_execution_id == job_execution_id)
+        return {r.id: r.max_parallelism for r in conn.execute(query)}
+
+    def _within_limits(
+        self, conn: Connection, query: Any, limits: dict[int, int], limit: int
+    ) -> list[Any]:
+        te, se = t.target_execution, t.step_execution
+        # Serialize claims on the limited steps so two agents cannot both fill the last slot.
+        conn.execute(select(se.c.id).where(se.c.id.in_(list(limits))).with_for_update())
+        running: dict[tuple[int, str], int] = {}
+        for row in conn.execute(
+            select(te.c.step_execution_id, te.c.target_server_name, func.count())
+            .where(
+                te.c.step_execution_id.in_(list(limits)),
+                te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+            )
+            .group_by(te.c.step_execution_id, te.c.target_server_name)
+        ):
+            running[(row[0], row[1])] = row[2]
+        chosen = []
+        for row in conn.execute(query.limit(limit + 10 * sum(limits.values()) + 1000)):
+            key = (row.step_execution_id, row.target_server_name)
+            cap = limits.get(row.step_execution_id)
+            if cap is not None:
+                if running.get(key, 0) >= cap:
+                    continue
+                running[key] = running.get(key, 0) + 1
+            chosen.append(row)
+            if len(chosen) == limit:
+                break
+        return chosen
+
+    def extend_leases(self, agent: str, *, until: datetime) -> None:
+        """Keep this agent's claimed targets and steps its own."""
+        with self.engine.begin() as conn:
+            for table in (t.target_execution, t.step_execution):
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.agent_name == agent,
+                        table.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+                    )
+                    .values(lease_expires_at=until)
+                )
+
+    def record_outcomes(
+        self, agent: str, outcomes: Sequence[Outcome], *, now: datetime
+    ) -> set[int]:
+        """Record finished attempts in one transaction; finish steps and jobs they complete.
+
+        Outcomes of targets this agent no longer holds (its lease was taken over) are
+        recorded on their attempt only. Returns the ids of the step executions that ended.
+        """
+        if not outcomes:
+            return set()
+        te = t.target_execution
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.attempt)
+                .where(t.attempt.c.id == bindparam("b_attempt"))
+                .values(
+                    end_time=bindparam("b_end"),
+                    lifecycle=bindparam("b_state"),
+                    message=bindparam("b_message"),
+                    row_count=bindparam("b_rows"),
+                    server_messages=bindparam("b_server_messages"),
+                ),
+                [
+                    {
+                        "b_attempt": o.attempt_id,
+                        "b_end": o.end_time,
+                        "b_state": (
+                            Lifecycle.FAILED
+                            if o.lifecycle is Lifecycle.WAITING_FOR_RETRY
+                            else o.lifecycle
+                        ).value,
+                        "b_message": o.message,
+                        "b_rows": o.row_count,
+                        "b_server_messages": o.server_messages,
+                    }
+                    for o in outcomes
+                ],
+            )
+            conn.execute(
+                update(te)
+                .where(
+                    te.c.id == bindparam("b_id"),
+                    te.c.agent_name == agent,
+                    te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+                )
+                .values(
+                    lifecycle=bindparam("b_state"),
+                    end_time=bindparam("b_end"),
+                    last_message=bindparam("b_message"),
+                    next_attempt_start_time=bindparam("b_next"),
+                    agent_name=None,
+                    lease_expires_at=None,
+                ),
+                [
+                    {
+                        "b_id": o.target_execution_id,
+                        "b_state": o.lifecycle.value,
+                        "b_end": None if o.lifecycle is Lifecycle.WAITING_FOR_RETRY else o.end_time,
+                        "b_message": o.message,
+                        "b_next": o.next_attempt_start_time,
+                    }
+                    for o in outcomes
+                ],
+            )
+            if all(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in outcomes):
+                return set()
+            steps = conn.execute(
+                select(te.c.step_execution_id)
+                .distinct()
+                .where(te.c.id.in_([o.target_execution_id for o in outcomes]))
+            ).scalars()
+            return self._finish_steps(conn, list(steps), now)
