@@ -104,10 +104,7 @@ class Dispatcher:
         assert self.job_execution_id is not None
         execution_id = self.job_execution_id
         async with asyncio.TaskGroup() as group:
-            background = [
-                group.create_task(self._record_outcomes(), name="record-outcomes"),
-                group.create_task(self._watch(), name="watch-leases-and-cancels"),
-            ]
+            background = self._start_background(group)
             while True:
                 try:
                     busy = await self._dispatch(group)
@@ -126,10 +123,7 @@ class Dispatcher:
     async def serve(self, stop: asyncio.Event) -> None:
         """Run work from every execution until `stop` is set, then drain what is running."""
         async with asyncio.TaskGroup() as group:
-            background = [
-                group.create_task(self._record_outcomes(), name="record-outcomes"),
-                group.create_task(self._watch(), name="watch-leases-and-cancels"),
-            ]
+            background = self._start_background(group)
             while not stop.is_set():
                 try:
                     await self._dispatch(group)
@@ -144,11 +138,11 @@ class Dispatcher:
                 await self._stop_background(background)
         await self.close()
 
-    async def cancel_running(self, reason: str) -> None:
-        """Cancel every running target (their statements are canceled on the server)."""
-        for target_id, task in list(self._inflight.items()):
-            self._cancel_reasons[target_id] = reason
-            task.cancel()
+    def _start_background(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+        return [
+            group.create_task(self._record_outcomes(), name="record-outcomes"),
+            group.create_task(self._watch(), name="watch-leases-and-cancels"),
+        ]
 
     async def close(self) -> None:
         """Close output connections and the store thread."""
