@@ -269,28 +269,20 @@ class Dispatcher:
                 async with self._slots:
                     outcome = await run_attempt(claimed, plan, writer, self.clock)
             except StoreError as exc:
-                # Not the target's fault: try it again shortly, without using up a retry.
+                # Not the target's fault: try it again shortly.
                 now = self.clock()
-                outcome = Outcome(
-                    claimed.id,
-                    claimed.attempt_id,
+                outcome = claimed.ended(
                     Lifecycle.WAITING_FOR_RETRY,
                     now,
                     exc.message,
                     next_attempt_start_time=now + timedelta(seconds=5),
                 )
             except SqlfleetError as exc:
-                outcome = Outcome(
-                    claimed.id, claimed.attempt_id, Lifecycle.FAILED, self.clock(), exc.message
-                )
+                outcome = claimed.ended(Lifecycle.FAILED, self.clock(), exc.message)
             except Exception as exc:  # a defect must fail one target, not stop the agent
                 log.exception("target execution %s failed unexpectedly", claimed.id)
-                outcome = Outcome(
-                    claimed.id,
-                    claimed.attempt_id,
-                    Lifecycle.FAILED,
-                    self.clock(),
-                    f"internal error: {type(exc).__name__}",
+                outcome = claimed.ended(
+                    Lifecycle.FAILED, self.clock(), f"internal error: {type(exc).__name__}"
                 )
             except asyncio.CancelledError:
                 reason = self._cancel_reasons.pop(claimed.id, None)

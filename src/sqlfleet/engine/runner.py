@@ -127,15 +127,13 @@ def _failed(
     if retry.may_retry(claimed.attempt_number):
         next_time = now + timedelta(seconds=retry.delay_after_attempt(claimed.attempt_number))
         if next_time < deadline:
-            return Outcome(
-                claimed.id,
-                claimed.attempt_id,
+            return claimed.ended(
                 Lifecycle.WAITING_FOR_RETRY,
                 now,
                 _clip(message),
-                next_time,
-                row_count,
-                _server_messages(messages),
+                next_attempt_start_time=next_time,
+                row_count=row_count,
+                server_messages=_server_messages(messages),
             )
     return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages)
 
@@ -148,21 +146,18 @@ def _ended(
     row_count: int | None,
     messages: list[str],
 ) -> Outcome:
-    return Outcome(
-        claimed.id,
-        claimed.attempt_id,
+    return claimed.ended(
         state,
         clock(),
         _clip(message) if message else None,
-        None,
-        row_count,
-        _server_messages(messages),
+        row_count=row_count,
+        server_messages=_server_messages(messages),
     )
 
 
 def canceled(claimed: ClaimedTarget, clock: Clock, message: str = "canceled") -> Outcome:
     """The outcome of an attempt stopped because its execution was canceled."""
-    return Outcome(claimed.id, claimed.attempt_id, Lifecycle.CANCELED, clock(), message)
+    return claimed.ended(Lifecycle.CANCELED, clock(), message)
 
 
 def _server_messages(messages: list[str]) -> str | None:

@@ -180,18 +180,27 @@ class AgentStore(HistoryStore):
         """Give back this agent's running targets and steps so another agent takes them."""
         te, se = t.target_execution, t.step_execution
         with self.engine.begin() as conn:
-            ids = list(
-                conn.execute(
-                    select(te.c.id).where(
-                        te.c.agent_name == agent, te.c.lifecycle == Lifecycle.IN_PROGRESS.value
-                    )
-                ).scalars()
-            )
+            running = conn.execute(
+                select(te).where(
+                    te.c.agent_name == agent, te.c.lifecycle == Lifecycle.IN_PROGRESS.value
+                )
+            ).all()
+            ids = [r.id for r in running]
             if ids:
                 conn.execute(
-                    update(t.attempt)
-                    .where(t.attempt.c.target_execution_id.in_(ids), t.attempt.c.end_time.is_(None))
-                    .values(end_time=now, lifecycle=Lifecycle.CANCELED.value, message=message)
+                    insert(t.attempt),
+                    [
+                        {
+                            "target_execution_id": r.id,
+                            "attempt_number": r.current_attempts,
+                            "agent_name": agent,
+                            "start_time": r.current_attempt_start_time or now,
+                            "end_time": now,
+                            "lifecycle": Lifecycle.CANCELED.value,
+                            "message": message,
+                        }
+                        for r in running
+                    ],
                 )
                 conn.execute(
                     update(te)

@@ -34,7 +34,30 @@ class ClaimedTarget:
     target: Target
     attempt_number: int
     first_start_time: datetime
-    attempt_id: int
+    attempt_start_time: datetime
+
+    def ended(
+        self,
+        lifecycle: Lifecycle,
+        end_time: datetime,
+        message: str | None = None,
+        *,
+        next_attempt_start_time: datetime | None = None,
+        row_count: int | None = None,
+        server_messages: str | None = None,
+    ) -> Outcome:
+        """How this attempt ended."""
+        return Outcome(
+            self.id,
+            self.attempt_number,
+            self.attempt_start_time,
+            lifecycle,
+            end_time,
+            message,
+            next_attempt_start_time,
+            row_count,
+            server_messages,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +65,8 @@ class Outcome:
     """How an attempt ended: a terminal state, or WaitingForRetry with the next time."""
 
     target_execution_id: int
-    attempt_id: int
+    attempt_number: int
+    attempt_start_time: datetime
     lifecycle: Lifecycle
     end_time: datetime
     message: str | None = None
@@ -84,7 +108,7 @@ class ClaimStore(ExecutionStore):
         with self.engine.begin() as conn:
             limits = self._parallelism_limits(conn, job_execution_id)
             query = (
-                select(te.c.id, te.c.step_execution_id, te.c.target_server_name, te.c.lifecycle)
+                select(te, je.c.job_version)
                 .join(je, je.c.id == te.c.job_execution_id)
                 .where(due, je.c.cancel_requested.is_(False))
                 .order_by(te.c.id)
@@ -112,58 +136,41 @@ class ClaimStore(ExecutionStore):
                     start_time=func.coalesce(te.c.start_time, now),
                 )
             )
-            taken_over = [c.id for c in candidates if c.lifecycle == Lifecycle.IN_PROGRESS.value]
-            if taken_over:
-                # The attempt left open by an agent that died ends here, before the new one.
+            # An attempt whose agent died (its lease ran out) gets its row now, as it ends.
+            lost = [c for c in candidates if c.lifecycle == Lifecycle.IN_PROGRESS.value]
+            if lost:
                 conn.execute(
-                    update(t.attempt)
-                    .where(
-                        t.attempt.c.target_execution_id.in_(taken_over),
-                        t.attempt.c.end_time.is_(None),
-                    )
-                    .values(
-                        end_time=now,
-                        lifecycle=Lifecycle.FAILED.value,
-                        message="the agent running this attempt stopped answering; taken over",
-                    )
+                    insert(t.attempt),
+                    [
+                        {
+                            "target_execution_id": c.id,
+                            "attempt_number": c.current_attempts,
+                            "agent_name": c.agent_name,
+                            "start_time": c.current_attempt_start_time or now,
+                            "end_time": now,
+                            "lifecycle": Lifecycle.FAILED.value,
+                            "message": "the agent running this attempt stopped answering; "
+                            "taken over",
+                        }
+                        for c in lost
+                    ],
                 )
-            rows = conn.execute(
-                select(te, je.c.job_version)
-                .join(je, je.c.id == te.c.job_execution_id)
-                .where(te.c.id.in_(ids))
-            ).all()
-            attempt_ids = conn.execute(
-                insert(t.attempt).returning(
-                    t.attempt.c.id, t.attempt.c.target_execution_id, sort_by_parameter_order=True
-                ),
-                [
-                    {
-                        "target_execution_id": r.id,
-                        "attempt_number": r.current_attempts,
-                        "agent_name": agent,
-                        "start_time": now,
-                        "lifecycle": Lifecycle.IN_PROGRESS.value,
-                    }
-                    for r in rows
-                ],
-            ).all()
-            attempt_of = {a.target_execution_id: a.id for a in attempt_ids}
             return [
                 ClaimedTarget(
-                    id=r.id,
-                    job_execution_id=r.job_execution_id,
-                    step_execution_id=r.step_execution_id,
-                    job_id=r.job_id,
-                    job_version=r.job_version,
-                    step_id=r.step_id,
+                    id=c.id,
+                    job_execution_id=c.job_execution_id,
+                    step_execution_id=c.step_execution_id,
+                    job_id=c.job_id,
+                    job_version=c.job_version,
+                    step_id=c.step_id,
                     target=Target(
-                        r.target_server_name, r.target_database_name, r.target_schema_name
+                        c.target_server_name, c.target_database_name, c.target_schema_name
                     ),
-                    attempt_number=r.current_attempts,
-                    first_start_time=r.start_time,
-                    attempt_id=attempt_of[r.id],
+                    attempt_number=c.current_attempts + 1,
+                    first_start_time=c.start_time or now,
+                    attempt_start_time=now,
                 )
-                for r in rows
+                for c in candidates
             ]
 
     def _parallelism_limits(self, conn: Connection, job_execution_id: int | None) -> dict[int, int]:
@@ -236,46 +243,51 @@ class ClaimStore(ExecutionStore):
     ) -> set[int]:
         """Record finished attempts in one transaction; finish steps and jobs they complete.
 
-        Outcomes of targets this agent no longer holds (its lease was taken over) are
-        recorded on their attempt only. Returns the ids of the step executions that ended.
+        Each attempt gets its row here, once, as it ends. Outcomes of targets this agent no
+        longer holds are dropped: their lease ran out, another agent took them over, and the
+        attempt was recorded then. Returns the ids of the step executions that ended.
         """
         if not outcomes:
             return set()
         te = t.target_execution
         with self.engine.begin() as conn:
+            held = conn.execute(
+                select(te.c.id, te.c.step_execution_id)
+                .where(
+                    te.c.id.in_([o.target_execution_id for o in outcomes]),
+                    te.c.agent_name == agent,
+                    te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+                )
+                .with_for_update()
+            ).all()
+            step_of = {row.id: row.step_execution_id for row in held}
+            outcomes = [o for o in outcomes if o.target_execution_id in step_of]
+            if not outcomes:
+                return set()
             conn.execute(
-                update(t.attempt)
-                .where(t.attempt.c.id == bindparam("b_attempt"))
-                .values(
-                    end_time=bindparam("b_end"),
-                    lifecycle=bindparam("b_state"),
-                    message=bindparam("b_message"),
-                    row_count=bindparam("b_rows"),
-                    server_messages=bindparam("b_server_messages"),
-                ),
+                insert(t.attempt),
                 [
                     {
-                        "b_attempt": o.attempt_id,
-                        "b_end": o.end_time,
-                        "b_state": (
+                        "target_execution_id": o.target_execution_id,
+                        "attempt_number": o.attempt_number,
+                        "agent_name": agent,
+                        "start_time": o.attempt_start_time,
+                        "end_time": o.end_time,
+                        "lifecycle": (
                             Lifecycle.FAILED
                             if o.lifecycle is Lifecycle.WAITING_FOR_RETRY
                             else o.lifecycle
                         ).value,
-                        "b_message": o.message,
-                        "b_rows": o.row_count,
-                        "b_server_messages": o.server_messages,
+                        "message": o.message,
+                        "row_count": o.row_count,
+                        "server_messages": o.server_messages,
                     }
                     for o in outcomes
                 ],
             )
             conn.execute(
                 update(te)
-                .where(
-                    te.c.id == bindparam("b_id"),
-                    te.c.agent_name == agent,
-                    te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
-                )
+                .where(te.c.id == bindparam("b_id"))
                 .values(
                     lifecycle=bindparam("b_state"),
                     end_time=bindparam("b_end"),
@@ -295,11 +307,9 @@ class ClaimStore(ExecutionStore):
                     for o in outcomes
                 ],
             )
-            if all(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in outcomes):
-                return set()
-            steps = conn.execute(
-                select(te.c.step_execution_id)
-                .distinct()
-                .where(te.c.id.in_([o.target_execution_id for o in outcomes]))
-            ).scalars()
-            return self._finish_steps(conn, list(steps), now)
+            ended = {
+                step_of[o.target_execution_id]
+                for o in outcomes
+                if o.lifecycle is not Lifecycle.WAITING_FOR_RETRY
+            }
+            return self._finish_steps(conn, sorted(ended), now) if ended else set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Target
 from sqlfleet.secrets import Secret
-from sqlfleet.store import JobStore, Outcome
+from sqlfleet.store import ClaimedTarget, JobStore, Outcome
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -38,8 +39,8 @@ def _start_first_step(store: JobStore, targets: int = 3) -> int:
     return execution_id
 
 
-def _outcome(claimed: object, state: Lifecycle, when: datetime, **extra: object) -> Outcome:
-    return Outcome(claimed.id, claimed.attempt_id, state, when, **extra)  # type: ignore[attr-defined]
+def _outcome(claimed: ClaimedTarget, state: Lifecycle, when: datetime, **extra: Any) -> Outcome:
+    return claimed.ended(state, when, **extra)
 
 
 def test_steps_start_in_order_and_the_job_ends_with_the_last(store: JobStore) -> None:
