@@ -228,19 +228,17 @@ async def test_stop_cancels_running_statements_within_two_seconds(
     assert ended.target_counts == {"Canceled": 20}
 
 
-def test_second_agent_on_sqlite_is_refused(sqlite_job_db: str, agents: Any) -> None:
+async def test_second_agent_on_sqlite_is_refused(sqlite_job_db: str, agents: Any) -> None:
     Fleet.init(sqlite_job_db)
     first = agents(sqlite_job_db, "first")
-    deadline_store = JobStore(open_engine(sqlite_job_db))
+    store = JobStore(open_engine(sqlite_job_db))
     try:
-        for _ in range(200):
-            if deadline_store.list_agents():
-                break
-            first.process.wait(timeout=0.05) if first.process.poll() is not None else None
-            asyncio.run(asyncio.sleep(0.05))
-        assert [a.name for a in deadline_store.list_agents()] == ["first"], first.output()
+        await _until(
+            lambda: store.list_agents() or first.process.poll() is not None, 30, "the first agent"
+        )
+        assert [a.name for a in store.list_agents()] == ["first"], first.output()
     finally:
-        deadline_store.close()
+        store.close()
     second = agents(sqlite_job_db, "second")
     assert second.wait(timeout=30) != 0
     assert "takes one agent at a time" in second.output()
