@@ -479,3 +479,10 @@ def test_unreachable_job_database_is_a_clear_error(
     missing = Cli(capsys, monkeypatch, "sqlite:////nonexistent/folder/jobs.db")
     result = missing("job", "list")
     assert result.code == 3 and "run `sqlfleet init`" in result.err
+
+
+def test_version(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlfleet import __version__
+
+    result = Cli(capsys, monkeypatch, None)("--version")
+    assert (result.code, result.out.strip()) == (0, f"sqlfleet {__version__}")
