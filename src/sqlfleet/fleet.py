@@ -242,11 +242,22 @@ class Fleet:
         description: str = "",
         enabled: bool = False,
         schedule: Schedule | None = None,
+        steps: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> Job:
-        """Create a job (version 1, no steps yet)."""
+        """Create a job, with its steps (name and settings, as `add_step` takes) if given.
+
+        All of it is created, or nothing: a refused step leaves no job behind.
+        """
         _check_name("job", name)
+        for step_name, _ in steps:
+            _check_name("step", step_name)
+        built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
         return self.store.add_job(
-            name, description=description, enabled=enabled, schedule=self._anchored(schedule)
+            name,
+            description=description,
+            enabled=enabled,
+            schedule=self._anchored(schedule),
+            steps=built,
         )
 
     def update_job(

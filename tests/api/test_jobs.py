@@ -38,7 +38,7 @@ def test_job_definition_versions_and_steps(api: Api, group: str) -> None:
         },
     )
     assert created["job_name"] == "nightly"
-    assert created["job_version"] == 2  # the job, then its step
+    assert created["job_version"] == 1  # the job and its steps, made together
     assert created["schedule"]["schedule_cron"] == "0 3 * * *"
     assert created["schedule"]["schedule_timezone"] == "Europe/Paris"
     assert created["enabled"] is False
@@ -96,7 +96,7 @@ def test_job_definition_versions_and_steps(api: Api, group: str) -> None:
 
     versions = api.get(f"{URL}/renamed/versions")
     assert [v["job_version"] for v in versions] == list(range(1, job["job_version"] + 1))
-    old = api.get(f"{URL}/renamed", params={"version": 2})
+    old = api.get(f"{URL}/renamed", params={"version": 1})
     assert [s["step_name"] for s in old["steps"]] == ["first"]
     assert [j["job_name"] for j in api.get(URL)] == ["renamed"]
     api.delete(f"{URL}/renamed")
@@ -307,7 +307,7 @@ def test_bad_changes_are_refused(sqlite_api: Api, sqlite_group: str) -> None:
         content=b"{",
         headers={"content-type": "application/json"},
     )
-    assert api.get(f"{URL}/j")["job_version"] == 2
+    assert api.get(f"{URL}/j")["job_version"] == 1  # nothing changed
 
 
 def test_a_running_job_is_deleted_only_by_force(queue_api: Api) -> None:

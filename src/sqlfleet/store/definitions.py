@@ -5,7 +5,7 @@ Every verb is one transaction: a failed command leaves what was stored unchanged
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -275,9 +275,14 @@ class DefinitionStore:
         description: str = "",
         enabled: bool = False,
         schedule: Schedule | None = None,
+        steps: Sequence[tuple[str, StepSettings]] = (),
     ) -> Job:
-        """Create a job at version 1, with no steps yet."""
+        """Create a job at version 1, with its steps if given: all of it, or nothing."""
         now = utcnow()
+        names = [step_name for step_name, _ in steps]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise DuplicateName(f"job {name!r} would have two steps named {duplicate!r}")
         with self.engine.begin() as conn:
             if self._job_row(conn, name) is not None:
                 raise DuplicateName(f"a job named {name!r} already exists")
@@ -298,6 +303,20 @@ class DefinitionStore:
             except IntegrityError:
                 raise DuplicateName(f"a job named {name!r} already exists") from None
             conn.execute(insert(t.job_version).values(job_id=job_id, version=1, created_at=now))
+            if steps:
+                conn.execute(
+                    insert(t.job_step),
+                    [
+                        {
+                            "job_id": job_id,
+                            "job_version": 1,
+                            "step_id": number,
+                            "step_name": step_name,
+                            **self._settings_values(conn, settings),
+                        }
+                        for number, (step_name, settings) in enumerate(steps, start=1)
+                    ],
+                )
             return self._job(conn, self._require_job(conn, name))
 
     def update_job(

@@ -230,3 +230,15 @@ def test_jobs_duplicate_rename_remove(fleet: Fleet) -> None:
         fleet.get_job("a")
     with pytest.raises(NotFound, match="no version 9"):
         fleet.get_job("c", version=9)
+
+
+def test_job_with_steps_is_created_whole_or_not_at_all(fleet: Fleet) -> None:
+    _group_with_credential(fleet)
+    step = {"command": "SELECT 1", "target_group": "tenants", "credential": "admin"}
+    job = fleet.add_job("both", steps=[("one", step), ("two", {**step, "retry_attempts": 1})])
+    assert job.version == 1 and [s.name for s in job.steps] == ["one", "two"]
+    with pytest.raises(NotFound, match="no target group named 'ghost'"):
+        fleet.add_job("half", steps=[("one", step), ("two", {**step, "target_group": "ghost"})])
+    with pytest.raises(DuplicateName, match="two steps named 'one'"):
+        fleet.add_job("twice", steps=[("one", step), ("one", step)])
+    assert [j.name for j in fleet.list_jobs()] == ["both"]

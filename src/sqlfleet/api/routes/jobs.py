@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -11,7 +10,6 @@ from sqlfleet import documents
 from sqlfleet.api.deps import FleetDep, LauncherDep
 from sqlfleet.api.errors import ApiError
 from sqlfleet.api.schemas import MAX_ID, JobCreate, JobUpdate, PathName
-from sqlfleet.errors import SqlfleetError
 from sqlfleet.fleet import Fleet
 from sqlfleet.model import Job
 
@@ -31,19 +29,15 @@ def create_job(body: JobCreate, fleet: FleetDep) -> dict[str, Any]:
 
 
 def create_job_with_steps(fleet: Fleet, body: JobCreate) -> Job:
-    """Create the job and its steps; if a step is refused, the job is removed again."""
+    """Create the job and its steps in one transaction."""
     schedule = body.schedule.build() if body.schedule is not None else None
-    job = fleet.add_job(
-        body.name, description=body.description, enabled=body.enabled, schedule=schedule
+    return fleet.add_job(
+        body.name,
+        description=body.description,
+        enabled=body.enabled,
+        schedule=schedule,
+        steps=[(step.name, step.settings()) for step in body.steps],
     )
-    try:
-        for step in body.steps:
-            job = fleet.add_step(body.name, step.name, **step.settings())
-    except SqlfleetError:
-        with contextlib.suppress(SqlfleetError):
-            fleet.remove_job(body.name, force=True)
-        raise
-    return job
 
 
 @router.get("/{name}")
