@@ -74,11 +74,13 @@ class SecretBox:
     @staticmethod
     def create_key_file(key_file: Path) -> bool:
         """Create a new key file readable by its owner only; False if one exists already."""
-        key_file.parent.mkdir(parents=True, exist_ok=True)
         try:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return False
+        except OSError as exc:
+            raise SecretKeyError(f"cannot create the key file {key_file}: {exc.strerror}") from None
         with os.fdopen(fd, "wb") as f:
             f.write(Fernet.generate_key())
         return True

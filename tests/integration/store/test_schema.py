@@ -83,3 +83,13 @@ def test_unreachable_job_database() -> None:
     with pytest.raises(JobDatabaseUnreachable, match="cannot reach") as caught:
         Fleet.open("postgresql://postgres:hunter2@127.0.0.1:1/jobs")
     assert "hunter2" not in str(caught.value)
+
+
+def test_key_file_that_cannot_be_made_is_a_clear_error(
+    sqlite_job_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlfleet.errors import SecretKeyError
+
+    monkeypatch.setenv("SQLFLEET_SECRET_KEY_FILE", "/proc/no-such-folder/secret.key")
+    with pytest.raises(SecretKeyError, match="cannot create the key file"):
+        Fleet.init(sqlite_job_db)
