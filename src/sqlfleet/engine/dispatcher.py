@@ -31,6 +31,9 @@ from sqlfleet.targets.resolve import resolve_group
 
 log = logging.getLogger("sqlfleet.engine")
 
+# An output connection nobody wrote to for this long is closed (reopened when needed).
+OUTPUT_IDLE_SECONDS = 60.0
+
 P = ParamSpec("P")
 R = TypeVar("R")
 PlanKey = tuple[int, int, int]
@@ -357,6 +360,9 @@ class Dispatcher:
                         await self.db(self.store.canceled_running_targets, self.agent_name)
                     )
                 now = self.clock()
+                for writer in list(self._writers.values()):
+                    if writer is not None:
+                        await writer.close_if_idle(OUTPUT_IDLE_SECONDS)
                 if (now - last_renewal).total_seconds() >= renew_every:
                     await self.db(
                         self.store.extend_leases, self.agent_name, until=now + self.settings.lease

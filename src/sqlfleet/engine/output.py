@@ -30,6 +30,7 @@ class OutputWriter:
         self.login = login
         self._lock = asyncio.Lock()
         self._connection: TargetConnection | None = None
+        self._last_used = 0.0
 
     async def append(
         self, claimed: ClaimedTarget, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -56,6 +57,7 @@ class OutputWriter:
                     [(*extra, *row) for row in rows],
                     timeout=WRITE_TIMEOUT_SECONDS,
                 )
+                self._last_used = asyncio.get_running_loop().time()
             except SqlfleetError as exc:
                 await self.close()
                 raise TargetError(
@@ -72,6 +74,13 @@ class OutputWriter:
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
             )
         return self._connection
+
+    async def close_if_idle(self, seconds: float) -> None:
+        """Close the connection when nothing was written for `seconds` (an agent runs long)."""
+        if self._connection is None or self._lock.locked():
+            return
+        if asyncio.get_running_loop().time() - self._last_used >= seconds:
+            await self.close()
 
     async def close(self) -> None:
         """Close the connection, if open."""
