@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from sqlfleet.errors import StoreError
@@ -43,9 +43,6 @@ R = TypeVar("R")
 
 class JobStore(AgentStore):
     """Every read and write of the job database, as domain verbs."""
-
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
 
     @property
     def url(self) -> str:

@@ -188,22 +188,11 @@ class ExecutionStore(DefinitionStore):
         A target on which the same step of the same job is already running in another
         execution is created Skipped. False if this agent no longer holds the step.
         """
-        se, te = t.step_execution, t.target_execution
+        te = t.target_execution
         with self.engine.begin() as conn:
-            held = conn.execute(
-                update(se)
-                .where(
-                    se.c.id == step.step_execution_id,
-                    se.c.agent_name == agent,
-                    se.c.lifecycle == Lifecycle.IN_PROGRESS.value,
-                )
-                .values(
-                    lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
-                    agent_name=None,
-                    lease_expires_at=None,
-                )
-            ).rowcount
-            if not held:
+            if not self._leave_step(
+                conn, step, agent, lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value
+            ):
                 return False
             busy = self._busy_targets(conn, step)
             rows = []
@@ -234,6 +223,21 @@ class ExecutionStore(DefinitionStore):
             self._finish_steps(conn, [step.step_execution_id], now)
             return True
 
+    def _leave_step(self, conn: Connection, step: StepStart, agent: str, **values: Any) -> bool:
+        """Move a step this agent resolves on, giving up its lease; False if not held."""
+        se = t.step_execution
+        return bool(
+            conn.execute(
+                update(se)
+                .where(
+                    se.c.id == step.step_execution_id,
+                    se.c.agent_name == agent,
+                    se.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+                )
+                .values(agent_name=None, lease_expires_at=None, **values)
+            ).rowcount
+        )
+
     def _busy_targets(self, conn: Connection, step: StepStart) -> set[tuple[str, str, str | None]]:
         te = t.target_execution
         rows = conn.execute(
@@ -250,24 +254,15 @@ class ExecutionStore(DefinitionStore):
 
     def fail_step(self, step: StepStart, agent: str, message: str, *, now: datetime) -> None:
         """The step's targets could not be resolved: the step fails with `message`."""
-        se = t.step_execution
         with self.engine.begin() as conn:
-            held = conn.execute(
-                update(se)
-                .where(
-                    se.c.id == step.step_execution_id,
-                    se.c.agent_name == agent,
-                    se.c.lifecycle == Lifecycle.IN_PROGRESS.value,
-                )
-                .values(
-                    lifecycle=Lifecycle.FAILED.value,
-                    end_time=now,
-                    last_message=message,
-                    agent_name=None,
-                    lease_expires_at=None,
-                )
-            ).rowcount
-            if held:
+            if self._leave_step(
+                conn,
+                step,
+                agent,
+                lifecycle=Lifecycle.FAILED.value,
+                end_time=now,
+                last_message=message,
+            ):
                 self._finish_job_after_step(conn, step.step_execution_id, now)
 
     # -- finishing ------------------------------------------------------------------------------
