@@ -22,10 +22,13 @@ from datetime import timedelta
 
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
-from sqlfleet.errors import StoreError
+from sqlfleet.errors import JobDatabaseUnavailable, StoreError
 from sqlfleet.fleet import Fleet
 
 log = logging.getLogger("sqlfleet.agent")
+
+# On shutdown, how long to keep trying to release claims while the job database is away.
+SIGN_OFF_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +91,51 @@ class Agent:
         self.dispatcher.wake()
 
     async def run(self, *, install_signal_handlers: bool = True) -> None:
-        """Register, work until asked to stop, shut down gracefully, unregister."""
-        self.fleet.secrets  # noqa: B018 -- a wrong key fails now, not at the first target
-        stale = timedelta(seconds=self.settings.heartbeat_interval * 3)
-        self.store.register_agent(
-            self.name,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            concurrency=self.settings.concurrency,
-            now=self.clock(),
-            stale_after=max(stale, self.settings.lease),
-        )
-        log.info("agent %s: running on %s", self.name, self.store.url)
+        """Register, work until asked to stop, shut down gracefully, unregister.
+
+        A job database that goes away is waited for: the agent logs it once, keeps running
+        what it holds, and carries on when it is back. Stopping while it is away still
+        drains; what cannot be recorded is left to the leases.
+        """
         loop = asyncio.get_running_loop()
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
+        try:
+            if await self._register():
+                await self._work()
+        finally:
+            if install_signal_handlers:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+
+    async def _register(self) -> bool:
+        """Register this agent, waiting for the job database if it is away; False if asked
+        to stop first."""
+        stale = timedelta(seconds=self.settings.heartbeat_interval * 3)
+        while True:
+            try:
+                self.fleet.secrets  # noqa: B018 -- a wrong key fails now, not at the first target
+                await asyncio.to_thread(
+                    self.store.register_agent,
+                    self.name,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    concurrency=self.settings.concurrency,
+                    now=self.clock(),
+                    stale_after=max(stale, self.settings.lease),
+                )
+                break
+            except JobDatabaseUnavailable:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.store.availability.retry_delay(0.5)):
+                        await self.stopping.wait()
+                if self.stopping.is_set():
+                    return False
+        log.info("agent %s: running on %s", self.name, self.store.url)
+        return True
+
+    async def _work(self) -> None:
         try:
             async with asyncio.TaskGroup() as group:
                 loops = [
@@ -117,29 +149,46 @@ class Agent:
                 for task in loops:
                     task.cancel()
         finally:
-            if install_signal_handlers:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
-            released = await asyncio.to_thread(
-                self.store.release_targets,
-                self.name,
-                now=self.clock(),
-                message=f"agent {self.name} shut down before this attempt ended; released",
-            )
-            if released:
-                log.info("agent %s: released %d target(s) to other agents", self.name, released)
-            await asyncio.to_thread(self.store.unregister_agent, self.name)
-            log.info("agent %s: stopped", self.name)
+            await self._sign_off()
+
+    async def _sign_off(self) -> None:
+        """Release what this agent still holds and unregister, trying for a while if the
+        job database is away; if it stays away, the leases run out instead."""
+        deadline = asyncio.get_running_loop().time() + SIGN_OFF_SECONDS
+        message = f"agent {self.name} shut down before this attempt ended; released"
+        while True:
+            try:
+                released = await asyncio.to_thread(
+                    self.store.release_targets, self.name, now=self.clock(), message=message
+                )
+                if released:
+                    log.info("agent %s: released %d target(s) to other agents", self.name, released)
+                await asyncio.to_thread(self.store.unregister_agent, self.name)
+                break
+            except StoreError as exc:
+                if asyncio.get_running_loop().time() >= deadline or not isinstance(
+                    exc, JobDatabaseUnavailable
+                ):
+                    log.warning(
+                        "agent %s: could not sign off (%s); its targets are taken over when "
+                        "their leases run out",
+                        self.name,
+                        exc.message,
+                    )
+                    break
+                await asyncio.sleep(self.store.availability.retry_delay(0.5))
+        log.info("agent %s: stopped", self.name)
 
     async def _drain(self, serving: asyncio.Task[None]) -> None:
         """Give running targets the grace period, then cancel what is left."""
-        await asyncio.to_thread(
-            self.store.heartbeat,
-            self.name,
-            now=self.clock(),
-            running=self.dispatcher.running,
-            stopping=True,
-        )
+        with self._survive("saying it is stopping"):
+            await asyncio.to_thread(
+                self.store.heartbeat,
+                self.name,
+                now=self.clock(),
+                running=self.dispatcher.running,
+                stopping=True,
+            )
         try:
             async with asyncio.timeout(self.settings.grace_period):
                 await asyncio.shield(serving)
@@ -152,7 +201,6 @@ class Agent:
         while True:
             with self._survive("heartbeat"):
                 await asyncio.to_thread(
-                    self.store.call,
                     self.store.heartbeat,
                     self.name,
                     now=self.clock(),
@@ -164,9 +212,7 @@ class Agent:
     async def _scheduler(self) -> None:
         while True:
             with self._survive("firing schedules"):
-                fired = await asyncio.to_thread(
-                    self.store.call, self.store.fire_due_schedules, now=self.clock()
-                )
+                fired = await asyncio.to_thread(self.store.fire_due_schedules, now=self.clock())
                 for f in fired:
                     log.info(
                         "schedule of job %s fired (%s): execution %d",
@@ -182,7 +228,7 @@ class Agent:
         while True:
             with self._survive("purging history"):
                 purged = await asyncio.to_thread(
-                    self.store.call, self.fleet.purge, older_than_days=self.settings.retention_days
+                    self.fleet.purge, older_than_days=self.settings.retention_days
                 )
                 if purged:
                     log.info(
@@ -197,5 +243,7 @@ class Agent:
         """A failing job database is logged and tried again next round, not fatal."""
         try:
             yield
+        except JobDatabaseUnavailable:
+            pass  # an outage is logged once, by the store, and waited out
         except StoreError as exc:
             log.warning("agent %s: %s: %s", self.name, doing, exc.message)

@@ -69,6 +69,18 @@ class JobDatabaseUnreachable(StoreError):
     """The job database cannot be reached."""
 
 
+class JobDatabaseUnavailable(JobDatabaseUnreachable):
+    """The job database is not answering right now: try again shortly."""
+
+
+class JobDatabaseReadOnly(StoreError):
+    """The job database is read-only: sqlfleet cannot write to it."""
+
+
+class JobDatabaseCorrupt(StoreError):
+    """The job database file is damaged or is not a sqlfleet job database."""
+
+
 class JobDatabaseNotInitialized(StoreError):
     """The job database is not initialized: run `sqlfleet init`."""
 

@@ -49,6 +49,7 @@ from sqlfleet.script import validate_command
 from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
 from sqlfleet.servers import ServerUrl
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
+from sqlfleet.store.boundary import Availability
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
 
@@ -111,6 +112,11 @@ class Fleet:
             return InitReport(status.url, status.before, status.after, source, created)
         finally:
             engine.dispose()
+
+    @property
+    def availability(self) -> Availability:
+        """Whether the job database answers, and how long to wait before asking again."""
+        return self.store.availability
 
     def close(self) -> None:
         """Release the job database."""

@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from sqlfleet.agent import Agent, AgentSettings
 from sqlfleet.api import create_app
@@ -33,6 +34,24 @@ class _Server(uvicorn.Server):
 
     def install_signal_handlers(self) -> None:
         """Signals are handled by `serve_with_agent`."""
+
+
+async def serve_web(application: ASGIApp, listener: socket.socket) -> None:
+    """Serve the web UI and the API until SIGTERM/SIGINT, then close gracefully and return
+    (uvicorn on its own would re-raise the signal, and the process would die of it)."""
+    server = _Server(uvicorn.Config(application, log_level="info", proxy_headers=False))
+
+    def stop() -> None:
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 async def serve_with_agent(

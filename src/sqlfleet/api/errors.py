@@ -24,6 +24,7 @@ from sqlfleet.errors import (
     DefinitionError,
     DuplicateName,
     InUse,
+    JobDatabaseUnavailable,
     NotFound,
     SecretKeyError,
     SqlfleetError,
@@ -56,6 +57,7 @@ _HTTP_TYPES = {
     422: "InvalidValue",
 }
 MAX_MESSAGE = 1000
+RETRY_AFTER_SECONDS = 5
 
 HtmlRenderer = Callable[[Request, int, str, str], Response]
 
@@ -141,6 +143,10 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer) -> None:
     async def on_sqlfleet_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SqlfleetError)
         status = status_of(exc)
+        if isinstance(exc, JobDatabaseUnavailable):
+            # The store logs an outage once; a client may ask again shortly.
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return respond(request, status, type(exc).__name__, exc.message, headers)
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc.message)
         return respond(request, status, type(exc).__name__, exc.message)

@@ -6,17 +6,19 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from sqlfleet import documents
 from sqlfleet.cli.app import JsonOption, app, open_fleet, print_fields, print_json, print_table, say
 from sqlfleet.cli.definitions import group_app
+from sqlfleet.errors import JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 
+R = TypeVar("R")
 EXIT_FAILED = 1
 SUCCESS = (Lifecycle.SUCCEEDED, Lifecycle.SUCCEEDED_WITH_SKIPPED)
 ORDER = [s.value for s in Lifecycle]
@@ -55,7 +57,7 @@ class Progress:
             await self._follow_plain(execution_id, done)
 
     async def _poll(self, execution_id: int) -> JobExecution:
-        return await asyncio.to_thread(self.fleet.get_execution, execution_id)
+        return await patiently(self.fleet, self.fleet.get_execution, execution_id)
 
     async def _follow_plain(self, execution_id: int, done: asyncio.Event) -> None:
         while not done.is_set():
@@ -90,6 +92,16 @@ class Progress:
                 if done.is_set():
                     break
                 await _wait(done, 0.25)
+
+
+async def patiently(fleet: Fleet, call: Callable[[int], R], argument: int) -> R:
+    """`call(argument)` off the event loop, waiting out a job database that is away (a
+    restart, a short outage): the store says so once on stderr, and again when it is back."""
+    while True:
+        try:
+            return await asyncio.to_thread(call, argument)
+        except JobDatabaseUnavailable:
+            await asyncio.sleep(fleet.availability.retry_delay(0.5))
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -189,7 +201,7 @@ def start(
             follower = asyncio.create_task(progress.follow(execution.id, done))
             try:
                 while True:
-                    current = await asyncio.to_thread(fleet.get_execution, execution.id)
+                    current = await patiently(fleet, fleet.get_execution, execution.id)
                     if current.lifecycle.is_terminal:
                         return current
                     await _wait(done, 0.5)

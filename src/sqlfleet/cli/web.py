@@ -37,9 +37,10 @@ def web(
     With SQLFLEET_API_TOKEN set, the API wants `Authorization: Bearer <token>` and the pages
     a login with the token as password.
     """
-    import uvicorn
+    import asyncio
 
     from sqlfleet.api import create_app
+    from sqlfleet.service import serve_web
 
     token = web_token(host)
     with open_fleet(ctx) as fleet:
@@ -50,8 +51,7 @@ def web(
             shown = f"[{host}]" if ":" in host else host
             bound = listener.getsockname()[1]
             say(f"sqlfleet web on http://{shown}:{bound}/ (job database {fleet.store.url})")
-            config = uvicorn.Config(application, log_level="info", proxy_headers=False)
-            uvicorn.Server(config).run(sockets=[listener])
+            asyncio.run(serve_web(application, listener))
         finally:
             listener.close()
 

@@ -21,7 +21,7 @@ from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
-from sqlfleet.errors import SqlfleetError, StoreError
+from sqlfleet.errors import JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 from sqlfleet.secrets import Secret
@@ -48,6 +48,8 @@ class DispatcherSettings:
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 0.5
     watch_interval: float = 0.5
+    # When stopping, how long to keep trying to record outcomes while the job database is away.
+    final_write_seconds: float = 15.0
 
 
 class Dispatcher:
@@ -94,7 +96,19 @@ class Dispatcher:
     async def db(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a job-database call on the store thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: self.store.call(call, *args, **kwargs))
+        return await loop.run_in_executor(self._db, lambda: call(*args, **kwargs))
+
+    async def db_patiently(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """`db`, waiting out a job database that is away (a restart, a short outage)."""
+        while True:
+            try:
+                return await self.db(call, *args, **kwargs)
+            except JobDatabaseUnavailable:
+                await self._back_off()
+
+    async def _back_off(self) -> None:
+        """Wait before asking a failing job database again: longer as failures go on."""
+        await asyncio.sleep(self.store.availability.retry_delay(self.settings.poll_interval))
 
     def wake(self) -> None:
         """Look for new work now rather than at the next poll."""
@@ -119,7 +133,7 @@ class Dispatcher:
                     await self._trouble("looking for work", exc)
                 await self._sleep()
             await self._stop_background(background)
-        execution = await self.db(self.store.get_execution, execution_id)
+        execution = await self.db_patiently(self.store.get_execution, execution_id)
         await self.close()
         return execution
 
@@ -298,9 +312,10 @@ class Dispatcher:
         self._outcomes_ready.set()
 
     async def _trouble(self, doing: str, exc: StoreError) -> None:
-        """The job database failed: say so, and give it a moment before trying again."""
-        log.warning("agent %s: %s: %s", self.agent_name, doing, exc.message)
-        await asyncio.sleep(self.settings.poll_interval * 4)
+        """The job database failed: say so, and back off before trying again."""
+        if not isinstance(exc, JobDatabaseUnavailable):  # an outage is logged once, by the store
+            log.warning("agent %s: %s: %s", self.agent_name, doing, exc.message)
+        await self._back_off()
 
     async def _record_outcomes(self) -> None:
         """Write outcomes in batches: while one batch is written, the next one gathers."""
@@ -337,15 +352,24 @@ class Dispatcher:
     async def _stop_background(self, tasks: list[asyncio.Task[None]]) -> None:
         for task in tasks:
             task.cancel()
-        try:
-            await self._flush()
-        except StoreError as exc:
+        deadline = asyncio.get_running_loop().time() + self.settings.final_write_seconds
+        while True:
+            try:
+                await self._flush()
+                return
+            except JobDatabaseUnavailable:
+                if asyncio.get_running_loop().time() >= deadline:
+                    break
+                await self._back_off()
+            except StoreError:
+                break
+        if self._pending:
             # The leases run out and another agent runs these targets again.
             log.error(
-                "agent %s: %d outcome(s) not recorded: %s",
+                "agent %s: %d outcome(s) not recorded: the job database did not answer; "
+                "their targets run again when their leases run out",
                 self.agent_name,
                 len(self._pending),
-                exc.message,
             )
 
     async def _watch(self) -> None:

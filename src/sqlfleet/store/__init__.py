@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from sqlalchemy import Engine, insert, select, update
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import DBAPIError
-
-from sqlfleet.errors import StoreError
 from sqlfleet.store import tables as t
 from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
+from sqlfleet.store.boundary import Availability, guard_verbs
 from sqlfleet.store.claims import ClaimedTarget, Outcome
 from sqlfleet.store.database import (
     check_schema,
-    first_line,
     open_engine,
     safe_url,
     upgrade_schema,
@@ -37,12 +32,17 @@ __all__ = [
 ]
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
+@guard_verbs
 class JobStore(AgentStore):
-    """Every read and write of the job database, as domain verbs."""
+    """Every read and write of the job database, as domain verbs.
+
+    No driver exception leaves a verb: each is translated into a sqlfleet error at this
+    boundary (`sqlfleet.store.boundary`), so callers handle `StoreError` and its kinds only.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.availability = Availability(safe_url(engine.url))
 
     @property
     def url(self) -> str:
@@ -60,13 +60,6 @@ class JobStore(AgentStore):
             if conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value)).rowcount:
                 return
             conn.execute(insert(t.meta).values(key=key, value=value))
-
-    def call(self, verb: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a store verb, turning the database driver's errors into `StoreError`."""
-        try:
-            return verb(*args, **kwargs)
-        except DBAPIError as exc:
-            raise StoreError(f"the job database failed: {first_line(exc)}") from None
 
     def close(self) -> None:
         """Release the job database's connections."""

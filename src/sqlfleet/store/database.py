@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 from sqlfleet.errors import (
     JobDatabaseNotInitialized,
     JobDatabaseTooNew,
+    JobDatabaseUnavailable,
     JobDatabaseUnreachable,
     StoreError,
 )
+from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
 SCHEMA_REVISION = "0001"
@@ -43,6 +45,9 @@ def safe_url(url: str | URL) -> str:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
         return "<malformed URL>"
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database.startswith("file:"):
+        return f"sqlite:///{database.removeprefix('file:')}"  # a read-only file, as given
     return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
 
 
@@ -67,7 +72,9 @@ def open_engine(url: str, *, create: bool = False) -> Engine:
         return create_engine(
             parsed,
             connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
-            pool_pre_ping=False,
+            # After a server restart, pooled connections are dead: check one before use so
+            # that the first call after an outage works instead of failing once more.
+            pool_pre_ping=True,
             pool_size=5,
             max_overflow=5,
         )
@@ -93,8 +100,15 @@ def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
         raise JobDatabaseNotInitialized(
             f"there is no job database at {path}: run `sqlfleet init` to create it"
         )
+    read_only = _sqlite_read_only(parsed)
+    if read_only and create:
+        raise StoreError("a read-only job database (?mode=ro) cannot be created or upgraded")
+    target = parsed.set(database=str(path), drivername="sqlite+pysqlite", query={})
+    if read_only:
+        # SQLite opens a file read-only only through a URI; sqlfleet then only reads.
+        target = target.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
     engine = create_engine(
-        parsed.set(database=str(path), drivername="sqlite+pysqlite"),
+        target,
         connect_args={"timeout": 30, "check_same_thread": False},
         poolclass=NullPool if create else None,
     )
@@ -105,16 +119,29 @@ def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _sqlite_read_only(parsed: URL) -> bool:
+    """Whether a SQLite job database URL asks for read-only access; refuse other options."""
+    options = dict(parsed.query)
+    mode = options.pop("mode", None)
+    if options or mode not in (None, "ro", "rw", "rwc"):
+        raise StoreError(
+            f"job database URL {safe_url(parsed)!r}: a SQLite job database takes no option "
+            "but ?mode=ro (read-only)"
+        )
+    return mode == "ro"
 
 
 def _alembic_config(engine_connection: Any) -> Config:
@@ -134,10 +161,15 @@ def current_revision(engine: Engine) -> str | None:
             if not inspect(connection).has_table("alembic_version"):
                 return None
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except (OperationalError, DBAPIError) as exc:
-        raise JobDatabaseUnreachable(
-            f"cannot reach the job database {safe_url(engine.url)}: {first_line(exc)}"
-        ) from None
+    except Exception as exc:
+        translated = translate(exc, safe_url(engine.url))
+        if translated is None:
+            raise
+        if isinstance(translated, JobDatabaseUnreachable) or type(translated) is StoreError:
+            raise JobDatabaseUnavailable(
+                f"cannot reach the job database {safe_url(engine.url)}: {first_line(exc)}"
+            ) from None
+        raise translated from None
 
 
 def check_schema(engine: Engine) -> None:
@@ -172,8 +204,11 @@ def upgrade_schema(engine: Engine) -> SchemaStatus:
     try:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
-    except (OperationalError, DBAPIError) as exc:
-        raise StoreError(f"cannot upgrade the job database: {first_line(exc)}") from None
+    except Exception as exc:
+        translated = translate(exc, safe_url(engine.url))
+        if translated is None:
+            raise
+        raise type(translated)(f"cannot upgrade the job database: {translated.message}") from None
     return SchemaStatus(url=safe_url(engine.url), before=before, after=SCHEMA_REVISION)
 
 
@@ -189,10 +224,3 @@ def _scripts() -> ScriptDirectory:
 def head_revision() -> str | None:
     """Alembic's head revision among the shipped migrations."""
     return _scripts().get_current_head()
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of a database error, without the driver's noise."""
-    original = getattr(exc, "orig", None) or exc
-    text = str(original).strip().splitlines()
-    return text[0] if text else type(original).__name__
