@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer._click import exceptions as click_errors
 
 from sqlfleet.cli.app import app
 from sqlfleet.errors import SqlfleetError, StoreError, TargetError
@@ -39,12 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     except SqlfleetError as error:
         typer.echo(f"error: {error.message}", err=True)
         return exit_code(error)
-    except click_errors.NoArgsIsHelpError as error:
-        typer.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
-        return EXIT_USAGE
-    except click_errors.ClickException as error:
+    except typer.TyperException as error:
+        # Usage errors: a command group called without a command shows its help; any other
+        # is one line. (Typer's usage errors are TyperExceptions; their classes are private.)
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+            typer.echo(context.get_help(), err=True)
+            return EXIT_USAGE
         typer.echo(f"error: {error.format_message()}", err=True)
-        return error.exit_code
+        return int(getattr(error, "exit_code", EXIT_USAGE))
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
