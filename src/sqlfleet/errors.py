@@ -39,6 +39,10 @@ class InvalidServerUrl(InvalidValue):
     """The server URL is not valid."""
 
 
+class InvalidJobDatabaseUrl(InvalidValue):
+    """The job database URL is not valid: use sqlite:///path or postgresql://user@host/db."""
+
+
 class InvalidSchedule(InvalidValue):
     """The schedule is not valid."""
 

@@ -17,17 +17,20 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 from sqlfleet.errors import (
+    InvalidJobDatabaseUrl,
     JobDatabaseNotInitialized,
     JobDatabaseTooNew,
     JobDatabaseUnavailable,
     JobDatabaseUnreachable,
     StoreError,
 )
+from sqlfleet.masking import has_control_character, mask_url, quoted_url, without
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
 SCHEMA_REVISION = "0001"
 CONNECT_TIMEOUT_SECONDS = 10
+MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +43,14 @@ class SchemaStatus:
 
 
 def safe_url(url: str | URL) -> str:
-    """The URL with any password masked, fit for messages."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError:
-        return "<malformed URL>"
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and database.startswith("file:"):
+    """The URL with any password masked, fit for messages, even when it is malformed."""
+    if isinstance(url, str):
+        return mask_url(url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database.startswith("file:"):
         return f"sqlite:///{database.removeprefix('file:')}"  # a read-only file, as given
-    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
+    rendered = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+    return mask_url(rendered)  # SQLAlchemy leaves a `?password=` query parameter as it is
 
 
 def open_engine(url: str, *, create: bool = False) -> Engine:
@@ -57,13 +59,7 @@ def open_engine(url: str, *, create: bool = False) -> Engine:
     A SQLite file that does not exist is created only when `create` is true; otherwise it is
     reported as not initialized rather than silently made empty.
     """
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(
-            f"job database URL {url!r} is malformed: use sqlite:///path/to/jobs.db "
-            "or postgresql://user@host:5432/dbname"
-        ) from None
+    parsed = parse_job_db_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, create=create)
@@ -78,16 +74,44 @@ def open_engine(url: str, *, create: bool = False) -> Engine:
             pool_size=5,
             max_overflow=5,
         )
-    raise StoreError(
-        f"job database URL {safe_url(parsed)!r}: unsupported engine {backend!r}; "
+    raise InvalidJobDatabaseUrl(
+        f"job database URL {quoted_url(url)}: unsupported engine {backend!r}; "
         "the job database is SQLite or PostgreSQL"
     )
+
+
+def parse_job_db_url(url: str) -> URL:
+    """Parse a job database URL, or `InvalidJobDatabaseUrl` quoting it with its password masked."""
+    shown = quoted_url(url)
+    usage = "use sqlite:///path/to/jobs.db or postgresql://user@host:5432/dbname"
+    if has_control_character(url):
+        raise InvalidJobDatabaseUrl(
+            f"job database URL {shown} holds a control character (newline, tab, ...): {usage}"
+        )
+    try:
+        # SQLAlchemy raises a bare ValueError for a port that is not a number.
+        parsed = make_url(url)
+        port = parsed.port
+    except ArgumentError:
+        raise InvalidJobDatabaseUrl(f"job database URL {shown} is malformed: {usage}") from None
+    except ValueError:
+        raise InvalidJobDatabaseUrl(
+            f"job database URL {shown} is malformed: its port must be a number from 1 to "
+            f"{MAX_PORT}, and an IPv6 address goes in brackets ([::1])"
+        ) from None
+    if port is not None and not 1 <= port <= MAX_PORT:
+        raise InvalidJobDatabaseUrl(
+            f"job database URL {shown} is malformed: its port must be a number from 1 to {MAX_PORT}"
+        )
+    return parsed
 
 
 def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
     database = parsed.database or ""
     if database in ("", ":memory:"):
-        raise StoreError("the job database must be a SQLite file, not an in-memory database")
+        raise InvalidJobDatabaseUrl(
+            "the job database must be a SQLite file, not an in-memory database"
+        )
     path = Path(database).expanduser()
     if create:
         try:
@@ -167,7 +191,8 @@ def current_revision(engine: Engine) -> str | None:
             raise
         if isinstance(translated, JobDatabaseUnreachable) or type(translated) is StoreError:
             raise JobDatabaseUnavailable(
-                f"cannot reach the job database {safe_url(engine.url)}: {first_line(exc)}"
+                f"cannot reach the job database {safe_url(engine.url)}: "
+                f"{without(engine.url.password, first_line(exc))}"
             ) from None
         raise translated from None
 

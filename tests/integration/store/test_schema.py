@@ -7,7 +7,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from sqlfleet.errors import JobDatabaseNotInitialized, JobDatabaseTooNew, JobDatabaseUnreachable
+from sqlfleet.errors import (
+    InvalidJobDatabaseUrl,
+    JobDatabaseNotInitialized,
+    JobDatabaseTooNew,
+    JobDatabaseUnreachable,
+)
 from sqlfleet.fleet import Fleet
 from sqlfleet.store import open_engine
 from sqlfleet.store.database import SCHEMA_REVISION, head_revision
@@ -83,6 +88,28 @@ def test_unreachable_job_database() -> None:
     with pytest.raises(JobDatabaseUnreachable, match="cannot reach") as caught:
         Fleet.open("postgresql://postgres:hunter2@127.0.0.1:1/jobs")
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://postgres:hunter2@127.0.0.1:abc/jobs", "port must be a number"),
+        ("postgresql://postgres:hunter2@127.0.0.1:70000/jobs", "port must be a number"),
+        ("postgresql://postgres:hunter2@127.0.0.1:0/jobs", "port must be a number"),
+        ("postgresql://postgres:hunter2@[::1/jobs", "malformed"),
+        ("oracle://postgres:hunter2@127.0.0.1/jobs", "unsupported engine 'oracle'"),
+        ("postgres:hunter2@127.0.0.1/jobs", "malformed"),
+        ("postgresql://postgres:hunter2@127.0.0.1\n/jobs", "control character"),
+        ("sqlite:///:memory:", "not an in-memory database"),
+    ],
+)
+def test_malformed_job_database_urls_are_refused_without_the_password(
+    url: str, message: str
+) -> None:
+    for call in (Fleet.open, Fleet.init):
+        with pytest.raises(InvalidJobDatabaseUrl, match=message) as caught:
+            call(url)
+        assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_key_file_that_cannot_be_made_is_a_clear_error(
