@@ -1,13 +1,15 @@
 """Credential secrets: masked in memory, encrypted at rest.
 
 Secrets are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key that comes from
-`SQLFLEET_SECRET_KEY` or from a key file made by `sqlfleet init` with mode 0600. A wrong key
-is detected by the MAC and reported as `SecretKeyError`, never decrypted into garbage.
+`SQLFLEET_SECRET_KEY` or from a key file made by `sqlfleet init` with mode 0600; a key file
+that other users may read or write is refused. A wrong key is detected by the MAC and reported
+as `SecretKeyError`, never decrypted into garbage.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -42,6 +44,22 @@ class Secret:
         return hash(self._value)
 
 
+def _read_private(key_file: Path) -> bytes:
+    """The key file's content, if no one but its owner may read or change it.
+
+    As ssh does with a private key: a key others can read is no secret, and a key others can
+    write lets them choose the key the next credentials are encrypted with.
+    """
+    with key_file.open("rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if os.name == "posix" and mode & 0o077:
+            raise SecretKeyError(
+                f"the key file {key_file} may be read or written by other users "
+                f"(mode {stat.S_IMODE(mode):04o}): run `chmod 600 {key_file}`"
+            )
+        return f.read().strip()
+
+
 class SecretBox:
     """Encrypts and decrypts secrets with one key."""
 
@@ -61,7 +79,7 @@ class SecretBox:
         if env_key:
             return cls(env_key.strip().encode())
         try:
-            return cls(key_file.read_bytes().strip())
+            return cls(_read_private(key_file))
         except FileNotFoundError:
             raise SecretKeyError(
                 f"no secret key: set {KEY_ENV} or run `sqlfleet init` to create {key_file}"

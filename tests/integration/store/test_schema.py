@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import stat
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,6 +21,7 @@ from sqlfleet.fleet import Fleet
 from sqlfleet.store import open_engine
 from sqlfleet.store.database import SCHEMA_REVISION, head_revision
 from sqlfleet.store.tables import metadata
+from tests.cli_runner import Cli
 
 VIEWS = {
     "job_executions",
@@ -120,3 +125,44 @@ def test_key_file_that_cannot_be_made_is_a_clear_error(
     monkeypatch.setenv("SQLFLEET_SECRET_KEY_FILE", "/proc/no-such-folder/secret.key")
     with pytest.raises(SecretKeyError, match="cannot create the key file"):
         Fleet.init(sqlite_job_db)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o700])
+@pytest.mark.parametrize(
+    "explicit", [False, True], ids=["default-key-file", "SQLFLEET_SECRET_KEY_FILE"]
+)
+def test_a_key_file_others_may_read_or_write_is_refused(
+    sqlite_job_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: int,
+    explicit: bool,
+) -> None:
+    from sqlfleet import config
+    from sqlfleet.errors import SecretKeyError
+
+    if explicit:
+        monkeypatch.setenv("SQLFLEET_SECRET_KEY_FILE", str(tmp_path / "elsewhere.key"))
+    Fleet.init(sqlite_job_db)
+    key_file = config.key_file()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key_file.chmod(mode)
+    if mode == 0o700:  # the owner's own bits are the owner's business
+        with Fleet.open(sqlite_job_db) as fleet:
+            fleet.secrets  # noqa: B018
+        return
+    with pytest.raises(SecretKeyError, match=rf"`chmod 600 {re.escape(str(key_file))}`"):
+        Fleet.init(sqlite_job_db)
+    with Fleet.open(sqlite_job_db) as fleet, pytest.raises(SecretKeyError, match="other users"):
+        fleet.secrets  # noqa: B018
+    result = Cli(capsys, monkeypatch, sqlite_job_db)(
+        "credential", "add", "c", "--username", "u", "--password-env", "HOME"
+    )
+    assert result.code == 2
+    assert result.err == (
+        f"error: the key file {key_file} may be read or written by other users "
+        f"(mode {mode:04o}): run `chmod 600 {key_file}`\n"
+    )
+    key_file.chmod(0o600)
+    Fleet.init(sqlite_job_db)
