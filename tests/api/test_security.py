@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import socket
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
+from sqlfleet.api.app import SESSION_COOKIE
+from sqlfleet.api.sessions import MAX_FLASH_SESSIONS, MAX_FLASHES, SessionStore
 from sqlfleet.fleet import Fleet
 from tests.api.conftest import SECRET, Api, make_client
 from tests.cli_runner import Cli
@@ -81,6 +86,121 @@ def test_the_pages_need_a_login_with_the_token(guarded: TestClient) -> None:
     out = guarded.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert guarded.get("/jobs", headers=HTML, follow_redirects=False).status_code == 303
+
+
+def sign_in(client: TestClient) -> None:
+    login = client.get("/login", headers=HTML)
+    signed = client.post(
+        "/login",
+        data={"csrf_token": csrf_of(login.text), "token": TOKEN, "next": "/jobs"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+
+
+def cookie_contents(response: Response) -> dict[str, object]:
+    """What the signed (not encrypted) session cookie set by `response` says, decoded."""
+    [value] = [
+        v.split(";", 1)[0].split("=", 1)[1]
+        for k, v in response.headers.multi_items()
+        if k == "set-cookie" and v.startswith(f"{SESSION_COOKIE}=")
+    ]
+    contents: dict[str, object] = json.loads(base64.b64decode(value.split(".", 1)[0]))
+    return contents
+
+
+def test_signing_out_revokes_every_copy_of_the_session_cookie(guarded: TestClient) -> None:
+    sign_in(guarded)
+    stolen = TestClient(guarded.app, base_url="http://127.0.0.1")
+    stolen.cookies.set(SESSION_COOKIE, guarded.cookies[SESSION_COOKIE])
+    assert stolen.get("/jobs", headers=HTML).status_code == 200
+    csrf = csrf_of(stolen.get("/target-groups", headers=HTML).text)
+
+    page = guarded.get("/jobs", headers=HTML)
+    out = guarded.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert "Signed out." in guarded.get("/login", headers=HTML).text
+
+    # The copy still carries a valid signature, but its session has ended on the server.
+    refused = stolen.get("/jobs", headers=HTML, follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"] == "/login?next=/jobs"
+    assert stolen.get("/executions/1/live.json").status_code == 401
+    made = stolen.post(
+        "/target-groups", data={"name": "g", "csrf_token": csrf}, follow_redirects=False
+    )
+    assert made.status_code == 303 and made.headers["location"].startswith("/login")
+    assert stolen.get("/login", headers=HTML).status_code == 200  # the sign-in form again
+
+    # Signing in again makes a new session; the old copy stays refused.
+    sign_in(guarded)
+    assert guarded.get("/jobs", headers=HTML).status_code == 200
+    assert stolen.get("/jobs", headers=HTML, follow_redirects=False).status_code == 303
+
+
+def test_signing_in_again_makes_a_new_session_id(guarded: TestClient) -> None:
+    sign_in(guarded)
+    first = TestClient(guarded.app, base_url="http://127.0.0.1")
+    first.cookies.set(SESSION_COOKIE, guarded.cookies[SESSION_COOKIE])
+    page = guarded.get("/jobs", headers=HTML)
+    again = guarded.post(
+        "/login",
+        data={"csrf_token": csrf_of(page.text), "token": TOKEN, "next": "/jobs"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert set(cookie_contents(again)) == {"sid", "csrf"}
+    assert guarded.get("/jobs", headers=HTML).status_code == 200
+    # The session signed in before is over: no fixation, no second life.
+    assert first.get("/jobs", headers=HTML, follow_redirects=False).status_code == 303
+
+
+def test_the_session_cookie_holds_random_ids_only(sqlite_api: Api) -> None:
+    client = sqlite_api.client
+    typed = "typed-by-the-user-7f3a"
+    page = client.get("/target-groups", headers=HTML)
+    made = client.post(
+        "/target-groups",
+        data={"name": typed, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    failed = client.post(
+        f"/target-groups/{typed}/members",
+        data={"server": f"nowhere-{typed}", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    for response in (page, made, failed):
+        if "set-cookie" in response.headers:
+            contents = cookie_contents(response)
+            assert set(contents) <= {"sid", "csrf"}, contents
+            assert typed not in json.dumps(contents)
+    shown = client.get(f"/target-groups/{typed}", headers=HTML).text
+    assert f"Target group {typed} created" in shown and "has no scheme" in shown
+    # A flash is shown once.
+    assert "has no scheme" not in client.get(f"/target-groups/{typed}", headers=HTML).text
+
+
+def test_sessions_expire_and_flashes_are_bounded() -> None:
+    now = [0.0]
+    store = SessionStore(max_age=100, clock=lambda: now[0])
+    store.sign_in("a")
+    now[0] = 99.0
+    assert store.is_signed_in("a") and not store.is_signed_in("b")
+    assert not store.is_signed_in(None)
+    now[0] = 100.0
+    assert not store.is_signed_in("a")
+    store.sign_in("a")
+    store.end("a")
+    assert not store.is_signed_in("a")
+
+    for i in range(MAX_FLASHES + 5):
+        store.add_flash("a", "ok", f"message {i}")
+    flashes = store.pop_flashes("a")
+    assert len(flashes) == MAX_FLASHES and flashes[-1] == ("ok", f"message {MAX_FLASHES + 4}")
+    assert store.pop_flashes("a") == []
+    for i in range(MAX_FLASH_SESSIONS + 1):
+        store.add_flash(str(i), "ok", "m")
+    assert store.pop_flashes("0") == [] and store.pop_flashes("1") == [("ok", "m")]
 
 
 def test_login_redirects_stay_on_this_site(guarded: TestClient) -> None:

@@ -19,6 +19,7 @@ from sqlfleet.api.pages import include_pages
 from sqlfleet.api.pages.common import redirect, render_error
 from sqlfleet.api.routes import include_api
 from sqlfleet.api.security import TOKEN_ENV, CsrfRefused, LoginRequired, RequestGuard, Security
+from sqlfleet.api.sessions import MAX_AGE_SECONDS, SessionStore
 from sqlfleet.fleet import Fleet
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -39,7 +40,8 @@ def create_app(
     `fleet` is a Fleet (the caller closes it), a factory, or a job database URL (None: the
     default); the app closes what it opened. `token` turns on the API's bearer token and the
     pages' login. `launcher` runs started executions (default: in this process).
-    `allowed_hosts` are the `Host` names served (default: loopback names without a token).
+    `allowed_hosts` are the `Host` names served (default without a token: `localhost` and
+    any loopback address; with one: any name). Signed-in sessions live in this app's memory.
     """
     owned = not isinstance(fleet, Fleet)
     opened = _open(fleet)
@@ -70,6 +72,7 @@ def create_app(
     app.state.fleet = opened
     app.state.launcher = runner
     app.state.security = security
+    app.state.sessions = SessionStore(max_age=MAX_AGE_SECONDS)
 
     install_error_handlers(app, render_error)
     app.add_exception_handler(LoginRequired, _login_required)
@@ -84,7 +87,7 @@ def create_app(
         secret_key=security.session_secret,
         session_cookie=SESSION_COOKIE,
         same_site="lax",
-        max_age=12 * 3600,
+        max_age=MAX_AGE_SECONDS,
     )
     app.add_middleware(RequestGuard, security=security)
     app.add_middleware(CatchAll)

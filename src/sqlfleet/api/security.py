@@ -3,14 +3,15 @@
 On 127.0.0.1 without a token anyone on the machine may use it, as with any local tool; the
 `Host` header must then name the loopback, so a web page whose domain resolves to 127.0.0.1
 (DNS rebinding) is refused. With `SQLFLEET_API_TOKEN` the API wants `Authorization: Bearer
-<token>` and the web pages want a login with the token as password (a signed session cookie).
+<token>` and the web pages want a login with the token as password; the signed-in state is
+kept by the server (`sqlfleet.api.sessions`), so signing out ends it for every copy of the
+cookie.
 Every request that changes something is refused when a browser says it comes from another
 site (`Origin`, `Sec-Fetch-Site`), and every form carries a per-session CSRF token.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -26,12 +27,12 @@ from starlette.datastructures import FormData, Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlfleet.api.errors import ApiError
+from sqlfleet.api.sessions import existing_session_id, sessions_of
 
 TOKEN_ENV = "SQLFLEET_API_TOKEN"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
-_SESSION_LABEL = b"sqlfleet web session v1"
 
 
 def is_loopback(host: str) -> bool:
@@ -55,14 +56,13 @@ class Security:
 
     @classmethod
     def make(cls, token: str | None, allowed_hosts: Iterable[str] | None = None) -> Security:
-        """Settings for `token` (None: no login); without a token, loopback host names only."""
+        """Settings for `token` (None: no login); without a token, loopback host names only.
+
+        Sessions live in this process's memory (`SessionStore`), so the cookies' signing
+        secret may as well be new in each process.
+        """
         token = token or None
-        if token is None:
-            # Sessions only carry CSRF tokens then: a new secret per process is enough.
-            secret = secrets.token_urlsafe(32)
-        else:
-            # Derived from the token: sessions survive restarts and end when the token changes.
-            secret = hmac.new(token.encode(), _SESSION_LABEL, hashlib.sha256).hexdigest()
+        secret = secrets.token_urlsafe(32)
         if allowed_hosts is not None:
             hosts: frozenset[str] | None = frozenset(h.lower() for h in allowed_hosts)
         else:
@@ -221,13 +221,14 @@ class CsrfRefused(Exception):
     """A form came without this session's CSRF token."""
 
 
-SESSION_SIGNED_IN = "signed_in"
 SESSION_CSRF = "csrf"
 
 
 def signed_in(request: Request) -> bool:
-    """Whether this browser may see the pages."""
-    return not security_of(request).login_required or bool(request.session.get(SESSION_SIGNED_IN))
+    """Whether this browser may see the pages: the server knows its session as signed in."""
+    if not security_of(request).login_required:
+        return True
+    return sessions_of(request).is_signed_in(existing_session_id(request))
 
 
 async def require_login(request: Request) -> None:

@@ -35,7 +35,8 @@ def web(
     """Serve the web UI and the REST API (/api/v1, OpenAPI at /openapi.json).
 
     With SQLFLEET_API_TOKEN set, the API wants `Authorization: Bearer <token>` and the pages
-    a login with the token as password.
+    a login with the token as password. Sign-ins live in this process: restarting it signs
+    everyone out.
     """
     import asyncio
 

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from sqlfleet.api.errors import validation_message
 from sqlfleet.api.security import CSRF_FIELD, csrf_token, security_of, signed_in
+from sqlfleet.api.sessions import existing_session_id, session_id, sessions_of
 from sqlfleet.errors import SqlfleetError
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
@@ -80,7 +81,7 @@ TEMPLATES.env.globals.update(CSRF_FIELD=CSRF_FIELD, FAILING=FAILING)
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
     """A page, with what the layout needs (CSRF token, flash messages, login state)."""
-    flashes = request.session.pop("flash", [])
+    flashes = sessions_of(request).pop_flashes(existing_session_id(request))
     base = {
         "csrf_token": csrf_token(request),
         "flashes": flashes,
@@ -99,8 +100,12 @@ def render_error(request: Request, status: int, kind: str, message: str) -> Resp
 
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:
-    """A message to show on the next page."""
-    request.session.setdefault("flash", []).append([kind, text])
+    """A message to show on the next page.
+
+    Kept by the server, not in the cookie: the cookie is only signed, and messages quote
+    what the user typed.
+    """
+    sessions_of(request).add_flash(session_id(request), kind, text)
 
 
 def redirect(path: str) -> RedirectResponse:

@@ -9,13 +9,13 @@ from starlette.responses import Response
 
 from sqlfleet.api.pages.common import flash, raw_field, redirect, render
 from sqlfleet.api.security import (
-    SESSION_SIGNED_IN,
     checked_form,
     csrf_token,
     safe_next,
     security_of,
     signed_in,
 )
+from sqlfleet.api.sessions import existing_session_id, session_id, sessions_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +32,7 @@ async def login_page(
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the token; on success, a signed session cookie keeps the browser signed in."""
+    """Check the token; on success the server marks a new session id as signed in."""
     form = await checked_form(request)
     next_path = safe_next(raw_field(form, "next"))
     if not security_of(request).token_matches(raw_field(form, "token")):
@@ -43,16 +43,19 @@ async def login(request: Request) -> Response:
             next_path=next_path,
             error="That is not the server's token.",
         )
-    request.session.clear()  # a fresh session after signing in: no fixation
-    request.session[SESSION_SIGNED_IN] = True
+    sessions = sessions_of(request)
+    sessions.end(existing_session_id(request))
+    request.session.clear()  # a fresh session id after signing in: no fixation
+    sessions.sign_in(session_id(request))
     csrf_token(request)
     return redirect(next_path)
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """Forget this browser's session."""
+    """End this browser's session on the server: a copy of its cookie no longer signs in."""
     await checked_form(request)
+    sessions_of(request).end(existing_session_id(request))
     request.session.clear()
     flash(request, "Signed out.")
     return redirect("/login" if security_of(request).login_required else "/")
