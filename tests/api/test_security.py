@@ -274,8 +274,15 @@ def test_cross_site_requests_that_change_things_are_refused(
 def test_without_a_token_only_loopback_host_names_are_served(sqlite_api: Api, host: str) -> None:
     message = sqlite_api.error("GET", "/api/v1/jobs", 400, "InvalidHost", headers={"host": host})
     assert "SQLFLEET_API_TOKEN" in message
-    for fine in ("127.0.0.1:8080", "localhost", "[::1]:8080"):
+    for fine in ("127.0.0.1:8080", "localhost", "[::1]:8080", "127.0.0.2:8080", "127.9.9.9"):
         sqlite_api.get("/api/v1/jobs", headers={"host": fine})
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost.evil.example", "127.0.0.2.nip.io", "128.0.0.1", "[::2]:8080"]
+)
+def test_a_name_that_only_resolves_to_the_loopback_is_refused(sqlite_api: Api, host: str) -> None:
+    sqlite_api.error("GET", "/api/v1/jobs", 400, "InvalidHost", headers={"host": host})
 
 
 def test_no_page_shows_a_secret(sqlite_api: Api) -> None:

@@ -55,3 +55,19 @@ def test_web_on_every_address_needs_the_token(tmp_path: Path) -> None:
         assert get(f"{web.url}/api/v1/jobs", TOKEN) == (200, [])
     assert "sqlfleet web on http://0.0.0.0:" in web.printed
     assert TOKEN not in web.printed
+
+
+def test_web_on_another_loopback_address_needs_no_token(tmp_path: Path) -> None:
+    job_db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    env = sqlfleet_env(SQLFLEET_HOME=str(tmp_path))
+    subprocess.run(
+        [sys.executable, "-m", "sqlfleet", "--job-db", job_db, "init"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with running_web(job_db, env, "--host", "127.0.0.2") as web:
+        # Served by its own address (with the port) as the Host header.
+        assert web.url.startswith("http://127.0.0.2:")
+        assert get(f"{web.url}/api/v1/jobs") == (200, [])

@@ -1,11 +1,11 @@
 """Who may use the server: the API token, the web login, and cross-site request defenses.
 
-On 127.0.0.1 without a token anyone on the machine may use it, as with any local tool; the
-`Host` header must then name the loopback, so a web page whose domain resolves to 127.0.0.1
-(DNS rebinding) is refused. With `SQLFLEET_API_TOKEN` the API wants `Authorization: Bearer
-<token>` and the web pages want a login with the token as password; the signed-in state is
-kept by the server (`sqlfleet.api.sessions`), so signing out ends it for every copy of the
-cookie.
+On a loopback address (127.0.0.0/8, ::1, localhost) without a token anyone on the machine may
+use it, as with any local tool; the `Host` header must then name a loopback address (or
+`localhost`), so a web page whose domain resolves to 127.0.0.1 (DNS rebinding) is refused.
+With `SQLFLEET_API_TOKEN` the API wants `Authorization: Bearer <token>` and the web pages want
+a login with the token as password; the signed-in state is kept by the server
+(`sqlfleet.api.sessions`), so signing out ends it for every copy of the cookie.
 Every request that changes something is refused when a browser says it comes from another
 site (`Origin`, `Sec-Fetch-Site`), and every form carries a per-session CSRF token.
 """
@@ -53,6 +53,7 @@ class Security:
     token: str | None
     session_secret: str
     allowed_hosts: frozenset[str] | None
+    any_loopback_host: bool = False
 
     @classmethod
     def make(cls, token: str | None, allowed_hosts: Iterable[str] | None = None) -> Security:
@@ -64,10 +65,17 @@ class Security:
         token = token or None
         secret = secrets.token_urlsafe(32)
         if allowed_hosts is not None:
-            hosts: frozenset[str] | None = frozenset(h.lower() for h in allowed_hosts)
-        else:
-            hosts = LOOPBACK_NAMES if token is None else None
-        return cls(token=token, session_secret=secret, allowed_hosts=hosts)
+            hosts = frozenset(h.lower() for h in allowed_hosts)
+            return cls(token=token, session_secret=secret, allowed_hosts=hosts)
+        if token is None:
+            # Any loopback address, so that `--host 127.0.0.2` is served by its own name.
+            return cls(
+                token=None,
+                session_secret=secret,
+                allowed_hosts=LOOPBACK_NAMES,
+                any_loopback_host=True,
+            )
+        return cls(token=token, session_secret=secret, allowed_hosts=None)
 
     @property
     def login_required(self) -> bool:
@@ -143,6 +151,9 @@ class RequestGuard:
             return None
         name = _host_name(host)
         if name in allowed or "*" in allowed:
+            return None
+        # An address literal only: a DNS name that resolves to the loopback is still refused.
+        if self.security.any_loopback_host and is_loopback(name):
             return None
         return (
             400,

@@ -25,7 +25,9 @@ def web(
     host: Annotated[
         str,
         typer.Option(
-            "--host", help="Address to listen on; off 127.0.0.1, SQLFLEET_API_TOKEN is required."
+            "--host",
+            help="Address to listen on; off the loopback (127.0.0.0/8, ::1, localhost), "
+            "SQLFLEET_API_TOKEN is required.",
         ),
     ] = "127.0.0.1",
     port: Annotated[
@@ -58,14 +60,14 @@ def web(
 
 
 def web_token(host: str) -> str | None:
-    """SQLFLEET_API_TOKEN; required (InvalidValue) when serving on other than the loopback."""
+    """SQLFLEET_API_TOKEN; required (InvalidValue) when serving off the loopback."""
     from sqlfleet.api import TOKEN_ENV, is_loopback
 
     token = os.environ.get(TOKEN_ENV) or None
     if token is None and not is_loopback(host):
         raise InvalidValue(
             f"serving on {host} needs a token: set {TOKEN_ENV} (the API's bearer token and "
-            "the web login's password), or serve on 127.0.0.1"
+            "the web login's password), or serve on a loopback address such as 127.0.0.1"
         )
     return token
 
