@@ -98,15 +98,21 @@ def sign_in(client: TestClient) -> None:
     assert signed.status_code == 303
 
 
+def decode_session_cookie(set_cookie: str) -> dict[str, object]:
+    """A `Set-Cookie` of the session: its signed (not encrypted) JSON, read as anyone could."""
+    value = set_cookie.split(";", 1)[0].split("=", 1)[1]
+    contents: dict[str, object] = json.loads(base64.b64decode(value.split(".", 1)[0]))
+    return contents
+
+
 def cookie_contents(response: Response) -> dict[str, object]:
-    """What the signed (not encrypted) session cookie set by `response` says, decoded."""
-    [value] = [
-        v.split(";", 1)[0].split("=", 1)[1]
+    """What the session cookie set by `response` says."""
+    [set_cookie] = [
+        v
         for k, v in response.headers.multi_items()
         if k == "set-cookie" and v.startswith(f"{SESSION_COOKIE}=")
     ]
-    contents: dict[str, object] = json.loads(base64.b64decode(value.split(".", 1)[0]))
-    return contents
+    return decode_session_cookie(set_cookie)
 
 
 def test_signing_out_revokes_every_copy_of_the_session_cookie(guarded: TestClient) -> None:
