@@ -12,6 +12,7 @@ import fnmatch
 from collections.abc import Mapping
 
 from sqlfleet.errors import InvalidValue, TargetError
+from sqlfleet.masking import mask_url
 from sqlfleet.model import Member, MemberKind, Target, TargetGroup
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets import Login, driver_for
@@ -121,7 +122,9 @@ def _shard(default_server: str, row: tuple[object, ...], catalog: str) -> Target
                 f"shard map in {catalog!r} names a bad server: {exc.message}"
             ) from None
         return Target(str(server), str(row[1]))
+    # A catalog's server column may hold a URL with a password: the message quotes it masked.
+    shown = tuple(mask_url(v) if isinstance(v, str) else v for v in row)
     raise TargetError(
         f"shard map query on {catalog!r} must return rows of (database) or "
-        f"(server URL, database), not {row!r}"
+        f"(server URL, database), not {shown!r}"
     )

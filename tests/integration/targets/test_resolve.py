@@ -439,6 +439,8 @@ async def test_shard_map_rows_can_be_excluded(
         ("SELECT 'postgresql://h:5432', NULL::text", "must return rows of (database)"),
         ("SELECT 'nowhere', 'db'", "names a bad server: server URL 'nowhere' has no scheme"),
         ("SELECT 'postgresql://h/db', 'db'", "must not name a database"),
+        ("SELECT 'postgresql://u:Zq9-PW@h:abc', 'db'", "'postgresql://u:***@h:abc'"),
+        ("SELECT 'postgresql://u:Zq9-PW@h', 'db', 'x'", "not ('postgresql://u:***@h', 'db', 'x')"),
     ],
 )
 async def test_shard_map_row_of_the_wrong_shape_is_an_error(
@@ -449,6 +451,7 @@ async def test_shard_map_row_of_the_wrong_shape_is_an_error(
 
     assert words in caught.value.message
     assert repr(catalog) in caught.value.message
+    assert "Zq9" not in caught.value.message
 
 
 @pytest.mark.postgres
