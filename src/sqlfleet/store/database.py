@@ -25,12 +25,12 @@ from sqlfleet.errors import (
     StoreError,
 )
 from sqlfleet.masking import has_control_character, mask_url, quoted_url, without
+from sqlfleet.servers import MAX_PORT
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
 SCHEMA_REVISION = "0001"
 CONNECT_TIMEOUT_SECONDS = 10
-MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True)
