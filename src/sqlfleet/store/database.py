@@ -126,7 +126,9 @@ def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
         )
     read_only = _sqlite_read_only(parsed)
     if read_only and create:
-        raise StoreError("a read-only job database (?mode=ro) cannot be created or upgraded")
+        raise InvalidJobDatabaseUrl(
+            "a read-only job database (?mode=ro) cannot be created or upgraded"
+        )
     target = parsed.set(database=str(path), drivername="sqlite+pysqlite", query={})
     if read_only:
         # SQLite opens a file read-only only through a URI; sqlfleet then only reads.
@@ -161,7 +163,7 @@ def _sqlite_read_only(parsed: URL) -> bool:
     options = dict(parsed.query)
     mode = options.pop("mode", None)
     if options or mode not in (None, "ro", "rw", "rwc"):
-        raise StoreError(
+        raise InvalidJobDatabaseUrl(
             f"job database URL {safe_url(parsed)!r}: a SQLite job database takes no option "
             "but ?mode=ro (read-only)"
         )
