@@ -51,6 +51,10 @@ class InvalidCommand(InvalidValue):
     """The step's command is not valid."""
 
 
+class UnsafeVariable(InvalidCommand):
+    """A variable's value cannot be put into the script safely."""
+
+
 class InUse(DefinitionError):
     """It is still in use."""
 

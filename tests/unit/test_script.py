@@ -9,8 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sqlfleet.errors import InvalidCommand
-from sqlfleet.script import VARIABLES, render, split_batches, substitute, validate_command
+from sqlfleet.errors import InvalidCommand, InvalidValue, UnsafeVariable
+from sqlfleet.script import (
+    MODIFIERS,
+    VARIABLES,
+    is_plain_name,
+    render,
+    split_batches,
+    substitute,
+    validate_command,
+)
 
 # -- split_batches ------------------------------------------------------------------------
 
@@ -158,6 +166,26 @@ def test_splitting_only_removes_text(script: str) -> None:
 
 # -- substitute ---------------------------------------------------------------------------
 
+
+class Brackets:
+    """A quoting that shows which form was asked for, and refuses an empty identifier."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def quote_literal(self, value: str) -> str:
+        self.calls.append(("literal", value))
+        return f"L[{value}]"
+
+    def quote_identifier(self, value: str) -> str:
+        self.calls.append(("identifier", value))
+        if not value:
+            raise InvalidValue("'' is not a valid identifier")
+        return f"I[{value}]"
+
+
+QUOTING = Brackets()
+
 EXAMPLE = {
     "job_name": "nightly",
     "job_id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
@@ -169,6 +197,7 @@ EXAMPLE = {
     "target_server_name": "db1.example.com",
     "target_database_name": "tenant_042",
 }
+INJECTION = "x'); DROP TABLE victim; --"
 
 
 def test_the_documented_variables() -> None:
@@ -184,11 +213,19 @@ def test_the_documented_variables() -> None:
         "target_database_name",
     )
     assert set(EXAMPLE) == set(VARIABLES)
+    assert MODIFIERS == ("literal", "identifier")
 
 
 @pytest.mark.parametrize("name", VARIABLES)
 def test_each_variable_is_substituted(name: str) -> None:
-    assert substitute(f"SELECT '$({name})'", EXAMPLE) == f"SELECT '{EXAMPLE[name]}'"
+    assert substitute(f"SELECT '$({name})'", EXAMPLE, QUOTING) == f"SELECT '{EXAMPLE[name]}'"
+
+
+@pytest.mark.parametrize("name", VARIABLES)
+def test_each_variable_has_the_quoted_forms(name: str) -> None:
+    text = f"$({name}:literal) $({name}:identifier)"
+    value = EXAMPLE[name]
+    assert substitute(text, EXAMPLE, QUOTING) == f"L[{value}] I[{value}]"
 
 
 @pytest.mark.parametrize(
@@ -201,10 +238,16 @@ def test_each_variable_is_substituted(name: str) -> None:
         ("$(job_name) $(job_name)", "nightly nightly"),
         ("v$(job_version)", "v3"),
         ("$(unknown)", "$(unknown)"),
+        ("$(unknown:literal)", "$(unknown:literal)"),
+        ("$(unknown:anything)", "$(unknown:anything)"),
         ("$(JOB_NAME)", "$(JOB_NAME)"),
+        ("$(JOB_NAME:literal)", "$(JOB_NAME:literal)"),
         ("$( job_name )", "$( job_name )"),
+        ("$(job_name :literal)", "$(job_name :literal)"),
         ("$()", "$()"),
+        ("$(:literal)", "$(:literal)"),
         ("$(job_name", "$(job_name"),
+        ("$(job_name:literal", "$(job_name:literal"),
         ("$job_name", "$job_name"),
         ("(job_name)", "(job_name)"),
         ("$$(job_name)", "$nightly"),
@@ -214,15 +257,20 @@ def test_each_variable_is_substituted(name: str) -> None:
             "-- tenant_042\nUSE tenant_042;",
         ),
         ("$(job_id)", "12345678-1234-5678-1234-567812345678"),
+        ("SELECT $(job_name:literal)", "SELECT L[nightly]"),
+        ("CREATE TABLE $(step_name:identifier) (x int)", "CREATE TABLE I[vacuum] (x int)"),
+        ("$(job_name)$(job_name:literal)$(job_name:identifier)", "nightlyL[nightly]I[nightly]"),
     ],
 )
 def test_substitute(text: str, expected: str) -> None:
-    assert substitute(text, EXAMPLE) == expected
+    assert substitute(text, EXAMPLE, QUOTING) == expected
 
 
 def test_substitution_is_a_single_pass() -> None:
     variables = {"a": "$(b)", "b": "B", "c": "$(c)"}
-    assert substitute("$(a) $(b) $(c)", variables) == "$(b) B $(c)"
+    assert substitute("$(a:literal) $(b) $(c:identifier)", variables, QUOTING) == (
+        "L[$(b)] B I[$(c)]"
+    )
 
 
 def test_values_are_converted_with_str() -> None:
@@ -230,54 +278,265 @@ def test_values_are_converted_with_str() -> None:
         def __str__(self) -> str:
             return "tenant-7"
 
-    assert substitute("$(t) $(n) $(none)", {"t": Tenant(), "n": 1.5, "none": None}) == (
-        "tenant-7 1.5 None"
+    variables = {"t": Tenant(), "n": 1.5, "none": None}
+    assert substitute("$(t) $(n) $(none) $(t:literal)", variables, QUOTING) == (
+        "tenant-7 1.5 None L[tenant-7]"
     )
 
 
 def test_substitute_accepts_any_variable_name() -> None:
-    assert substitute("$(my var) $(x-y)", {"my var": 1, "x-y": 2}) == "1 2"
+    assert substitute("$(my var) $(x-y)", {"my var": 1, "x-y": 2}, QUOTING) == "1 2"
 
 
-def test_backslashes_in_values_are_inserted_as_they_are() -> None:
-    assert substitute("$(path)", {"path": r"C:\new\1"}) == r"C:\new\1"
+def test_a_name_with_a_colon_is_matched_whole_first() -> None:
+    assert substitute("$(a:b) $(a:literal)", {"a:b": "ab", "a": "A"}, QUOTING) == "ab L[A]"
+
+
+def test_backslashes_go_to_the_quoting_as_they_are() -> None:
+    assert substitute("$(path:literal)", {"path": r"C:\new\1"}, QUOTING) == r"L[C:\new\1]"
+
+
+# -- the plain-name rule ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "tenant_042",
+        "tenant-01",
+        "db.example.com",
+        "a$b",
+        "$",
+        "0",
+        "42",
+        "12345678-1234-5678-1234-567812345678",
+        "tenant_é_日本",
+        "Ωμέγα",
+        "١٢٣",  # Arabic-Indic digits: category Nd
+        "\uff21\uff22\uff23",  # fullwidth ABC: category Lu
+        "ǅ",  # titlecase letter: category Lt
+    ],
+)
+def test_plain_names(value: str) -> None:
+    assert is_plain_name(value)
+    assert substitute("$(v)", {"v": value}, QUOTING) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        "a b",
+        "a'b",
+        'a"b',
+        "a`b",
+        "a;b",
+        "a\\b",
+        "a/b",
+        "a:b",
+        "a,b",
+        "a(b)",
+        "a*b",
+        "a#b",
+        "a=b",
+        "a\nb",
+        "a\tb",
+        "a\x00b",
+        "\u00a0",  # no-break space
+        "a\u200bb",  # zero-width space: category Cf
+        "\u02bc",  # modifier letter apostrophe: category Lm
+        "e\u0301",  # e and a combining acute accent: category Mn
+        "½",  # category No
+        "²",  # category No
+        "Ⅻ",  # category Nl
+        "a\uff07b",  # fullwidth apostrophe: category Po
+        "\ud800",  # a lone surrogate
+        INJECTION,
+        "postgresql://db1:5432",
+    ],
+)
+def test_values_that_are_not_plain_names(value: str) -> None:
+    assert not is_plain_name(value)
+    with pytest.raises(UnsafeVariable):
+        substitute("$(v)", {"v": value}, QUOTING)
+
+
+def test_the_refusal_names_the_variable_and_says_how_to_quote() -> None:
+    variables = {**EXAMPLE, "target_database_name": INJECTION}
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute("INSERT INTO audit VALUES ('$(target_database_name)')", variables, QUOTING)
+    assert raised.value.message == (
+        '$(target_database_name) is "x\'); DROP TABLE victim; --", which is not a plain name '
+        "(letters, digits, _ - . $), so nothing was sent: use $(target_database_name:literal) "
+        "for a string or $(target_database_name:identifier) for a name"
+    )
+    assert isinstance(raised.value, InvalidCommand)
+
+
+def test_the_refusal_shows_an_empty_value() -> None:
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute("$(v)", {"v": ""}, QUOTING)
+    assert raised.value.message.startswith("$(v) is '', which is not a plain name")
+
+
+def test_the_refusal_shows_control_characters_escaped_and_cuts_long_values() -> None:
+    value = "a\nb\x1b" + "z" * 200
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute("$(v)", {"v": value}, QUOTING)
+    shown = repr(value[:60])
+    assert raised.value.message.startswith(f"$(v) is {shown}… (204 characters), which is not")
+    assert "\n" not in raised.value.message
+    assert "z" * 61 not in raised.value.message
+
+
+def test_one_unsafe_value_fails_the_whole_text_even_after_good_ones() -> None:
+    with pytest.raises(UnsafeVariable):
+        substitute("$(a) $(b:literal) $(c)", {"a": "ok", "b": "x y", "c": "x y"}, QUOTING)
+
+
+plain_names = st.text(
+    alphabet=st.characters(categories=["Lu", "Ll", "Lt", "Lo", "Nd"]) | st.sampled_from("_-.$"),
+    min_size=1,
+    max_size=20,
+)
+
+
+@given(plain_names)
+def test_generated_plain_names_are_inserted_as_they_are(value: str) -> None:
+    assert substitute("'$(v)'", {"v": value}, QUOTING) == f"'{value}'"
+
+
+@given(st.text())
+def test_a_plain_name_holds_no_ascii_but_letters_digits_and_four_marks(value: str) -> None:
+    if is_plain_name(value):
+        assert value
+        assert all(c.isalnum() or c in "_-.$" for c in value if c.isascii())
+        assert all(c.isprintable() and not c.isspace() for c in value)
+
+
+@given(st.text())
+def test_the_bare_form_inserts_exactly_the_plain_names(value: str) -> None:
+    try:
+        result = substitute("<$(v)>", {"v": value}, QUOTING)
+    except UnsafeVariable as exc:
+        assert not is_plain_name(value)
+        assert exc.message.startswith("$(v) is ")
+        assert exc.message.endswith("use $(v:literal) for a string or $(v:identifier) for a name")
+    else:
+        assert is_plain_name(value)
+        assert result == f"<{value}>"
+
+
+# -- the quoted forms ---------------------------------------------------------------------
+
+no_nul = st.text(alphabet=st.characters(exclude_characters="\x00"))
+
+
+@given(no_nul)
+def test_any_text_without_nul_goes_to_the_quoting_whole(value: str) -> None:
+    quoting = Brackets()
+    text = "SELECT $(v:literal) FROM $(v:identifier)"
+    if value:
+        assert substitute(text, {"v": value}, quoting) == f"SELECT L[{value}] FROM I[{value}]"
+        assert quoting.calls == [("literal", value), ("identifier", value)]
+
+
+@pytest.mark.parametrize("modifier", MODIFIERS)
+def test_a_nul_is_refused_before_the_quoting_sees_it(modifier: str) -> None:
+    quoting = Brackets()
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute(
+            f"$(target_database_name:{modifier})", {"target_database_name": "a\x00b"}, quoting
+        )
+    assert raised.value.message == (
+        f"$(target_database_name:{modifier}) is 'a\\x00b', which holds a NUL character that "
+        "no engine can quote, so nothing was sent"
+    )
+    assert quoting.calls == []
+
+
+def test_a_lone_surrogate_is_refused_before_the_quoting_sees_it() -> None:
+    quoting = Brackets()
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute("$(v:literal)", {"v": "a\udc80"}, quoting)
+    assert "not valid Unicode text" in raised.value.message
+    assert quoting.calls == []
+
+
+def test_a_value_the_engine_cannot_quote_fails_with_the_engines_reason() -> None:
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute("CREATE TABLE $(v:identifier) (x int)", {"v": ""}, QUOTING)
+    assert raised.value.message == (
+        "$(v:identifier) is '', which cannot be quoted as an identifier, so nothing was "
+        "sent: '' is not a valid identifier"
+    )
+
+
+def test_an_empty_value_is_an_empty_literal() -> None:
+    assert substitute("$(v:literal)", {"v": ""}, QUOTING) == "L[]"
+
+
+@pytest.mark.parametrize("modifier", ["", "foo", "LITERAL", "literal ", "literal:identifier"])
+def test_an_unknown_modifier_of_a_known_name_is_refused(modifier: str) -> None:
+    with pytest.raises(InvalidCommand) as raised:
+        substitute(f"$(job_name:{modifier})", EXAMPLE, QUOTING)
+    assert not isinstance(raised.value, UnsafeVariable)
+    assert raised.value.message == (
+        f"$(job_name:{modifier}) has an unknown modifier {modifier!r}: write $(job_name) for "
+        "a plain name, $(job_name:literal) for a string or $(job_name:identifier) for a name"
+    )
 
 
 names = st.sampled_from(VARIABLES)
+forms = st.sampled_from(["", ":literal", ":identifier"])
 plain = st.text(alphabet=st.characters(exclude_characters="$()"), max_size=20)
 
 
 @given(st.text())
 def test_nothing_to_substitute_leaves_text_alone(text: str) -> None:
-    assert substitute(text, {}) == text
+    assert substitute(text, {}, QUOTING) == text
 
 
-@given(st.lists(st.tuples(plain, names)), plain, st.dictionaries(names, plain))
+@given(st.lists(st.tuples(plain, names, forms)), plain, st.dictionaries(names, plain_names))
 def test_every_known_reference_is_replaced(
-    pieces: list[tuple[str, str]], tail: str, values: dict[str, str]
+    pieces: list[tuple[str, str, str]], tail: str, values: dict[str, str]
 ) -> None:
-    text = "".join(f"{before}$({name})" for before, name in pieces) + tail
-    expected = "".join(before + values.get(name, f"$({name})") for before, name in pieces)
-    assert substitute(text, values) == expected + tail
+    text = "".join(f"{before}$({name}{form})" for before, name, form in pieces) + tail
+    shapes = {"": "{}", ":literal": "L[{}]", ":identifier": "I[{}]"}
+    expected = "".join(
+        before + (shapes[form].format(values[name]) if name in values else f"$({name}{form})")
+        for before, name, form in pieces
+    )
+    assert substitute(text, values, QUOTING) == expected + tail
 
 
 # -- render -------------------------------------------------------------------------------
 
 
-def test_render_substitutes_then_splits() -> None:
+def test_render_splits_then_substitutes() -> None:
     script = "USE $(target_database_name)\nGO\nINSERT INTO log VALUES ('$(job_name)', $(step_id))"
-    assert render(script, EXAMPLE) == [
+    assert render(script, EXAMPLE, QUOTING) == [
         "USE tenant_042",
         "INSERT INTO log VALUES ('nightly', 1)",
     ]
 
 
+def test_a_value_cannot_add_a_go_separator() -> None:
+    variables = {"v": "a\nGO\nDROP TABLE victim"}
+    assert render("SELECT $(v:literal)", variables, QUOTING) == [
+        "SELECT L[a\nGO\nDROP TABLE victim]"
+    ]
+
+
 def test_render_of_a_script_without_variables_is_split_batches() -> None:
-    assert render("SELECT 1\nGO\nSELECT 2", {}) == ["SELECT 1", "SELECT 2"]
+    assert render("SELECT 1\nGO\nSELECT 2", {}, QUOTING) == ["SELECT 1", "SELECT 2"]
 
 
 def test_render_leaves_unknown_variables() -> None:
-    assert render("SELECT '$(other)'", EXAMPLE) == ["SELECT '$(other)'"]
+    assert render("SELECT '$(other)' $(other:x)", EXAMPLE, QUOTING) == [
+        "SELECT '$(other)' $(other:x)"
+    ]
 
 
 # -- validate_command ---------------------------------------------------------------------
@@ -300,3 +559,36 @@ def test_a_command_of_separators_only_is_refused(text: str) -> None:
     with pytest.raises(InvalidCommand) as raised:
         validate_command(text)
     assert raised.value.message == "the step's command holds only GO separators and no SQL"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT $(target_database_name:literal)",
+        "CREATE TABLE $(target_database_name:identifier) (x int)",
+        "SELECT $(other:foo), $(job_name)",
+        "SELECT '$(my var:foo)'",
+    ],
+)
+def test_known_modifiers_and_unknown_names_are_accepted(text: str) -> None:
+    assert validate_command(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "modifier"),
+    [
+        ("SELECT $(target_database_name:foo)", "target_database_name", "foo"),
+        ("SELECT 1\nGO\nSELECT $(job_name:)", "job_name", ""),
+        ("SELECT $(step_name:Literal)", "step_name", "Literal"),
+    ],
+)
+def test_an_unknown_modifier_is_refused_when_the_step_is_defined(
+    text: str, reference: str, modifier: str
+) -> None:
+    with pytest.raises(InvalidCommand) as raised:
+        validate_command(text)
+    assert raised.value.message == (
+        f"$({reference}:{modifier}) has an unknown modifier {modifier!r}: write $({reference}) "
+        f"for a plain name, $({reference}:literal) for a string or "
+        f"$({reference}:identifier) for a name"
+    )

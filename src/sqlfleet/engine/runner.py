@@ -16,7 +16,7 @@ from typing import Any
 from sqlfleet.clock import Clock
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
-from sqlfleet.errors import SqlfleetError, TargetTimeout
+from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetTimeout
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
@@ -65,7 +65,7 @@ async def run_attempt(
         remaining = _remaining(deadline, clock)
         server, driver = _server(target.server_url)
         variables = plan.variables(claimed.job_execution_id, target.server_url, target.database)
-        batches = [substitute(batch, variables) for batch in plan.batches]
+        batches = [substitute(batch, variables, driver) for batch in plan.batches]
         connection = await driver.connect(
             server,
             target.database,
@@ -97,6 +97,11 @@ async def run_attempt(
             row_count,
             messages,
         )
+    except InvalidCommand as exc:
+        # The script cannot be rendered for this target (a value that is not a plain name,
+        # one that cannot be quoted): nothing was sent, and every retry would render the
+        # same script, so the target fails now instead of waiting through its retries.
+        return _ended(claimed, Lifecycle.FAILED, clock, exc.message, row_count, messages)
     except SqlfleetError as exc:
         return _failed(claimed, plan, exc.message, deadline, clock, row_count, messages)
     return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages)

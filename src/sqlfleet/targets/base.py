@@ -21,6 +21,9 @@ The contract, for every engine:
   raise `TargetConnectError`; no message ever contains a password.
 - Schema targets (`schema=`, `list_schemas`) exist on PostgreSQL only; other engines raise
   `InvalidValue`.
+- `quote_literal` and `quote_identifier` write a value so that the engine reads back exactly
+  that value, whatever the session's settings; a driver is the `Quoting` that script
+  substitution uses for `$(name:literal)` and `$(name:identifier)`.
 """
 
 # ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
@@ -106,6 +109,14 @@ class Driver(Protocol):
     """One database engine: enumerate targets and connect to them."""
 
     engine: str
+
+    def quote_literal(self, value: str) -> str:
+        """`value` as a string literal of this engine; `InvalidValue` for a NUL in it."""
+        ...
+
+    def quote_identifier(self, value: str) -> str:
+        """`value` as a quoted identifier; `InvalidValue` if it is empty or holds a NUL."""
+        ...
 
     async def connect(
         self,

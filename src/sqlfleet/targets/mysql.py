@@ -33,7 +33,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
 from sqlfleet.targets.columns import ColumnKind, output_table
 
-__all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier"]
+__all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier", "quote_literal"]
 
 _TYPES = {
     ColumnKind.INTEGER: "BIGINT",
@@ -65,6 +65,20 @@ def quote_identifier(name: str) -> str:
     if not name or "\x00" in name:
         raise InvalidValue(f"{name!r} is not a valid MySQL identifier")
     return "`" + name.replace("`", "``") + "`"
+
+
+def quote_literal(value: str) -> str:
+    """`value` as a MySQL/MariaDB string: a utf8mb4 hexadecimal literal, `_utf8mb4 X'...'`.
+
+    A quoted `'...'` would have to know the session: a backslash escapes in it unless
+    sql_mode has NO_BACKSLASH_ESCAPES, which a script can set half-way through, and some
+    client character sets hide a quote inside a multi-byte character. Hex digits read the
+    same in every mode and character set. Such a literal is valid wherever an expression
+    is; clauses that take only a quoted string (`COMMENT '...'`, account names) refuse it.
+    """
+    if "\x00" in value:
+        raise InvalidValue("a MySQL string written by sqlfleet cannot hold a NUL character")
+    return "_utf8mb4 X'" + value.encode("utf-8").hex().upper() + "'"
 
 
 def _server_error(exc: aiomysql.Error) -> str:
@@ -309,6 +323,14 @@ class MysqlDriver:
     """MySQL and MariaDB servers, through aiomysql."""
 
     engine: str = "mysql"
+
+    def quote_literal(self, value: str) -> str:
+        """`value` as a string: a hexadecimal literal `_utf8mb4 X'...'`, safe in every mode."""
+        return quote_literal(value)
+
+    def quote_identifier(self, value: str) -> str:
+        """`value` as a quoted identifier: `` `...` `` with backticks doubled."""
+        return quote_identifier(value)
 
     async def connect(
         self,

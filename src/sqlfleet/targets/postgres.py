@@ -30,7 +30,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
 from sqlfleet.targets.columns import ColumnKind, output_table
 
-__all__ = ["PostgresConnection", "PostgresDriver", "quote_identifier"]
+__all__ = ["PostgresConnection", "PostgresDriver", "quote_identifier", "quote_literal"]
 
 _TYPES = {
     ColumnKind.INTEGER: "BIGINT",
@@ -60,6 +60,22 @@ def quote_identifier(name: str) -> str:
     if not name or "\x00" in name:
         raise InvalidValue(f"{name!r} is not a valid PostgreSQL identifier")
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """`value` as a PostgreSQL string literal that reads back the same under any settings.
+
+    `'` is doubled. A value holding a backslash becomes an escape string, `E'...'`, with the
+    backslash doubled too: in a plain `'...'` a backslash is an escape character whenever
+    standard_conforming_strings is off (a server, database, role or the script itself may
+    turn it off), while `E'...'` reads backslashes the same way with the setting on or off.
+    """
+    if "\x00" in value:
+        raise InvalidValue("a PostgreSQL string cannot hold a NUL character")
+    quoted = value.replace("'", "''")
+    if "\\" in value:
+        return "E'" + quoted.replace("\\", "\\\\") + "'"
+    return "'" + quoted + "'"
 
 
 def _server_error(exc: asyncpg.PostgresError) -> str:
@@ -210,6 +226,14 @@ class PostgresDriver:
     """PostgreSQL and compatible servers, through asyncpg."""
 
     engine: str = "postgresql"
+
+    def quote_literal(self, value: str) -> str:
+        """`value` as a string literal: `'...'`, or `E'...'` when it holds a backslash."""
+        return quote_literal(value)
+
+    def quote_identifier(self, value: str) -> str:
+        """`value` as a quoted identifier: `"..."` with `"` doubled."""
+        return quote_identifier(value)
 
     async def connect(
         self,

@@ -37,7 +37,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
 from sqlfleet.targets.columns import ColumnKind, output_table
 
-__all__ = ["SUFFIXES", "SqliteConnection", "SqliteDriver", "quote_identifier"]
+__all__ = ["SUFFIXES", "SqliteConnection", "SqliteDriver", "quote_identifier", "quote_literal"]
 
 SUFFIXES = (".db", ".sqlite")
 
@@ -67,6 +67,13 @@ def quote_identifier(name: str) -> str:
     if not name or "\x00" in name:
         raise InvalidValue(f"{name!r} is not a valid SQLite identifier")
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """`value` as a SQLite string literal: `'...'` with `'` doubled (no backslash escapes)."""
+    if "\x00" in value:
+        raise InvalidValue("a SQLite string literal cannot hold a NUL character")
+    return "'" + value.replace("'", "''") + "'"
 
 
 def database_path(server: ServerUrl, database: str) -> Path:
@@ -248,6 +255,14 @@ class SqliteDriver:
     """SQLite files in a folder, through the standard sqlite3 module."""
 
     engine: str = "sqlite"
+
+    def quote_literal(self, value: str) -> str:
+        """`value` as a string literal: `'...'` with `'` doubled."""
+        return quote_literal(value)
+
+    def quote_identifier(self, value: str) -> str:
+        """`value` as a quoted identifier: `"..."` with `"` doubled."""
+        return quote_identifier(value)
 
     async def connect(
         self,
