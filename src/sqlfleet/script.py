@@ -37,6 +37,7 @@ VARIABLES: tuple[str, ...] = (
     "target_database_name",
 )
 MODIFIERS: tuple[str, ...] = ("literal", "identifier")
+_KINDS = {"literal": "a string literal", "identifier": "an identifier"}
 
 # The punctuation a plain name may hold besides letters and digits: what database, schema and
 # job names commonly use, and inert inside any engine's quotes.
@@ -54,9 +55,9 @@ _VARIABLE = re.compile(r"\$\(([^()]*)\)")
 class Quoting(Protocol):
     """How one engine writes a value as a string literal and as a quoted identifier.
 
-    Both receive any string but NUL-free ones only (substitution refuses NUL first), return
-    text that the engine reads back as exactly that value, and raise `InvalidValue` for a
-    value they cannot write (an empty identifier, say).
+    Both are given NUL-free text only (substitution refuses a NUL first), return text that
+    the engine reads back as exactly that value whatever the session's settings, and raise
+    `InvalidValue` for a value they cannot write (an empty identifier, say).
     """
 
     def quote_literal(self, value: str) -> str:
@@ -197,9 +198,6 @@ def _encodes(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-_KINDS = {"literal": "a string literal", "identifier": "an identifier"}
 
 
 def _shown(value: str) -> str:
