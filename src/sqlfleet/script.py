@@ -9,7 +9,8 @@ A variable is written in one of three forms, safe by default:
 - `$(name)` inserts the value as it is, but only when it is a plain name (see
   `is_plain_name`); any other value fails the target before anything is sent to it. A plain
   name is harmless inside quotes the script writes itself (`'$(name)'`, `"$(name)"`) and as
-  part of a name (`log_$(name)`).
+  part of a name (`log_$(name)`); standing alone outside quotes, `--` or `$$` in it could
+  still start a comment or a PostgreSQL dollar quote, which is what `:identifier` is for.
 - `$(name:literal)` inserts the value as a string literal, quoted as the target's engine wants.
 - `$(name:identifier)` inserts it as a quoted identifier, quoted as the engine wants.
 
