@@ -78,7 +78,11 @@ def quote_literal(value: str) -> str:
     """
     if "\x00" in value:
         raise InvalidValue("a MySQL string written by sqlfleet cannot hold a NUL character")
-    return "_utf8mb4 X'" + value.encode("utf-8").hex().upper() + "'"
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue("a lone surrogate is not text that MySQL can store") from None
+    return "_utf8mb4 X'" + encoded.hex().upper() + "'"
 
 
 def _server_error(exc: aiomysql.Error) -> str:
