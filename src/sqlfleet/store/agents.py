@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, select, update
 
 from sqlfleet.errors import AgentConflict
 from sqlfleet.lifecycle import Lifecycle
@@ -51,12 +52,17 @@ class AgentStore(HistoryStore):
         now: datetime,
         stale_after: timedelta,
     ) -> None:
-        """Register a running agent; refuse a name in use, or a second agent on SQLite."""
+        """Register a running agent; refuse a name in use, or a second agent on SQLite.
+
+        Agents found dead are removed, and what they held is taken back first (a new agent
+        under a dead one's name would otherwise keep renewing the dead one's leases).
+        """
         a = t.agent
         with self.engine.begin() as conn:
             for other in conn.execute(select(a)).all():
                 alive = other.heartbeat_at > now - stale_after and not _dead_here(other, hostname)
                 if not alive:
+                    self._take_back_all(conn, other.name, now)
                     conn.execute(delete(a).where(a.c.name == other.name))
                     continue
                 if other.name == name:
@@ -82,6 +88,23 @@ class AgentStore(HistoryStore):
                     stopping=False,
                 )
             )
+
+    def _take_back_all(self, conn: Connection, agent: str, now: datetime) -> int:
+        """Take back the targets and steps a dead `agent` held, so others may claim them."""
+        te, se = t.target_execution, t.step_execution
+        count = self._take_back(conn, te.c.agent_name == agent, now)
+        # A step it was resolving is claimable again: its lease ends now, and nobody renews it.
+        conn.execute(
+            update(se)
+            .where(se.c.agent_name == agent, se.c.lifecycle == Lifecycle.IN_PROGRESS.value)
+            .values(agent_name=None, lease_expires_at=now)
+        )
+        return count
+
+    def take_back_from(self, agent: str, *, now: datetime) -> int:
+        """Take back what `agent`, known to be gone, held; how many targets that was."""
+        with self.engine.begin() as conn:
+            return self._take_back_all(conn, agent, now)
 
     def heartbeat(self, name: str, *, now: datetime, running: int, stopping: bool = False) -> None:
         """Say the agent is alive, how busy it is, and whether it is stopping."""
@@ -176,8 +199,14 @@ class AgentStore(HistoryStore):
             conn, job_row, trigger="schedule", now=now, scheduled_time=due
         )
 
-    def release_targets(self, agent: str, *, now: datetime, message: str) -> int:
-        """Give back this agent's running targets and steps so another agent takes them."""
+    def release_targets(
+        self, agent: str, *, now: datetime, message: str, not_started: Collection[int] = ()
+    ) -> int:
+        """Give back this agent's running targets and steps so another agent takes them.
+
+        Targets in `not_started` were claimed but their attempt never began: they get no
+        attempt row, and their claim is not counted as an attempt.
+        """
         te, se = t.target_execution, t.step_execution
         with self.engine.begin() as conn:
             running = conn.execute(
@@ -186,7 +215,8 @@ class AgentStore(HistoryStore):
                 )
             ).all()
             ids = [r.id for r in running]
-            if ids:
+            started = [r for r in running if r.id not in not_started]
+            if started:
                 conn.execute(
                     insert(t.attempt),
                     [
@@ -199,12 +229,14 @@ class AgentStore(HistoryStore):
                             "lifecycle": Lifecycle.CANCELED.value,
                             "message": message,
                         }
-                        for r in running
+                        for r in started
                     ],
                 )
+            if ids:
+                unstarted = [r.id for r in running if r.id in not_started]
                 conn.execute(
                     update(te)
-                    .where(te.c.id.in_(ids))
+                    .where(te.c.id.in_(ids), te.c.lifecycle == Lifecycle.IN_PROGRESS.value)
                     .values(
                         lifecycle=Lifecycle.WAITING_FOR_RETRY.value,
                         agent_name=None,
@@ -213,6 +245,19 @@ class AgentStore(HistoryStore):
                         last_message=message,
                     )
                 )
+                if unstarted:
+                    # Not an attempt: the count goes back to what it was before the claim.
+                    conn.execute(
+                        update(te)
+                        .where(te.c.id.in_(unstarted))
+                        .values(
+                            current_attempts=te.c.current_attempts - 1,
+                            start_time=case(
+                                (te.c.current_attempts == 1, None), else_=te.c.start_time
+                            ),
+                            last_message=f"{message} (before its attempt started)",
+                        )
+                    )
             conn.execute(
                 update(se)
                 .where(se.c.agent_name == agent, se.c.lifecycle == Lifecycle.IN_PROGRESS.value)

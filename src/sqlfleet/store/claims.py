@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Target
@@ -45,8 +45,9 @@ class ClaimedTarget:
         next_attempt_start_time: datetime | None = None,
         row_count: int | None = None,
         server_messages: str | None = None,
+        started: bool = True,
     ) -> Outcome:
-        """How this attempt ended."""
+        """How this attempt ended (`started=False`: it ended before it began)."""
         return Outcome(
             self.id,
             self.attempt_number,
@@ -57,6 +58,7 @@ class ClaimedTarget:
             next_attempt_start_time,
             row_count,
             server_messages,
+            started,
         )
 
 
@@ -73,6 +75,9 @@ class Outcome:
     next_attempt_start_time: datetime | None = None
     row_count: int | None = None
     server_messages: str | None = None
+    # False when the attempt never began (canceled while it waited for a connection slot):
+    # it is then no attempt at all, and the target's attempt count goes back down.
+    started: bool = True
 
 
 class ClaimStore(ExecutionStore):
@@ -92,20 +97,22 @@ class ClaimStore(ExecutionStore):
         """Claim up to `limit` target executions whose next attempt is due.
 
         Due: Created, or WaitingForRetry past its next attempt time, or InProgress with an
-        expired lease (its agent died: this counts as a new attempt). A step's
-        `max_parallelism` caps how many of its targets per server are InProgress at once.
+        expired lease (its agent died: this counts as a new attempt, and the lost attempt is
+        recorded as one that may have completed). Expired targets of any canceled execution
+        end Canceled on the way. A step's `max_parallelism` caps how many of its targets per
+        server are InProgress at once.
         """
         if limit <= 0:
             return []
         te, je = t.target_execution, t.job_execution
-        due = or_(
-            and_(
-                te.c.lifecycle.in_(CLAIMABLE),
-                or_(te.c.next_attempt_start_time.is_(None), te.c.next_attempt_start_time <= now),
-            ),
-            and_(te.c.lifecycle == Lifecycle.IN_PROGRESS.value, te.c.lease_expires_at < now),
+        due = and_(
+            te.c.lifecycle.in_(CLAIMABLE),
+            or_(te.c.next_attempt_start_time.is_(None), te.c.next_attempt_start_time <= now),
         )
         with self.engine.begin() as conn:
+            # Whoever looks for work first takes back what dead agents held, in any execution:
+            # nothing stays InProgress past its lease.
+            self._take_back(conn, te.c.lease_expires_at < now, now)
             limits = self._parallelism_limits(conn, job_execution_id)
             query = (
                 select(te, je.c.job_version)
@@ -136,25 +143,6 @@ class ClaimStore(ExecutionStore):
                     start_time=func.coalesce(te.c.start_time, now),
                 )
             )
-            # An attempt whose agent died (its lease ran out) gets its row now, as it ends.
-            lost = [c for c in candidates if c.lifecycle == Lifecycle.IN_PROGRESS.value]
-            if lost:
-                conn.execute(
-                    insert(t.attempt),
-                    [
-                        {
-                            "target_execution_id": c.id,
-                            "attempt_number": c.current_attempts,
-                            "agent_name": c.agent_name,
-                            "start_time": c.current_attempt_start_time or now,
-                            "end_time": now,
-                            "lifecycle": Lifecycle.FAILED.value,
-                            "message": "the agent running this attempt stopped answering; "
-                            "taken over",
-                        }
-                        for c in lost
-                    ],
-                )
             return [
                 ClaimedTarget(
                     id=c.id,
@@ -243,7 +231,8 @@ class ClaimStore(ExecutionStore):
     ) -> set[int]:
         """Record finished attempts in one transaction; finish steps and jobs they complete.
 
-        Each attempt gets its row here, once, as it ends. Outcomes of targets this agent no
+        Each attempt gets its row here, once, as it ends; an outcome that never started gets
+        none, and its claim is not counted as an attempt. Outcomes of targets this agent no
         longer holds are dropped: their lease ran out, another agent took them over, and the
         attempt was recorded then. Returns the ids of the step executions that ended.
         """
@@ -264,27 +253,9 @@ class ClaimStore(ExecutionStore):
             outcomes = [o for o in outcomes if o.target_execution_id in step_of]
             if not outcomes:
                 return set()
-            conn.execute(
-                insert(t.attempt),
-                [
-                    {
-                        "target_execution_id": o.target_execution_id,
-                        "attempt_number": o.attempt_number,
-                        "agent_name": agent,
-                        "start_time": o.attempt_start_time,
-                        "end_time": o.end_time,
-                        "lifecycle": (
-                            Lifecycle.FAILED
-                            if o.lifecycle is Lifecycle.WAITING_FOR_RETRY
-                            else o.lifecycle
-                        ).value,
-                        "message": o.message,
-                        "row_count": o.row_count,
-                        "server_messages": o.server_messages,
-                    }
-                    for o in outcomes
-                ],
-            )
+            attempted = [o for o in outcomes if o.started]
+            if attempted:
+                self._insert_attempts(conn, agent, attempted)
             conn.execute(
                 update(te)
                 .where(te.c.id == bindparam("b_id"))
@@ -295,6 +266,12 @@ class ClaimStore(ExecutionStore):
                     next_attempt_start_time=bindparam("b_next"),
                     agent_name=None,
                     lease_expires_at=None,
+                    # The claim counted an attempt; one that never started takes it back.
+                    current_attempts=te.c.current_attempts - bindparam("b_unstarted"),
+                    start_time=case(
+                        (te.c.current_attempts == bindparam("b_unstarted"), None),
+                        else_=te.c.start_time,
+                    ),
                 ),
                 [
                     {
@@ -303,6 +280,7 @@ class ClaimStore(ExecutionStore):
                         "b_end": None if o.lifecycle is Lifecycle.WAITING_FOR_RETRY else o.end_time,
                         "b_message": o.message,
                         "b_next": o.next_attempt_start_time,
+                        "b_unstarted": 0 if o.started else 1,
                     }
                     for o in outcomes
                 ],
@@ -313,3 +291,26 @@ class ClaimStore(ExecutionStore):
                 if o.lifecycle is not Lifecycle.WAITING_FOR_RETRY
             }
             return self._finish_steps(conn, sorted(ended), now) if ended else set()
+
+    def _insert_attempts(self, conn: Connection, agent: str, outcomes: Sequence[Outcome]) -> None:
+        conn.execute(
+            insert(t.attempt),
+            [
+                {
+                    "target_execution_id": o.target_execution_id,
+                    "attempt_number": o.attempt_number,
+                    "agent_name": agent,
+                    "start_time": o.attempt_start_time,
+                    "end_time": o.end_time,
+                    "lifecycle": (
+                        Lifecycle.FAILED
+                        if o.lifecycle is Lifecycle.WAITING_FOR_RETRY
+                        else o.lifecycle
+                    ).value,
+                    "message": o.message,
+                    "row_count": o.row_count,
+                    "server_messages": o.server_messages,
+                }
+                for o in outcomes
+            ],
+        )

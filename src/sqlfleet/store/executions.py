@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -33,6 +34,13 @@ from sqlfleet.store.definitions import DefinitionStore
 TERMINAL_NAMES = [s.value for s in TERMINAL]
 CLAIMABLE = [Lifecycle.CREATED.value, Lifecycle.WAITING_FOR_RETRY.value]
 FAILING = (Lifecycle.FAILED, Lifecycle.TIMED_OUT)
+
+
+def lost_message(agent: str | None, *, canceled: bool) -> str:
+    """What a taken-back attempt's record says: its agent is gone, the work may be done."""
+    who = f"agent {agent}" if agent else "the agent running this attempt"
+    then = "the execution was canceled" if canceled else "taken over as a new attempt"
+    return f"{who} stopped answering; the attempt may have completed; {then}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +202,7 @@ class ExecutionStore(DefinitionStore):
                 conn, step, agent, lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value
             ):
                 return False
-            busy = self._busy_targets(conn, step)
+            busy = self._busy_targets(conn, step, now)
             rows = []
             for target in targets:
                 skipped = (target.server_url, target.database, target.schema) in busy
@@ -238,7 +246,14 @@ class ExecutionStore(DefinitionStore):
             ).rowcount
         )
 
-    def _busy_targets(self, conn: Connection, step: StepStart) -> set[tuple[str, str, str | None]]:
+    def _busy_targets(
+        self, conn: Connection, step: StepStart, now: datetime
+    ) -> set[tuple[str, str, str | None]]:
+        """Targets on which this step runs in another execution under a live lease.
+
+        An InProgress target whose lease ran out is not busy: its agent is gone, and it is
+        taken over (or ended, if its execution was canceled) by whoever finds it next.
+        """
         te = t.target_execution
         rows = conn.execute(
             select(
@@ -248,6 +263,7 @@ class ExecutionStore(DefinitionStore):
                 te.c.step_id == step.step_id,
                 te.c.job_execution_id != step.job_execution_id,
                 te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+                te.c.lease_expires_at >= now,
             )
         )
         return {(r[0], r[1], r[2]) for r in rows}
@@ -375,6 +391,7 @@ class ExecutionStore(DefinitionStore):
 
         Targets that are running stay InProgress until their agent has canceled the
         statement on the server and recorded it; `canceled_running_targets` lists them.
+        Those whose lease has expired (their agent is gone) end Canceled here and now.
         """
         je, se, te = t.job_execution, t.step_execution, t.target_execution
         with self.engine.begin() as conn:
@@ -385,6 +402,12 @@ class ExecutionStore(DefinitionStore):
                 raise InvalidValue(f"execution {job_execution_id} already ended {row.lifecycle}")
             conn.execute(
                 update(je).where(je.c.id == job_execution_id).values(cancel_requested=True)
+            )
+            # Running targets whose agent is gone (lease expired) have nobody to cancel them.
+            self._take_back(
+                conn,
+                and_(te.c.job_execution_id == job_execution_id, te.c.lease_expires_at < now),
+                now,
             )
             for table in (te, se):
                 conn.execute(
@@ -411,6 +434,86 @@ class ExecutionStore(DefinitionStore):
                 )
             )
             self._end_job(conn, job_execution_id, Lifecycle.CANCELED, message, now)
+
+    # -- taking back what a gone agent held ------------------------------------------------------
+
+    def _take_back(self, conn: Connection, which: Any, now: datetime) -> int:
+        """Take the InProgress targets matching `which` from the agent that holds them.
+
+        Their attempt ends with a row that says its agent stopped answering and that it may
+        have completed (delivery is at least once). A target whose execution was canceled
+        ends Canceled; any other is due again at once, and the next claim runs it as a new
+        attempt. Returns how many targets were taken back.
+        """
+        te, je = t.target_execution, t.job_execution
+        lost = conn.execute(
+            select(
+                te.c.id,
+                te.c.step_execution_id,
+                te.c.agent_name,
+                te.c.current_attempts,
+                te.c.current_attempt_start_time,
+                je.c.cancel_requested,
+            )
+            .join(je, je.c.id == te.c.job_execution_id)
+            .where(te.c.lifecycle == Lifecycle.IN_PROGRESS.value, which)
+            .with_for_update(skip_locked=True, of=te)
+        ).all()
+        if not lost:
+            return 0
+        conn.execute(
+            insert(t.attempt),
+            [
+                {
+                    "target_execution_id": r.id,
+                    "attempt_number": r.current_attempts,
+                    "agent_name": r.agent_name,
+                    "start_time": r.current_attempt_start_time or now,
+                    "end_time": now,
+                    "lifecycle": (
+                        Lifecycle.CANCELED if r.cancel_requested else Lifecycle.FAILED
+                    ).value,
+                    "message": lost_message(r.agent_name, canceled=r.cancel_requested),
+                }
+                for r in lost
+            ],
+        )
+        guard = and_(te.c.id == bindparam("b_id"), te.c.lifecycle == Lifecycle.IN_PROGRESS.value)
+        released = {"agent_name": None, "lease_expires_at": None}
+        canceled = [r for r in lost if r.cancel_requested]
+        again = [r for r in lost if not r.cancel_requested]
+        if canceled:
+            conn.execute(
+                update(te)
+                .where(guard)
+                .values(
+                    lifecycle=Lifecycle.CANCELED.value,
+                    end_time=now,
+                    last_message=bindparam("b_message"),
+                    **released,
+                ),
+                [
+                    {"b_id": r.id, "b_message": lost_message(r.agent_name, canceled=True)}
+                    for r in canceled
+                ],
+            )
+            self._finish_steps(conn, sorted({r.step_execution_id for r in canceled}), now)
+        if again:
+            conn.execute(
+                update(te)
+                .where(guard)
+                .values(
+                    lifecycle=Lifecycle.WAITING_FOR_RETRY.value,
+                    next_attempt_start_time=now,
+                    last_message=bindparam("b_message"),
+                    **released,
+                ),
+                [
+                    {"b_id": r.id, "b_message": lost_message(r.agent_name, canceled=False)}
+                    for r in again
+                ],
+            )
+        return len(lost)
 
     def canceled_running_targets(self, agent: str) -> list[int]:
         """Ids of this agent's running targets whose execution was canceled."""
