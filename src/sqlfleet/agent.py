@@ -159,7 +159,11 @@ class Agent:
         while True:
             try:
                 released = await asyncio.to_thread(
-                    self.store.release_targets, self.name, now=self.clock(), message=message
+                    self.store.release_targets,
+                    self.name,
+                    now=self.clock(),
+                    message=message,
+                    not_started=self.dispatcher.not_started,
                 )
                 if released:
                     log.info("agent %s: released %d target(s) to other agents", self.name, released)

@@ -12,10 +12,10 @@ fleet.add_step("nightly", "vacuum", command="VACUUM ANALYZE", target_group="tena
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import re
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +25,7 @@ from typing import Any
 from sqlfleet import config
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.engine.resume import prepare_resume, run_holder_name
 from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
@@ -56,6 +57,9 @@ from sqlfleet.targets.resolve import resolve_group
 SECRET_CHECK_KEY = "secret_check"
 SECRET_CHECK_TEXT = "sqlfleet secret check"
 MAX_NAME = 128
+# How long a `run` process's claims last without renewal: after it is killed, its targets
+# are taken over this long after its last renewal (or at once by `resume` on the same host).
+DEFAULT_LEASE = timedelta(seconds=60)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -355,27 +359,49 @@ class Fleet:
         *,
         concurrency: int = 100,
         on_created: Callable[[JobExecution], None] | None = None,
+        stop: asyncio.Event | None = None,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> JobExecution:
-        """Create an execution of `job` and run it in this process until it ends."""
+        """Create an execution of `job` and run it in this process until it ends.
+
+        Setting `stop` cancels it: running statements are canceled, targets end Canceled.
+        """
         if concurrency < 1:
             raise InvalidValue(f"concurrency must be 1 or more, not {concurrency}")
         self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
         execution = self.create_execution(job, trigger="run")
         if on_created is not None:
             on_created(execution)
-        return await self.run_execution(execution.id, concurrency=concurrency)
+        return await self.run_execution(
+            execution.id, concurrency=concurrency, stop=stop, lease=lease
+        )
 
-    async def run_execution(self, execution_id: int, *, concurrency: int = 100) -> JobExecution:
-        """Run an existing execution in this process until it ends."""
+    async def run_execution(
+        self,
+        execution_id: int,
+        *,
+        concurrency: int = 100,
+        stop: asyncio.Event | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> JobExecution:
+        """Run an existing execution in this process until it ends (or `stop` cancels it)."""
         dispatcher = Dispatcher(
             self.store,
             self.credential_login,
-            agent_name=f"run-{socket.gethostname()}-{os.getpid()}",
-            settings=DispatcherSettings(concurrency=concurrency),
+            agent_name=run_holder_name(),
+            settings=DispatcherSettings(concurrency=concurrency, lease=lease),
             clock=self.clock,
             job_execution_id=execution_id,
         )
-        return await dispatcher.run_execution()
+        return await dispatcher.run_execution(stop)
+
+    def prepare_resume(self, execution_id: int) -> list[str]:
+        """Check that an execution whose runner went away can be resumed here; see `resume`.
+
+        Takes back at once what holders known to be gone had; raises InvalidValue when the
+        execution ended or a live agent runs it; returns notes on leases still to run out.
+        """
+        return prepare_resume(self.store, execution_id, now=self.clock())
 
     def stop(self, execution_id: int) -> JobExecution:
         """Cancel an execution: nothing more starts; running statements are canceled."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -13,13 +16,16 @@ import typer
 from sqlfleet import documents
 from sqlfleet.cli.app import JsonOption, app, open_fleet, print_fields, print_json, print_table, say
 from sqlfleet.cli.definitions import group_app
-from sqlfleet.errors import JobDatabaseUnavailable
+from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 
 R = TypeVar("R")
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+# How long `start --wait`, interrupted, waits for the agents to cancel running targets.
+CANCEL_WAIT_SECONDS = 15.0
 SUCCESS = (Lifecycle.SUCCEEDED, Lifecycle.SUCCEEDED_WITH_SKIPPED)
 ORDER = [s.value for s in Lifecycle]
 
@@ -133,7 +139,57 @@ async def _with_progress(
             await follower[0]
 
 
-def _finish(execution: JobExecution, json: bool) -> None:
+class Interrupt:
+    """SIGINT/SIGTERM while a command runs: the first sets `event`, a second gives up at once."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[asyncio.Event]:
+        """Catch the signals on the running loop for the duration; yields `event`."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # A shell starts background jobs with SIGINT ignored: a Ctrl-C meant for the
+            # foreground must not cancel them.
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            loop.add_signal_handler(sig, self._received)
+            installed.append(sig)
+        try:
+            yield self.event
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    def _received(self) -> None:
+        if self.event.is_set():
+            # The second one: stop cleaning up (the leases let others finish the work).
+            raise KeyboardInterrupt
+        self.event.set()
+
+    @property
+    def happened(self) -> bool:
+        """Whether a signal came."""
+        return self.event.is_set()
+
+
+def _interrupted(execution: JobExecution, json: bool) -> None:
+    """Say how an interrupted command left its execution, and exit 130."""
+    if json:
+        print_json(documents.job_execution(execution))
+    state = execution.lifecycle
+    what = "canceled" if state is Lifecycle.CANCELED else f"had already ended {state.value}"
+    running = sum(n for s, n in execution.target_counts.items() if not Lifecycle(s).is_terminal)
+    still = f" ({running} target(s) still being canceled by their agents)" if running else ""
+    typer.echo(f"interrupted: execution {execution.id} {what}{still}", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _finish(execution: JobExecution, json: bool, *, interrupted: bool = False) -> None:
+    if interrupted:
+        _interrupted(execution, json)
     if json:
         print_json(documents.job_execution(execution))
     else:
@@ -145,35 +201,51 @@ def _finish(execution: JobExecution, json: bool) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
+]
+LeaseOption = Annotated[
+    float,
+    typer.Option(
+        "--lease-seconds",
+        min=1,
+        metavar="S",
+        help="How long a claim lasts without renewal: if this process is killed, its targets "
+        "are taken over this long after (at once by `execution resume` on this host).",
+    ),
+]
+
+
 @app.command()
 def run(
     ctx: typer.Context,
     job: str,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
-    ] = 100,
+    concurrency: ConcurrencyOption = 100,
+    lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
 ) -> None:
-    """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded."""
+    """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded.
+
+    Ctrl-C (or SIGTERM) cancels the execution: running statements are canceled on the
+    server, every target ends Canceled, and the exit code is 130. A second Ctrl-C quits at
+    once; what was running is then taken over when its lease runs out.
+    """
+    interrupt = Interrupt()
     with open_fleet(ctx) as fleet:
         progress = Progress(fleet, quiet=json)
-        created_id: list[int] = []
 
         async def work(created: Callable[[JobExecution], None]) -> JobExecution:
-            def remember(execution: JobExecution) -> None:
-                created_id.append(execution.id)
-                created(execution)
+            with interrupt.handling() as stop:
+                return await fleet.run(
+                    job,
+                    concurrency=concurrency,
+                    on_created=created,
+                    stop=stop,
+                    lease=timedelta(seconds=lease_seconds),
+                )
 
-            return await fleet.run(job, concurrency=concurrency, on_created=remember)
-
-        try:
-            execution = asyncio.run(_with_progress(fleet, progress, work))
-        except KeyboardInterrupt:
-            if created_id:
-                fleet.stop(created_id[0])
-                typer.echo(f"execution {created_id[0]} stopped", err=True)
-            raise
-    _finish(execution, json)
+        execution = asyncio.run(_with_progress(fleet, progress, work))
+    _finish(execution, json, interrupted=interrupt.happened)
 
 
 @app.command()
@@ -185,7 +257,13 @@ def start(
     ] = False,
     json: JsonOption = False,
 ) -> None:
-    """Create an execution of JOB for the agents to run."""
+    """Create an execution of JOB for the agents to run.
+
+    With --wait, Ctrl-C (or SIGTERM) stops the execution, as `sqlfleet stop` does: the
+    agents cancel its running statements, it ends Canceled, and the exit code is 130. To
+    stop only the waiting, start without --wait and follow with `sqlfleet execution show`.
+    """
+    interrupt = Interrupt()
     with open_fleet(ctx) as fleet:
         execution = fleet.create_execution(job, trigger="manual")
         if not wait:
@@ -200,18 +278,32 @@ def start(
             done = asyncio.Event()
             follower = asyncio.create_task(progress.follow(execution.id, done))
             try:
-                while True:
-                    current = await patiently(fleet, fleet.get_execution, execution.id)
-                    if current.lifecycle.is_terminal:
-                        return current
-                    await _wait(done, 0.5)
+                with interrupt.handling() as stop:
+                    return await _follow(fleet, execution.id, stop)
             finally:
                 done.set()
                 await follower
 
         typer.echo(f"execution {execution.id} of job {job!r} created", err=True)
         ended = asyncio.run(follow())
-    _finish(ended, json)
+    _finish(ended, json, interrupted=interrupt.happened)
+
+
+async def _follow(fleet: Fleet, execution_id: int, stop: asyncio.Event) -> JobExecution:
+    """Wait for an execution the agents run to end; once `stop` is set, cancel it."""
+    deadline: float | None = None
+    while True:
+        if stop.is_set() and deadline is None:
+            with contextlib.suppress(InvalidValue):  # it had ended already
+                await asyncio.to_thread(fleet.stop, execution_id)
+            deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        current = await patiently(fleet, fleet.get_execution, execution_id)
+        if current.lifecycle.is_terminal:
+            # Stopped: give the agents a moment to cancel the running statements.
+            running = any(not Lifecycle(s).is_terminal for s in current.target_counts)
+            if deadline is None or not running or time.monotonic() > deadline:
+                return current
+        await _wait(stop, 0.5) if deadline is None else await asyncio.sleep(0.2)
 
 
 @app.command()
@@ -220,6 +312,46 @@ def stop(ctx: typer.Context, execution_id: int) -> None:
     with open_fleet(ctx) as fleet:
         execution = fleet.stop(execution_id)
     say(f"execution {execution.id}: {execution.lifecycle.value}")
+
+
+@execution_app.command("resume")
+def execution_resume(
+    ctx: typer.Context,
+    execution_id: int,
+    concurrency: ConcurrencyOption = 100,
+    lease_seconds: LeaseOption = 60.0,
+    json: JsonOption = False,
+) -> None:
+    """Run what is left of an execution here, now, as `run` does (e.g. after `run` was killed).
+
+    Refuses an execution that ended, or one a running agent still holds. Targets held by a
+    `run` killed on this host are taken over at once; those of a process elsewhere when its
+    lease runs out. Ctrl-C cancels the execution, as in `run`.
+    """
+    interrupt = Interrupt()
+    with open_fleet(ctx) as fleet:
+        for note in fleet.prepare_resume(execution_id):
+            typer.echo(note, err=True)
+        typer.echo(f"execution {execution_id}: resuming here", err=True)
+        progress = Progress(fleet, quiet=json)
+
+        async def work() -> JobExecution:
+            done = asyncio.Event()
+            follower = asyncio.create_task(progress.follow(execution_id, done))
+            try:
+                with interrupt.handling() as stop:
+                    return await fleet.run_execution(
+                        execution_id,
+                        concurrency=concurrency,
+                        stop=stop,
+                        lease=timedelta(seconds=lease_seconds),
+                    )
+            finally:
+                done.set()
+                await follower
+
+        execution = asyncio.run(work())
+    _finish(execution, json, interrupted=interrupt.happened)
 
 
 @execution_app.command("list")

@@ -21,7 +21,7 @@ from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
-from sqlfleet.errors import JobDatabaseUnavailable, SqlfleetError, StoreError
+from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 from sqlfleet.secrets import Secret
@@ -74,6 +74,8 @@ class Dispatcher:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlfleet-store")
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        # Claimed targets whose attempt has not begun (waiting for a connection slot).
+        self._unstarted: set[int] = set()
         self._cancel_reasons: dict[int, str] = {}
         self._pending: list[Outcome] = []
         self._outcomes_ready = asyncio.Event()
@@ -92,6 +94,11 @@ class Dispatcher:
     def running(self) -> int:
         """How many target executions this dispatcher holds right now."""
         return len(self._inflight)
+
+    @property
+    def not_started(self) -> frozenset[int]:
+        """Claimed targets whose attempt never began (their claim is no attempt)."""
+        return frozenset(self._unstarted)
 
     async def db(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a job-database call on the store thread."""
@@ -116,12 +123,20 @@ class Dispatcher:
 
     # -- running --------------------------------------------------------------------------------
 
-    async def run_execution(self) -> JobExecution:
-        """Run `job_execution_id` until it ends; return it as it ended."""
+    async def run_execution(self, stop: asyncio.Event | None = None) -> JobExecution:
+        """Run `job_execution_id` until it ends; return it as it ended.
+
+        Setting `stop` cancels the execution: running statements are canceled on the server,
+        and every target this process holds ends Canceled before this returns.
+        """
         assert self.job_execution_id is not None
         execution_id = self.job_execution_id
         async with asyncio.TaskGroup() as group:
             background = self._start_background(group)
+            if stop is not None:
+                background.append(
+                    group.create_task(self._cancel_when(stop, execution_id), name="interrupt")
+                )
             while True:
                 try:
                     busy = await self._dispatch(group)
@@ -154,6 +169,25 @@ class Dispatcher:
             finally:
                 await self._stop_background(background)
         await self.close()
+
+    async def _cancel_when(self, stop: asyncio.Event, execution_id: int) -> None:
+        """Once `stop` is set: cancel the execution, and what runs here, now."""
+        await stop.wait()
+        self._claiming = False
+        reason = "canceled: the run was interrupted"
+        while True:
+            try:
+                await self.db(
+                    self.store.cancel_execution, execution_id, now=self.clock(), message=reason
+                )
+            except InvalidValue:
+                pass  # it had ended already
+            except StoreError as exc:
+                await self._trouble("canceling the execution", exc)
+                continue
+            break
+        self._cancel(list(self._inflight), reason)
+        self.wake()
 
     def _start_background(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
         return [
@@ -211,6 +245,7 @@ class Dispatcher:
                 job_execution_id=self.job_execution_id,
             )
             for target in claimed:
+                self._unstarted.add(target.id)
                 self._inflight[target.id] = group.create_task(
                     self._run_target(target), name=f"target-execution-{target.id}"
                 )
@@ -284,6 +319,7 @@ class Dispatcher:
             try:
                 plan, writer = await self._plan(claimed)
                 async with self._slots:
+                    self._unstarted.discard(claimed.id)
                     outcome = await run_attempt(claimed, plan, writer, self.clock)
             except StoreError as exc:
                 # Not the target's fault: try it again shortly.
@@ -305,9 +341,11 @@ class Dispatcher:
                 reason = self._cancel_reasons.pop(claimed.id, None)
                 if reason is None:
                     raise  # shutting down: the lease lets another agent take it over
-                outcome = canceled(claimed, self.clock, reason)
+                started = claimed.id not in self._unstarted
+                outcome = canceled(claimed, self.clock, reason, started=started)
         finally:
             self._inflight.pop(claimed.id, None)
+        self._unstarted.discard(claimed.id)
         self._pending.append(outcome)
         self._outcomes_ready.set()
 
@@ -381,7 +419,8 @@ class Dispatcher:
             try:
                 if self._inflight:
                     self._cancel(
-                        await self.db(self.store.canceled_running_targets, self.agent_name)
+                        await self.db(self.store.canceled_running_targets, self.agent_name),
+                        "canceled: the execution was stopped",
                     )
                 now = self.clock()
                 for writer in list(self._writers.values()):
@@ -395,9 +434,9 @@ class Dispatcher:
             except StoreError as exc:
                 await self._trouble("extending leases", exc)
 
-    def _cancel(self, target_ids: list[int]) -> None:
+    def _cancel(self, target_ids: list[int], reason: str) -> None:
         for target_id in target_ids:
             task = self._inflight.get(target_id)
             if task is not None and target_id not in self._cancel_reasons:
-                self._cancel_reasons[target_id] = "canceled: the execution was stopped"
+                self._cancel_reasons[target_id] = reason
                 task.cancel()

@@ -160,9 +160,13 @@ def _ended(
     )
 
 
-def canceled(claimed: ClaimedTarget, clock: Clock, message: str = "canceled") -> Outcome:
+def canceled(
+    claimed: ClaimedTarget, clock: Clock, message: str = "canceled", *, started: bool = True
+) -> Outcome:
     """The outcome of an attempt stopped because its execution was canceled."""
-    return claimed.ended(Lifecycle.CANCELED, clock(), message)
+    if not started:
+        message = f"{message} (before its attempt started)"
+    return claimed.ended(Lifecycle.CANCELED, clock(), message, started=started)
 
 
 def _server_messages(messages: list[str]) -> str | None:

@@ -15,7 +15,7 @@ from sqlfleet.store.database import (
     upgrade_schema,
 )
 from sqlfleet.store.definitions import UNCHANGED
-from sqlfleet.store.executions import StepStart
+from sqlfleet.store.executions import LeaseHold, StepStart
 
 __all__ = [
     "UNCHANGED",
@@ -23,6 +23,7 @@ __all__ = [
     "ClaimedTarget",
     "Fired",
     "JobStore",
+    "LeaseHold",
     "Outcome",
     "StepStart",
     "check_schema",

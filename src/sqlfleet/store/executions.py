@@ -44,6 +44,14 @@ def lost_message(agent: str | None, *, canceled: bool) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseHold:
+    """What one holder has of an execution: how many targets and steps, leased until when."""
+
+    count: int
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StepStart:
     """A step execution this agent claimed to resolve its targets."""
 
@@ -399,6 +407,13 @@ class ExecutionStore(DefinitionStore):
             if row is None:
                 raise NotFound(f"no execution {job_execution_id}")
             if Lifecycle(row.lifecycle).is_terminal:
+                # A stop repeated after a dead agent's leases ran out ends what it left.
+                if self._take_back(
+                    conn,
+                    and_(te.c.job_execution_id == job_execution_id, te.c.lease_expires_at < now),
+                    now,
+                ):
+                    return
                 raise InvalidValue(f"execution {job_execution_id} already ended {row.lifecycle}")
             conn.execute(
                 update(je).where(je.c.id == job_execution_id).values(cancel_requested=True)
@@ -514,6 +529,28 @@ class ExecutionStore(DefinitionStore):
                 ],
             )
         return len(lost)
+
+    def lease_holders(self, job_execution_id: int, *, now: datetime) -> dict[str, LeaseHold]:
+        """Who holds a live lease on the execution's running targets or steps, and until when."""
+        holders: dict[str, LeaseHold] = {}
+        with self.engine.connect() as conn:
+            for table in (t.target_execution, t.step_execution):
+                rows = conn.execute(
+                    select(table.c.agent_name, func.count(), func.max(table.c.lease_expires_at))
+                    .where(
+                        table.c.job_execution_id == job_execution_id,
+                        table.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+                        table.c.agent_name.is_not(None),
+                        table.c.lease_expires_at >= now,
+                    )
+                    .group_by(table.c.agent_name)
+                )
+                for agent, count, until in rows:
+                    held = holders.get(agent)
+                    if held is not None:
+                        count, until = count + held.count, max(until, held.until)
+                    holders[agent] = LeaseHold(count, until)
+        return holders
 
     def canceled_running_targets(self, agent: str) -> list[int]:
         """Ids of this agent's running targets whose execution was canceled."""
