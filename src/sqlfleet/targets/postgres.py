@@ -157,6 +157,12 @@ class PostgresConnection:
                 f"the statement on {self._where} did not finish {limit} "
                 "and was canceled on the server"
             ) from None
+        except asyncpg.PostgresConnectionError as exc:
+            # Before PostgresError, its base: a connection lost mid-batch (08003 and the
+            # like) is raised by asyncpg itself, with no server message to show.
+            raise TargetConnectError(
+                f"lost the connection to {self._where}: {exc.message or exc}"
+            ) from exc
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "42601" and _MULTIPLE_COMMANDS in str(exc):
                 raise TargetQueryError(
@@ -164,8 +170,6 @@ class PostgresConnection:
                     "in a batch of its own: separate the other statements with a GO line"
                 ) from exc
             raise TargetQueryError(_server_error(exc)) from exc
-        except asyncpg.ConnectionDoesNotExistError as exc:
-            raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
         except (asyncpg.InterfaceError, OSError) as exc:
             raise TargetQueryError(f"{self._where}: {exc}") from exc
         finally:

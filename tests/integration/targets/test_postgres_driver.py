@@ -194,6 +194,20 @@ async def test_cancelling_the_caller_cancels_on_the_server(
     await poll(lambda: not _sleepers(pg_sql, database), what="pg_sleep to end on the server")
 
 
+async def test_a_connection_lost_mid_batch_is_a_connect_error(
+    connection: PostgresConnection, database: str, pg_sql: Any, poll: Any
+) -> None:
+    running = asyncio.create_task(connection.execute("SELECT pg_sleep(30)", timeout=60))
+    [(pid,)] = await poll(lambda: _sleepers(pg_sql, database), what="pg_sleep to start")
+    try:
+        connection._connection._transport.abort()  # the network drops the connection
+        with pytest.raises(TargetConnectError, match="lost the connection to") as caught:
+            await running
+        assert "08003" not in caught.value.message and "None" not in caught.value.message
+    finally:
+        pg_sql("postgres", "SELECT pg_cancel_backend(%s)", (pid,))
+
+
 async def test_schema_is_the_search_path(
     driver: PostgresDriver, pg_server: ServerUrl, pg_login: Login, database: str, pg_sql: Any
 ) -> None:
