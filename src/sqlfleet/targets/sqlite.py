@@ -173,8 +173,10 @@ class SqliteConnection:
             try:
                 done, _ = await asyncio.wait({future}, timeout=timeout)
             except asyncio.CancelledError:
-                # The caller gave up: stop the statement; close() queues behind it.
+                # The caller gave up: stop the statement; close() queues behind it. Nobody
+                # awaits the interrupted statement now: see its error, or asyncio logs it.
                 self._stop(number)
+                future.add_done_callback(_seen)
                 raise
             if not done:
                 self._stop(number)
@@ -249,6 +251,12 @@ class SqliteConnection:
             pass
         finally:
             self._worker.shutdown(wait=False)
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    """Mark a future's outcome as seen, so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 class SqliteDriver:
