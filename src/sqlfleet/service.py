@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from sqlfleet.agent import Agent, AgentSettings
 from sqlfleet.api import create_app
+from sqlfleet.api.access_log import quiet_polling
 from sqlfleet.api.launcher import AgentLauncher
 from sqlfleet.fleet import Fleet
 
@@ -40,6 +41,7 @@ async def serve_web(application: ASGIApp, listener: socket.socket) -> None:
     """Serve the web UI and the API until SIGTERM/SIGINT, then close gracefully and return
     (uvicorn on its own would re-raise the signal, and the process would die of it)."""
     server = _Server(uvicorn.Config(application, log_level="info", proxy_headers=False))
+    quiet_polling()
 
     def stop() -> None:
         server.should_exit = True
@@ -66,6 +68,7 @@ async def serve_with_agent(
     agent = Agent(fleet, settings=settings)
     application = create_app(fleet, token=token, launcher=AgentLauncher())
     server = _Server(uvicorn.Config(application, log_level="info", proxy_headers=False))
+    quiet_polling()
 
     def stop() -> None:
         server.should_exit = True
