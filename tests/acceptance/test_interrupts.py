@@ -224,3 +224,29 @@ async def test_resume_finishes_what_a_killed_run_left(
         assert "already ended Succeeded" in again.stderr
     finally:
         fleet.close()
+
+
+async def test_ctrl_c_on_start_wait_stops_the_execution(
+    pg_job_db: str, pg_fleet: Any, processes: Any
+) -> None:
+    names = pg_fleet(10)
+    prefix = names[0].rsplit("_", 1)[0]
+    fleet = _open(pg_job_db, prefix, "SELECT pg_sleep(60)")
+    try:
+        processes(pg_job_db, "agent", "--name", "w", "--lease-seconds", str(LEASE))
+        waiting = processes(pg_job_db, "start", "sleepy", "--wait")
+        await _until(lambda: _sleeping(prefix, "60") == 10, 60, "10 sleeping sessions")
+        execution_id = _latest(fleet)
+        # The agent runs it: resuming it elsewhere is refused, naming the agent.
+        refused = _sqlfleet(pg_job_db, "execution", "resume", str(execution_id))
+        assert refused.returncode == 2
+        assert f"execution {execution_id} is still being run by agent 'w'" in refused.stderr
+        waiting.send_signal(signal.SIGINT)
+        _, stderr = waiting.communicate(timeout=30)
+        assert waiting.returncode == 130, stderr
+        assert stderr.strip().splitlines()[-1] == f"interrupted: execution {execution_id} canceled"
+        assert "Traceback" not in stderr
+        assert fleet.get_execution(execution_id).target_counts == {"Canceled": 10}
+        await _until(lambda: _sleeping(prefix, "60") == 0, 3.0, "no sleeping session")
+    finally:
+        fleet.close()

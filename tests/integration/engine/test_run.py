@@ -338,3 +338,35 @@ async def test_job_executions_view_answers_monitoring_queries(
     assert [r[0] for r in failed] == names
     assert all("division by zero" in r[1] for r in failed)
     assert job_row[0] == "Failed" and not job_row[1]
+
+
+async def test_stopping_a_run_cancels_it_and_counts_only_started_attempts(
+    sqlite_fleet_db: Fleet, pg_fleet: Any, pg_sql: Any, poll: Any
+) -> None:
+    fleet = sqlite_fleet_db
+    names = pg_fleet(6)
+    prefix = names[0].rsplit("_", 1)[0]
+    fleet.add_target_group("six")
+    fleet.add_member("six", server=PG, database_pattern=f"{prefix}_*")
+    one_step_job(fleet, "sleepy", "six", "SELECT pg_sleep(60)")
+    stop = asyncio.Event()
+    # Two connections at a time: the other four targets are claimed and wait for a slot.
+    run = asyncio.create_task(fleet.run("sleepy", concurrency=2, stop=stop))
+
+    def sleeping() -> int:
+        rows = pg_sql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s AND query LIKE %s",
+            (f"{prefix}\\_%", "%pg_sleep(60)%"),
+        )
+        return int(rows[0][0])
+
+    await poll(lambda: sleeping() == 2, within=30, what="two sleeping targets")
+    stop.set()
+    execution = await asyncio.wait_for(run, 10)
+    assert execution.lifecycle is Lifecycle.CANCELED
+    assert execution.target_counts == {"Canceled": 6}
+    targets = fleet.list_target_executions(execution.id)
+    assert sorted(t.current_attempts for t in targets) == [0, 0, 0, 0, 1, 1]
+    assert sum(len(fleet.list_attempts(t.id)) for t in targets) == 2
+    await poll(lambda: sleeping() == 0, within=5, what="the statements to be canceled")
