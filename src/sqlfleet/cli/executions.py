@@ -209,6 +209,7 @@ LeaseOption = Annotated[
     typer.Option(
         "--lease-seconds",
         min=1,
+        max=86400,
         metavar="S",
         help="How long a claim lasts without renewal: if this process is killed, its targets "
         "are taken over this long after (at once by `execution resume` on this host).",
@@ -303,7 +304,10 @@ async def _follow(fleet: Fleet, execution_id: int, stop: asyncio.Event) -> JobEx
             running = any(not Lifecycle(s).is_terminal for s in current.target_counts)
             if deadline is None or not running or time.monotonic() > deadline:
                 return current
-        await _wait(stop, 0.5) if deadline is None else await asyncio.sleep(0.2)
+        if deadline is None:
+            await _wait(stop, 0.5)
+        else:
+            await asyncio.sleep(0.2)
 
 
 @app.command()
