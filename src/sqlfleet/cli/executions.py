@@ -169,6 +169,19 @@ class Interrupt:
             raise KeyboardInterrupt
         self.event.set()
 
+    @contextlib.contextmanager
+    def quit_on_second(self) -> Iterator[None]:
+        """A second signal ends the command at once, with one line and exit code 130."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            typer.echo(
+                "interrupted again: quit without waiting; targets still running end when "
+                "their lease runs out",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
     @property
     def happened(self) -> bool:
         """Whether a signal came."""
@@ -201,9 +214,6 @@ def _finish(execution: JobExecution, json: bool, *, interrupted: bool = False) -
         raise typer.Exit(EXIT_FAILED)
 
 
-ConcurrencyOption = Annotated[
-    int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
-]
 LeaseOption = Annotated[
     float,
     typer.Option(
@@ -221,7 +231,9 @@ LeaseOption = Annotated[
 def run(
     ctx: typer.Context,
     job: str,
-    concurrency: ConcurrencyOption = 100,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
+    ] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
 ) -> None:
@@ -245,7 +257,8 @@ def run(
                     lease=timedelta(seconds=lease_seconds),
                 )
 
-        execution = asyncio.run(_with_progress(fleet, progress, work))
+        with interrupt.quit_on_second():
+            execution = asyncio.run(_with_progress(fleet, progress, work))
     _finish(execution, json, interrupted=interrupt.happened)
 
 
@@ -286,7 +299,8 @@ def start(
                 await follower
 
         typer.echo(f"execution {execution.id} of job {job!r} created", err=True)
-        ended = asyncio.run(follow())
+        with interrupt.quit_on_second():
+            ended = asyncio.run(follow())
     _finish(ended, json, interrupted=interrupt.happened)
 
 
@@ -322,7 +336,9 @@ def stop(ctx: typer.Context, execution_id: int) -> None:
 def execution_resume(
     ctx: typer.Context,
     execution_id: int,
-    concurrency: ConcurrencyOption = 100,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
+    ] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
 ) -> None:
@@ -354,7 +370,8 @@ def execution_resume(
                 done.set()
                 await follower
 
-        execution = asyncio.run(work())
+        with interrupt.quit_on_second():
+            execution = asyncio.run(work())
     _finish(execution, json, interrupted=interrupt.happened)
 
 
