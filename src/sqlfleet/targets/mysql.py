@@ -194,6 +194,10 @@ class MysqlConnection:
                         f"lost the connection to {self._where}: {_server_error(exc)}"
                     ) from exc
                 raise TargetQueryError(_server_error(exc)) from exc
+            except aiomysql.InterfaceError as exc:
+                # Before aiomysql.Error, its base: the connection was lost before this batch
+                # (pymysql says "(0, 'Not connected')"), which is no fault of the script.
+                raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
             except aiomysql.Error as exc:
                 raise TargetQueryError(_server_error(exc)) from exc
             except OSError as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pymysql
 import pytest
 
 from sqlfleet.errors import (
@@ -180,6 +182,23 @@ async def test_cancelling_the_caller_kills_the_query(
     with pytest.raises(asyncio.CancelledError):
         await running
     await poll(lambda: not _sleepers(mysql_sql, database), what="SLEEP to end on the server")
+
+
+async def test_a_lost_connection_is_a_connect_error(
+    connection: MysqlConnection, database: str, mysql_sql: Any, poll: Any
+) -> None:
+    running = asyncio.create_task(connection.execute("SELECT SLEEP(30)", timeout=60))
+    [(thread,)] = await poll(lambda: _sleepers(mysql_sql, database), what="SLEEP to start")
+    try:
+        connection._connection._writer.transport.abort()  # the network drops the connection
+        with pytest.raises(TargetConnectError, match="lost the connection to"):
+            await running
+        # The next batch on it is refused as a lost connection too, not as a script error.
+        with pytest.raises(TargetConnectError, match="lost the connection to"):
+            await connection.execute("SELECT 1", timeout=10)
+    finally:
+        with contextlib.suppress(pymysql.MySQLError):  # it may have ended by itself
+            mysql_sql(None, f"KILL {int(thread)}")
 
 
 async def test_append_rows_creates_the_table_and_round_trips_types(
