@@ -25,7 +25,7 @@ from typing import Any
 from sqlfleet import config
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
-from sqlfleet.engine.resume import prepare_resume, run_holder_name
+from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
 from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
@@ -404,8 +404,19 @@ class Fleet:
         return prepare_resume(self.store, execution_id, now=self.clock())
 
     def stop(self, execution_id: int) -> JobExecution:
-        """Cancel an execution: nothing more starts; running statements are canceled."""
-        self.store.cancel_execution(execution_id, now=self.clock())
+        """Cancel an execution: nothing more starts; running statements are canceled.
+
+        Targets whose holder is gone (its lease expired, or its process on this host ended)
+        end Canceled at once; live holders cancel theirs.
+        """
+        try:
+            self.store.cancel_execution(execution_id, now=self.clock())
+        except InvalidValue:
+            # Already Canceled: a stop repeated still ends what gone holders left.
+            if not take_back_from_the_gone(self.store, execution_id, now=self.clock()):
+                raise
+        else:
+            take_back_from_the_gone(self.store, execution_id, now=self.clock())
         return self.store.get_execution(execution_id)
 
     def get_execution(self, execution_id: int) -> JobExecution:

@@ -156,43 +156,59 @@ async def test_killed_runs_and_agents_leave_nothing_stuck(
         run.communicate(timeout=10)
         stopped = _sqlfleet(pg_job_db, "stop", str(first))
         assert stopped.returncode == 0, stopped.stderr
-        # An agent comes along: the dead run's targets end Canceled once their lease is out.
-        killed_at = time.monotonic()
-        agent = processes(pg_job_db, "agent", "--name", "w", *fast)
-        await _until(lambda: _stuck(fleet, first) == 0, LEASE + MARGIN, "the run's targets")
-        assert time.monotonic() - killed_at < LEASE + MARGIN
+        # The run was killed on this host: the stop ends its targets at once.
         assert fleet.get_execution(first).target_counts == {"Canceled": 20}
         messages = {t.last_message for t in fleet.list_target_executions(first)}
         assert all(m and MAY_HAVE_COMPLETED in m for m in messages), messages
 
-        # 2. An agent killed mid-sleep and restarted under its name hands its targets over.
-        second = fleet.create_execution("sleepy").id
+        # 2. A `run` that stops answering (frozen, or on a machine that died) is stopped: an
+        # agent that comes along ends its targets once their lease has run out.
+        # (A longer lease: `sqlfleet stop` must come before it runs out.)
+        frozen = processes(pg_job_db, "run", "sleepy", "--lease-seconds", str(2 * LEASE))
         await _until(
-            lambda: fleet.get_execution(second).target_counts == {"InProgress": 20},
+            lambda: _latest(fleet) != first and _stuck(fleet, _latest(fleet)) == 20, 60, "a run"
+        )
+        second = _latest(fleet)
+        frozen.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        stopped = _sqlfleet(pg_job_db, "stop", str(second))
+        assert stopped.returncode == 0, stopped.stderr
+        assert _stuck(fleet, second) == 20  # it is alive: its leases are its own until they end
+        agent = processes(pg_job_db, "agent", "--name", "w", *fast)
+        within = 2 * LEASE + MARGIN
+        await _until(lambda: _stuck(fleet, second) == 0, within, "the frozen run's targets")
+        assert time.monotonic() - frozen_at < within
+        assert fleet.get_execution(second).target_counts == {"Canceled": 20}
+        frozen.kill()
+
+        # 3. An agent killed mid-sleep and restarted under its name hands its targets over.
+        third = fleet.create_execution("sleepy").id
+        await _until(
+            lambda: fleet.get_execution(third).target_counts == {"InProgress": 20},
             30,
-            "the agent to run the second execution",
+            "the agent to run the third execution",
         )
         agent.kill()
         agent.communicate(timeout=10)
         agent = processes(pg_job_db, "agent", "--name", "w", *fast)
 
         def taken_over() -> bool:
-            targets = fleet.list_target_executions(second)
+            targets = fleet.list_target_executions(third)
             return all(t.current_attempts == 2 and t.agent_name == "w" for t in targets)
 
         await _until(taken_over, 30, "the restarted agent to take its targets over")
-        stopped = _sqlfleet(pg_job_db, "stop", str(second))
+        stopped = _sqlfleet(pg_job_db, "stop", str(third))
         assert stopped.returncode == 0, stopped.stderr
-        await _until(lambda: _stuck(fleet, second) == 0, LEASE + MARGIN, "the stop to end them")
-        assert fleet.get_execution(second).target_counts == {"Canceled": 20}
+        await _until(lambda: _stuck(fleet, third) == 0, LEASE + MARGIN, "the stop to end them")
+        assert fleet.get_execution(third).target_counts == {"Canceled": 20}
 
-        # 3. A new execution of the job runs on every database: none is Skipped.
+        # 4. A new execution of the job runs on every database: none is Skipped.
         fleet.update_step("sleepy", "main", command="SELECT 1")
-        third = fleet.create_execution("sleepy").id
+        fourth = fleet.create_execution("sleepy").id
         await _until(
-            lambda: fleet.get_execution(third).lifecycle.is_terminal, 60, "the third execution"
+            lambda: fleet.get_execution(fourth).lifecycle.is_terminal, 60, "the fourth execution"
         )
-        assert fleet.get_execution(third).target_counts == {"Succeeded": 20}
+        assert fleet.get_execution(fourth).target_counts == {"Succeeded": 20}
         assert agent.poll() is None
     finally:
         fleet.close()

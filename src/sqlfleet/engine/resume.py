@@ -42,6 +42,21 @@ def _agent_gone_here(agent: AgentInfo) -> bool:
     return agent.hostname == socket.gethostname() and _pid_gone(agent.pid)
 
 
+def take_back_from_the_gone(store: JobStore, execution_id: int, *, now: datetime) -> int:
+    """Take back the execution's targets whose holder is known to be gone; how many.
+
+    Known gone: a process of this host (a registered agent, or a `run`) whose pid is no more.
+    What a holder elsewhere has waits for its lease to run out.
+    """
+    agents = {a.name: a for a in store.list_agents()}
+    taken = 0
+    for holder in store.lease_holders(execution_id, now=now):
+        agent = agents.get(holder)
+        if (agent is not None and _agent_gone_here(agent)) or _run_holder_gone_here(holder):
+            taken += store.take_back_from(holder, now=now)
+    return taken
+
+
 def prepare_resume(store: JobStore, execution_id: int, *, now: datetime) -> list[str]:
     """Check that the execution can be resumed here and take back what dead holders had.
 
