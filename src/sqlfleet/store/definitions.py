@@ -5,7 +5,8 @@ Every verb is one transaction: a failed command leaves what was stored unchanged
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,17 +57,19 @@ class DefinitionStore:
         """Store a new credential; its secret is an encrypted token."""
         now = utcnow()
         with self.engine.begin() as conn:
+            taken = f"a credential named {name!r} already exists"
             if self._credential_row(conn, name) is not None:
-                raise DuplicateName(f"a credential named {name!r} already exists")
-            conn.execute(
-                insert(t.credential).values(
-                    name=name,
-                    username=username,
-                    secret_token=secret_token,
-                    created_at=now,
-                    updated_at=now,
+                raise DuplicateName(taken)
+            with _duplicate_as(taken):
+                conn.execute(
+                    insert(t.credential).values(
+                        name=name,
+                        username=username,
+                        secret_token=secret_token,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
             return _credential(self._require_credential(conn, name))
 
     def update_credential(
@@ -149,9 +152,11 @@ class DefinitionStore:
     def add_target_group(self, name: str) -> TargetGroup:
         """Create an empty target group."""
         with self.engine.begin() as conn:
+            taken = f"a target group named {name!r} already exists"
             if self._group_row(conn, name) is not None:
-                raise DuplicateName(f"a target group named {name!r} already exists")
-            conn.execute(insert(t.target_group).values(name=name, created_at=utcnow()))
+                raise DuplicateName(taken)
+            with _duplicate_as(taken):
+                conn.execute(insert(t.target_group).values(name=name, created_at=utcnow()))
             return self._group(conn, self._require_group(conn, name))
 
     def remove_target_group(self, name: str) -> None:
@@ -286,7 +291,7 @@ class DefinitionStore:
         with self.engine.begin() as conn:
             if self._job_row(conn, name) is not None:
                 raise DuplicateName(f"a job named {name!r} already exists")
-            try:
+            with _duplicate_as(f"a job named {name!r} already exists"):
                 job_id = conn.execute(
                     insert(t.job)
                     .values(
@@ -300,8 +305,6 @@ class DefinitionStore:
                     )
                     .returning(t.job.c.id)
                 ).scalar_one()
-            except IntegrityError:
-                raise DuplicateName(f"a job named {name!r} already exists") from None
             conn.execute(insert(t.job_version).values(job_id=job_id, version=1, created_at=now))
             if steps:
                 conn.execute(
@@ -344,7 +347,10 @@ class DefinitionStore:
                 values.update(_schedule_values(schedule))
                 values["last_fire_time"] = None
             steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
-            self._new_version(conn, row, steps, values)
+            renaming = "name" in values
+            taken = f"a job named {new_name!r} already exists"
+            with _duplicate_as(taken) if renaming else nullcontext():
+                self._new_version(conn, row, steps, values)
             return self._job(conn, self._require_job(conn, values.get("name", name)))
 
     def remove_job(self, name: str, *, force: bool = False) -> None:
@@ -557,6 +563,25 @@ class DefinitionStore:
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+@contextmanager
+def _duplicate_as(message: str) -> Iterator[None]:
+    """Turn a unique-key violation into DuplicateName.
+
+    The name checks before an insert read committed rows: on PostgreSQL, two sessions can
+    both pass them, and the unique index then refuses the later insert.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        original = exc.orig
+        unique = getattr(original, "sqlstate", None) == "23505" or "UNIQUE constraint" in str(
+            original
+        )
+        if not unique:
+            raise
+        raise DuplicateName(message) from None
 
 
 def _credential(row: Row[Any]) -> Credential:
