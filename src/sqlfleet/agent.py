@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlfleet import limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.errors import JobDatabaseUnavailable, StoreError
@@ -44,6 +45,13 @@ class AgentSettings:
     retention_days: float = 45.0
     purge_interval: float = 3600.0
 
+    def __post_init__(self) -> None:
+        # The same limits as the CLI's options: refused here, not deep in a loop later.
+        limits.CONCURRENCY.check(self.concurrency)
+        limits.LEASE_SECONDS.check(self.lease.total_seconds())
+        limits.GRACE_PERIOD.check(self.grace_period)
+        limits.RETENTION_DAYS.check(self.retention_days)
+
 
 def default_agent_name() -> str:
     """host-pid: unique on a host, readable in `agent list`."""
@@ -63,7 +71,7 @@ class Agent:
     ) -> None:
         self.fleet = fleet
         self.store = fleet.store
-        self.name = name or default_agent_name()
+        self.name = default_agent_name() if name is None else limits.check_name("agent", name)
         self.settings = settings or AgentSettings()
         self.clock = clock
         self.stopping = asyncio.Event()

@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlfleet import config
+from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
@@ -56,11 +55,9 @@ from sqlfleet.targets.resolve import resolve_group
 
 SECRET_CHECK_KEY = "secret_check"
 SECRET_CHECK_TEXT = "sqlfleet secret check"
-MAX_NAME = 128
 # How long a `run` process's claims last without renewal: after it is killed, its targets
 # are taken over this long after its last renewal (or at once by `resume` on the same host).
 DEFAULT_LEASE = timedelta(seconds=60)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +155,9 @@ class Fleet:
 
     def add_credential(self, name: str, username: str, secret: Secret) -> Credential:
         """Store a credential; its secret is encrypted and never shown again."""
-        _check_name("credential", name)
-        _check_text("user name", username)
+        limits.check_name("credential", name)
+        limits.USERNAME.check(username)
+        _check_secret(secret)
         return self.store.add_credential(name, username, self.secrets.encrypt(secret))
 
     def update_credential(
@@ -167,7 +165,9 @@ class Fleet:
     ) -> Credential:
         """Change a credential's user name and/or secret."""
         if username is not None:
-            _check_text("user name", username)
+            limits.USERNAME.check(username)
+        if secret is not None:
+            _check_secret(secret)
         token = self.secrets.encrypt(secret) if secret is not None else None
         return self.store.update_credential(name, username=username, secret_token=token)
 
@@ -183,7 +183,7 @@ class Fleet:
 
     def add_target_group(self, name: str) -> TargetGroup:
         """Create an empty target group."""
-        _check_name("target group", name)
+        limits.check_name("target group", name)
         return self.store.add_target_group(name)
 
     def remove_target_group(self, name: str) -> None:
@@ -216,16 +216,19 @@ class Fleet:
         server + database: one database; + schema pattern: its matching schemas;
         server + database + shard-map query: the databases the catalog query names.
         """
-        url = ServerUrl.parse(server)
+        url = _server_url("server URL", server)
         kind = _member_kind(database, database_pattern, schema_pattern, shard_map_query)
-        for label, value in (
-            ("database", database),
-            ("database pattern", database_pattern),
-            ("schema pattern", schema_pattern),
+        for limit, label, value in (
+            (limits.IDENTIFIER, "database", database),
+            (limits.PATTERN, "database pattern", database_pattern),
+            (limits.PATTERN, "schema pattern", schema_pattern),
         ):
             if value is not None:
-                _check_text(label, value)
+                limit.check(value, label=label)
+        if refresh_credential is not None:
+            limits.check_name("refresh credential", refresh_credential)
         if shard_map_query is not None:
+            limits.SCRIPT.check(shard_map_query, label="shard-map query")
             validate_command(shard_map_query)
         return self.store.add_member(
             group,
@@ -241,7 +244,7 @@ class Fleet:
 
     def remove_member(self, group: str, member_id: int) -> None:
         """Take a member out of a group by its id (see `target-group show`)."""
-        self.store.remove_member(group, member_id)
+        self.store.remove_member(group, limits.ID.check(member_id, label="member id"))
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -258,9 +261,12 @@ class Fleet:
 
         All of it is created, or nothing: a refused step leaves no job behind.
         """
-        _check_name("job", name)
+        limits.check_name("job", name)
+        limits.DESCRIPTION.check(description)
+        if len(steps) > limits.MAX_STEPS:
+            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(steps)}")
         for step_name, _ in steps:
-            _check_name("step", step_name)
+            limits.check_name("step", step_name)
         built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
         return self.store.add_job(
             name,
@@ -281,7 +287,9 @@ class Fleet:
     ) -> Job:
         """Change a job's settings; pass `schedule=None` to remove its schedule."""
         if new_name is not None:
-            _check_name("job", new_name)
+            limits.check_name("job", new_name)
+        if description is not None:
+            limits.DESCRIPTION.check(description)
         if schedule is not UNCHANGED:
             schedule = self._anchored(schedule)
         return self.store.update_job(
@@ -304,6 +312,8 @@ class Fleet:
 
     def get_job(self, name: str, version: int | None = None) -> Job:
         """One job at its current version, or at `version`."""
+        if version is not None:
+            limits.VERSION.check(version)
         return self.store.get_job(name, version)
 
     def job_versions(self, name: str) -> list[JobVersion]:
@@ -314,7 +324,7 @@ class Fleet:
 
     def add_step(self, job: str, name: str, **settings: Any) -> Job:
         """Append a step. Settings are `StepSettings` fields and the retry policy's fields."""
-        _check_name("step", name)
+        limits.check_name("step", name)
         return self.store.add_step(job, name, build_step_settings(None, settings))
 
     def update_step(
@@ -322,7 +332,7 @@ class Fleet:
     ) -> Job:
         """Change some settings of a step; the others keep their values."""
         if new_name is not None:
-            _check_name("step", new_name)
+            limits.check_name("step", new_name)
         current = self.store.get_job(job).step(name)
         if current is None:
             raise NotFound(f"job {job!r} has no step named {name!r}")
@@ -366,8 +376,7 @@ class Fleet:
 
         Setting `stop` cancels it: running statements are canceled, targets end Canceled.
         """
-        if concurrency < 1:
-            raise InvalidValue(f"concurrency must be 1 or more, not {concurrency}")
+        limits.CONCURRENCY.check(concurrency)
         self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
         execution = self.create_execution(job, trigger="run")
         if on_created is not None:
@@ -385,6 +394,8 @@ class Fleet:
         lease: timedelta = DEFAULT_LEASE,
     ) -> JobExecution:
         """Run an existing execution in this process until it ends (or `stop` cancels it)."""
+        limits.CONCURRENCY.check(concurrency)
+        limits.ID.check(execution_id, label="execution id")
         dispatcher = Dispatcher(
             self.store,
             self.credential_login,
@@ -409,6 +420,7 @@ class Fleet:
         Targets whose holder is gone (its lease expired, or its process on this host ended)
         end Canceled at once; live holders cancel theirs.
         """
+        limits.ID.check(execution_id, label="execution id")
         try:
             self.store.cancel_execution(execution_id, now=self.clock())
         except InvalidValue:
@@ -421,6 +433,7 @@ class Fleet:
 
     def get_execution(self, execution_id: int) -> JobExecution:
         """One execution with its target counts per state."""
+        limits.ID.check(execution_id, label="execution id")
         return self.store.get_execution(execution_id)
 
     def list_executions(
@@ -433,8 +446,9 @@ class Fleet:
         offset: int = 0,
     ) -> list[JobExecution]:
         """Executions, newest first."""
-        if count is not None and count < 1:
-            raise InvalidValue(f"count must be 1 or more, not {count}")
+        if count is not None:
+            limits.COUNT.check(count)
+        limits.OFFSET.check(offset)
         state = parse_lifecycle(lifecycle) if lifecycle is not None else None
         return self.store.list_executions(
             job=job, count=count, active=active, lifecycle=state, offset=offset
@@ -442,7 +456,7 @@ class Fleet:
 
     def list_step_executions(self, execution_id: int) -> list[StepExecution]:
         """The steps of an execution."""
-        self.store.get_execution(execution_id)
+        self.get_execution(execution_id)
         return self.store.list_step_executions(execution_id)
 
     def list_target_executions(
@@ -454,7 +468,10 @@ class Fleet:
         offset: int = 0,
     ) -> list[TargetExecution]:
         """The targets of an execution, optionally only those in some states."""
-        self.store.get_execution(execution_id)
+        self.get_execution(execution_id)
+        if limit is not None:
+            limits.COUNT.check(limit, label="limit")
+        limits.OFFSET.check(offset)
         states = [parse_lifecycle(s) for s in lifecycle] if lifecycle else None
         return self.store.list_target_executions(
             execution_id, lifecycle=states, limit=limit, offset=offset
@@ -462,6 +479,8 @@ class Fleet:
 
     def get_target_execution(self, execution_id: int, target_execution_id: int) -> TargetExecution:
         """One target execution of an execution."""
+        limits.ID.check(execution_id, label="execution id")
+        limits.ID.check(target_execution_id, label="target execution id")
         found = self.store.list_target_executions(
             execution_id, target_execution_id=target_execution_id
         )
@@ -477,12 +496,12 @@ class Fleet:
 
     def list_attempts(self, target_execution_id: int) -> list[Attempt]:
         """Every attempt of one target execution."""
+        limits.ID.check(target_execution_id, label="target execution id")
         return self.store.list_attempts(target_execution_id)
 
     def purge(self, *, older_than_days: float = 45, job: str | None = None) -> int:
         """Delete ended executions older than the retention; how many were deleted."""
-        if older_than_days < 0:
-            raise InvalidValue(f"older-than must be 0 days or more, not {older_than_days}")
+        older_than_days = limits.OLDER_THAN_DAYS.check(older_than_days)
         before = self.clock() - timedelta(days=older_than_days)
         return self.store.purge(before=before, job=job)
 
@@ -504,13 +523,18 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
     """Step settings from `base` (or the defaults) with `changes`; None values are ignored.
 
     `changes` may hold StepSettings fields, RetryPolicy fields, and `output` (an
-    `OutputDestination`, or None to keep it; `remove_output=True` drops it).
+    `OutputDestination`, or None to keep it; `remove_output=True` drops it). Each value is
+    checked against its limits in `sqlfleet.limits.STEP_SETTINGS`, the table every door uses.
     `max_parallelism=0` means no limit.
     """
     changes = {k: v for k, v in changes.items() if v is not None}
     unknown = set(changes) - _RETRY_FIELDS - _SETTING_FIELDS - {"output", "remove_output"}
     if unknown:
         raise InvalidValue(f"unknown step setting(s): {', '.join(sorted(unknown))}")
+    for field, value in changes.items():
+        setting = limits.STEP_SETTING.get(field)
+        if setting is not None:
+            changes[field] = setting.check(value)
     retry_changes = {k: changes.pop(k) for k in list(changes) if k in _RETRY_FIELDS}
     remove_output = changes.pop("remove_output", False)
     if base is None:
@@ -520,12 +544,8 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
         base = StepSettings(command=changes["command"], target_group="", credential="")
     if "command" in changes:
         changes["command"] = validate_command(changes["command"])
-    for field in ("step_timeout_seconds", "connect_timeout_seconds"):
-        if field in changes:
-            changes[field] = _positive_int(field, changes[field])
     if "max_parallelism" in changes:
-        value = _non_negative_int("max_parallelism", changes["max_parallelism"])
-        changes["max_parallelism"] = value or None
+        changes["max_parallelism"] = changes["max_parallelism"] or None
     output = changes.pop("output", None)
     if output is not None:
         changes["output"] = _checked_output(output)
@@ -536,10 +556,26 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
 
 
 def _checked_output(output: OutputDestination) -> OutputDestination:
-    url = ServerUrl.parse(output.server_url)
-    for label, value in (("output database", output.database), ("output table", output.table)):
-        _check_text(label, value)
+    url = _server_url("output server URL", output.server_url)
+    limits.IDENTIFIER.check(output.database, label="output database")
+    if output.schema is not None:
+        limits.IDENTIFIER.check(output.schema, label="output schema")
+    limits.IDENTIFIER.check(output.table, label="output table")
+    limits.check_name("output credential", output.credential)
     return dataclasses.replace(output, server_url=str(url))
+
+
+def _server_url(label: str, text: str) -> ServerUrl:
+    """A server URL whose stored form fits its column."""
+    limits.SERVER_URL.check(text, label=label)
+    url = ServerUrl.parse(text)
+    limits.SERVER_URL.check(str(url), label=label)
+    return url
+
+
+def _check_secret(secret: Secret) -> None:
+    # The value stays out of the message: it is a secret even when it is malformed.
+    limits.SECRET.check(secret.reveal())
 
 
 def _member_kind(
@@ -567,55 +603,18 @@ def _member_kind(
     return MemberKind.SERVER
 
 
-def _check_name(what: str, name: str) -> None:
-    if not name or not name.strip():
-        raise InvalidValue(f"the {what} name is empty")
-    if name != name.strip():
-        raise InvalidValue(f"the {what} name {name!r} starts or ends with spaces")
-    if len(name) > MAX_NAME:
-        raise InvalidValue(f"the {what} name is longer than {MAX_NAME} characters")
-    if _CONTROL.search(name):
-        raise InvalidValue(f"the {what} name {name!r} contains control characters")
-    if "/" in name:
-        raise InvalidValue(f"the {what} name {name!r} contains '/', which URLs cannot hold")
-
-
-def _check_text(what: str, value: str) -> None:
-    if not value or not value.strip():
-        raise InvalidValue(f"the {what} is empty")
-    if len(value) > MAX_NAME:
-        raise InvalidValue(f"the {what} is longer than {MAX_NAME} characters")
-    if _CONTROL.search(value):
-        raise InvalidValue(f"the {what} {value!r} contains control characters")
-
-
-def _positive_int(field: str, value: Any) -> int:
-    number = _as_int(field, value)
-    if number <= 0:
-        raise InvalidValue(f"{field} must be a positive number of seconds, not {value!r}")
-    return number
-
-
-def _non_negative_int(field: str, value: Any) -> int:
-    number = _as_int(field, value)
-    if number < 0:
-        raise InvalidValue(f"{field} must be 0 or more, not {value!r}")
-    return number
-
-
-def _as_int(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            return int(str(value))
-        except ValueError:
-            raise InvalidValue(f"{field} must be a whole number, not {value!r}") from None
-    return value
-
-
 def read_command_file(path: str | Path) -> str:
     """A step's command read from a file, with a clear error when it cannot be read."""
+    # A UTF-8 character takes at most 4 bytes: reading more could only make it too long.
+    most = 4 * limits.MAX_SCRIPT
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = file.read(most + 1)
+        if len(data) > most:
+            raise InvalidValue(
+                f"command file {str(path)!r} is longer than {limits.MAX_SCRIPT:,} characters"
+            )
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise InvalidValue(f"command file {str(path)!r} does not exist") from None
     except IsADirectoryError:

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-from sqlfleet.errors import InvalidSchedule
+from sqlfleet import limits
+from sqlfleet.errors import InvalidSchedule, InvalidValue
 
 KINDS = ("once", "interval", "cron")
 UNITS = ("minutes", "hours", "days", "weeks", "months")
@@ -84,8 +85,12 @@ def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(high, UTC)
 
 
-def _to_utc(moment: datetime, zone: ZoneInfo) -> datetime:
+def _to_utc(moment: datetime, zone: ZoneInfo, label: str = "time") -> datetime:
     """`moment` in UTC; a naive `moment` is a wall-clock time in `zone`."""
+    try:
+        limits.check_time(label, moment)
+    except InvalidValue as exc:
+        raise InvalidSchedule(exc.message) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         return _wall_to_utc(moment, zone)
     return moment.astimezone(UTC)
@@ -175,6 +180,8 @@ def _definition_problem(
     if kind == "cron":
         if not cron:
             return "a cron schedule needs a cron expression"
+        if len(cron) > limits.MAX_NAME:
+            return f"a cron expression is at most {limits.MAX_NAME} characters, not {len(cron)}"
         problem = _cron_problem(cron)
         return problem and f"bad cron expression '{cron}': {problem}"
     if kind == "once":
@@ -220,7 +227,7 @@ class Schedule:
             if moment is not None and not isinstance(moment, datetime):
                 raise InvalidSchedule(f"the {field} must be a datetime, not {moment!r}")
             if isinstance(moment, datetime):
-                object.__setattr__(self, field, _to_utc(moment, zone))
+                object.__setattr__(self, field, _to_utc(moment, zone, field.replace("_", " ")))
         if (
             self.start_time is not None
             and self.end_time is not None
@@ -245,6 +252,7 @@ class Schedule:
         Naive start and end times are wall-clock times in `timezone`.
         """
         make = partial(cls, timezone=timezone, start_time=start_time, end_time=end_time)
+        limits.SCHEDULE_SPEC.check(spec)
         text = " ".join(spec.split())
         if not text:
             raise InvalidSchedule(f"the schedule is empty: {_USAGE}")

@@ -352,7 +352,7 @@ BAD_INPUTS = [
             "--retry-attempts",
             "-1",
         ),
-        "retry_attempts",
+        "--retry-attempts must be 0 to 1000000",
     ),
     (
         (
@@ -388,7 +388,7 @@ BAD_INPUTS = [
             "--max-parallelism",
             "-3",
         ),
-        "max_parallelism",
+        "--max-parallelism must be 0 to 2147483647",
     ),
     (
         (

@@ -1,8 +1,9 @@
 """Request bodies of the REST API (and of the pages' forms), validated by pydantic.
 
-Responses use `sqlfleet.documents`, the shapes `--json` prints. The rules here catch what
-would not even reach the Python API (types, ranges, NUL characters); the Python API checks
-the rest (names, server URLs, schedules) and its errors become 4xx answers too.
+Responses use `sqlfleet.documents`, the shapes `--json` prints. Every bound comes from
+`sqlfleet.limits`, the table the CLI and the Python API use too, so that the OpenAPI document
+shows the same ranges every door enforces; the Python API checks the rest (server URLs,
+schedules) and its errors become 4xx answers too.
 """
 
 from __future__ import annotations
@@ -13,30 +14,22 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
-from sqlfleet.errors import InvalidSchedule
+from sqlfleet import limits
+from sqlfleet.errors import InvalidSchedule, InvalidValue
 from sqlfleet.model import OutputDestination
 from sqlfleet.schedule import Schedule
 
-MAX_NAME = 128
-MAX_TEXT = 10_000
-MAX_SCRIPT = 1_000_000
-MAX_ID = 2_147_483_647
-MAX_SECONDS = 2_147_483_647
-MAX_INTERVAL = 31_536_000.0  # a year, in seconds
-
-# Names appear in URL paths: a slash would split them; control characters are never names.
-NAME_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
+MAX_NAME = limits.MAX_NAME
+MAX_ID = limits.INT32_MAX
+NAME_PATTERN = limits.NAME_PATTERN
 
 
 def _storable(value: str) -> str:
-    """Text both job databases can store: no NUL, valid Unicode."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    """Text both job databases can store: valid UTF-8, no NUL (the limits' own check)."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
+        return limits.check_storable("text", value)
+    except InvalidValue as exc:
+        raise ValueError(exc.message.removeprefix("the text ")) from None
 
 
 def _secret_storable(value: SecretStr) -> SecretStr:
@@ -44,21 +37,40 @@ def _secret_storable(value: SecretStr) -> SecretStr:
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
-Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_storable)]
-ShortText = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_storable)]
-Script = Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT), AfterValidator(_storable)]
-Seconds = Annotated[int, Field(ge=1, le=MAX_SECONDS)]
-Interval = Annotated[float, Field(ge=0, le=MAX_INTERVAL, allow_inf_nan=False)]
-Multiplier = Annotated[float, Field(ge=1, le=1000, allow_inf_nan=False)]
-SecretText = Annotated[
-    SecretStr, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_secret_storable)
-]
+def _text(limit: limits.Text) -> Any:
+    """Pydantic bounds of a text setting."""
+    return Field(min_length=limit.min_length, max_length=limit.max_length)
+
+
+def _number(limit: limits.Number) -> Any:
+    """Pydantic bounds of a numeric setting, with its help as the field's description."""
+    return Field(ge=limit.low, le=limit.high, allow_inf_nan=False, description=limit.help_text)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME, pattern=limits.NAME_PATTERN)]
+Text = Annotated[str, _text(limits.DESCRIPTION), AfterValidator(_storable)]
+ShortText = Annotated[str, _text(limits.IDENTIFIER), AfterValidator(_storable)]
+Url = Annotated[str, _text(limits.SERVER_URL), AfterValidator(_storable)]
+Script = Annotated[str, _text(limits.SCRIPT), AfterValidator(_storable)]
+SecretText = Annotated[SecretStr, _text(limits.SECRET), AfterValidator(_secret_storable)]
+
+# The step settings' numbers, each from its row of `limits.STEP_SETTINGS`.
+RetryAttempts = Annotated[int, _number(limits.RETRY_ATTEMPTS)]
+InitialInterval = Annotated[float, _number(limits.INITIAL_RETRY_INTERVAL)]
+MaximumInterval = Annotated[float, _number(limits.MAXIMUM_RETRY_INTERVAL)]
+Multiplier = Annotated[float, _number(limits.BACKOFF_MULTIPLIER)]
+StepTimeout = Annotated[int, _number(limits.STEP_TIMEOUT)]
+ConnectTimeout = Annotated[int, _number(limits.CONNECT_TIMEOUT)]
+MaxParallelism = Annotated[int, _number(limits.MAX_PARALLELISM)]
 
 # Path and query parameters.
-PathName = Annotated[str, Path(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-QueryName = Annotated[str | None, Query(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
+PathName = Annotated[
+    str, Path(min_length=1, max_length=limits.MAX_NAME, pattern=limits.NAME_PATTERN)
+]
+PathId = Annotated[int, Path(ge=limits.ID.low, le=limits.ID.high)]
+QueryName = Annotated[
+    str | None, Query(min_length=1, max_length=limits.MAX_NAME, pattern=limits.NAME_PATTERN)
+]
 
 
 class ErrorDetail(BaseModel):
@@ -119,7 +131,7 @@ class TargetGroupCreate(Body):
 class MemberCreate(Body):
     """A member; its kind follows from the fields given (as `target-group add-member`)."""
 
-    server: ShortText = Field(
+    server: Url = Field(
         description="postgresql://host:port, mysql://host:port, sqlite:///folder, "
         "mssql://host:port",
     )
@@ -143,8 +155,10 @@ class ResolveRequest(Body):
 class ScheduleSpec(Body):
     """A schedule: `once`, `every N minutes|hours|days|weeks|months`, or a cron expression."""
 
-    spec: ShortText = Field(examples=["every 15 minutes", "0 3 * * *", "once"])
-    timezone: ShortText = "UTC"
+    spec: Annotated[str, _text(limits.SCHEDULE_SPEC), AfterValidator(_storable)] = Field(
+        examples=["every 15 minutes", "0 3 * * *", "once"]
+    )
+    timezone: Annotated[str, _text(limits.TIMEZONE), AfterValidator(_storable)] = "UTC"
     start_time: datetime | None = Field(None, description="Naive times are in `timezone`")
     end_time: datetime | None = None
 
@@ -166,7 +180,7 @@ class ScheduleSpec(Body):
 class OutputSpec(Body):
     """Where a step's first result set goes."""
 
-    server: ShortText
+    server: Url
     database: ShortText
     table: ShortText
     credential: Name
@@ -191,15 +205,13 @@ class StepFields(Body):
     command: Script | None = None
     target_group: Name | None = None
     credential: Name | None = None
-    retry_attempts: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    initial_retry_interval_seconds: Interval | None = None
-    maximum_retry_interval_seconds: Interval | None = None
+    retry_attempts: RetryAttempts | None = None
+    initial_retry_interval_seconds: InitialInterval | None = None
+    maximum_retry_interval_seconds: MaximumInterval | None = None
     retry_interval_backoff_multiplier: Multiplier | None = None
-    step_timeout_seconds: Seconds | None = None
-    connect_timeout_seconds: Seconds | None = None
-    max_parallelism: Annotated[int, Field(ge=0, le=MAX_SECONDS)] | None = Field(
-        None, description="Databases per server at a time; 0 means no limit"
-    )
+    step_timeout_seconds: StepTimeout | None = None
+    connect_timeout_seconds: ConnectTimeout | None = None
+    max_parallelism: MaxParallelism | None = None
     continue_on_failure: bool | None = None
 
     def settings(self) -> dict[str, Any]:
@@ -248,7 +260,7 @@ class JobCreate(Body):
     description: Text = ""
     enabled: bool = False
     schedule: ScheduleSpec | None = None
-    steps: list[StepCreate] = Field(default_factory=list, max_length=100)
+    steps: list[StepCreate] = Field(default_factory=list, max_length=limits.MAX_STEPS)
 
 
 class JobUpdate(Body):

@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     # Importing the command modules registers their commands on `app`.
     from sqlfleet.cli import agents, definitions, demo, executions, web  # noqa: F401
 
+    args = sys.argv[1:] if argv is None else argv
+    problem = _not_utf8(args)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        return EXIT_USAGE
     try:
-        result = app(args=argv, prog_name="sqlfleet", standalone_mode=False)
+        result = app(args=args, prog_name="sqlfleet", standalone_mode=False)
     except SqlfleetError as error:
         typer.echo(f"error: {error.message}", err=True)
         return exit_code(error)
@@ -54,6 +59,23 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return 130
     return result if isinstance(result, int) else 0
+
+
+def _not_utf8(args: list[str]) -> str | None:
+    """Why the arguments cannot be used, if one of them is not valid UTF-8; else None.
+
+    Python hands undecodable bytes over as lone surrogates, which no job database stores
+    and no driver sends: refuse them here, once, for every command and option.
+    """
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            return f"argument {number} ({shown!r}) is not valid UTF-8 text"
+    return None
 
 
 def run() -> None:

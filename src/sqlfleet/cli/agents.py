@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from sqlfleet.cli.app import JsonOption, app, open_fleet, print_json, print_table
+from sqlfleet import limits
+from sqlfleet.cli.app import JsonOption, app, number_option, open_fleet, print_json, print_table
 from sqlfleet.documents import iso
 
 agent_app = typer.Typer(
@@ -23,33 +24,18 @@ app.add_typer(agent_app, name="agent")
 @agent_app.callback()
 def agent(
     ctx: typer.Context,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
-    ] = 100,
+    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
     name: Annotated[
         str | None, typer.Option("--name", help="Agent name (default: host-pid).")
     ] = None,
     grace_period: Annotated[
-        float,
-        typer.Option(
-            "--grace-period",
-            min=0,
-            metavar="S",
-            help="On SIGTERM, time for running targets to finish.",
-        ),
+        float, number_option("--grace-period", limits.GRACE_PERIOD, metavar="S")
     ] = 30.0,
     retention_days: Annotated[
-        float,
-        typer.Option("--retention-days", min=0, metavar="D", help="Purge history older than this."),
+        float, number_option("--retention-days", limits.RETENTION_DAYS, metavar="D")
     ] = 45.0,
     lease_seconds: Annotated[
-        float,
-        typer.Option(
-            "--lease-seconds",
-            min=1,
-            metavar="S",
-            help="How long a claim lasts without a heartbeat.",
-        ),
+        float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")
     ] = 60.0,
 ) -> None:
     """Run an agent until SIGTERM or Ctrl-C."""

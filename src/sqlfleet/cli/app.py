@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
 from sqlfleet.fleet import Fleet
+from sqlfleet.limits import Number
 
 app = typer.Typer(
     name="sqlfleet",
@@ -68,6 +69,24 @@ def open_fleet(ctx: typer.Context) -> Iterator[Fleet]:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+
+
+def checked(limit: Number, label: str) -> Callable[[Any], Any]:
+    """A Typer callback that checks a number against its limits as soon as it is parsed.
+
+    Python ints have no size, so Click takes `99999999999999999999`, and `nan` as a float;
+    the limits refuse them (InvalidValue, exit 2) before any command opens anything.
+    """
+
+    def check(value: Any) -> Any:
+        return None if value is None else limit.check(value, label=label)
+
+    return check
+
+
+def number_option(flag: str, limit: Number, *, metavar: str = "N") -> Any:
+    """A Typer option for a number whose help and checks come from `sqlfleet.limits`."""
+    return typer.Option(flag, metavar=metavar, help=limit.help_text, callback=checked(limit, flag))
 
 
 def print_json(document: Any) -> None:

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from sqlfleet import documents
+from sqlfleet import documents, limits
 from sqlfleet.cli.app import (
     JsonOption,
     app,
+    checked,
     job_db_option,
+    number_option,
     open_fleet,
     print_fields,
     print_json,
@@ -62,7 +64,10 @@ def _read_secret(
     if password_stdin and password_env:
         raise InvalidValue("give --password-stdin or --password-env, not both")
     if password_stdin:
-        text = sys.stdin.readline().rstrip("\r\n")
+        try:
+            text = sys.stdin.readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InvalidValue("the password on standard input is not UTF-8 text") from None
         if not text:
             raise InvalidValue("no password on standard input")
         return Secret(text)
@@ -265,7 +270,11 @@ def group_add_member(
 
 
 @group_app.command("remove-member")
-def group_remove_member(ctx: typer.Context, group: str, member_id: int) -> None:
+def group_remove_member(
+    ctx: typer.Context,
+    group: str,
+    member_id: Annotated[int, typer.Argument(callback=checked(limits.ID, "member id"))],
+) -> None:
     """Take a member out of a target group (ids are shown by `target-group show`)."""
     with open_fleet(ctx) as fleet:
         fleet.remove_member(group, member_id)
@@ -298,15 +307,16 @@ def _schedule(
     spec: str | None, timezone: str | None, start: str | None, end: str | None
 ) -> Schedule | None:
     if spec is None:
-        if timezone or start or end:
+        if timezone is not None or start is not None or end is not None:
             raise InvalidValue("--timezone, --start and --end need --schedule")
         return None
-    zone = timezone or "UTC"
+    # An empty --timezone is a mistake to report, not a way to say UTC.
+    zone = "UTC" if timezone is None else timezone
     return Schedule.parse(
         spec,
         timezone=zone,
-        start_time=parse_time(start, zone) if start else None,
-        end_time=parse_time(end, zone) if end else None,
+        start_time=parse_time(start, zone) if start is not None else None,
+        end_time=parse_time(end, zone) if end is not None else None,
     )
 
 
@@ -349,7 +359,7 @@ def job_update(
     if no_schedule and schedule:
         raise InvalidValue("give --schedule or --no-schedule, not both")
     parsed: Any = None if no_schedule else UNCHANGED
-    if schedule is not None or timezone or start or end:
+    if schedule is not None or any(v is not None for v in (timezone, start, end)):
         parsed = _schedule(schedule, timezone, start, end)
     if new_name is None and description is None and enable is None and parsed is UNCHANGED:
         raise InvalidValue("nothing to change")
@@ -389,7 +399,7 @@ def job_list(ctx: typer.Context, json: JsonOption = False) -> None:
 def job_show(
     ctx: typer.Context,
     name: str,
-    version: Annotated[int | None, typer.Option("--version", help="Show this version.")] = None,
+    version: Annotated[int | None, number_option("--version", limits.VERSION)] = None,
     json: JsonOption = False,
 ) -> None:
     """Show a job with every setting of its steps."""
@@ -501,40 +511,25 @@ def _step_options(
     }
 
 
-Command = Annotated[str | None, typer.Option("--command", metavar="SQL", help="The script to run.")]
+def _step_option(field: str) -> Any:
+    """The CLI option of a step setting: flag, help and checks from `limits.STEP_SETTINGS`."""
+    setting = limits.STEP_SETTING[field]
+    if isinstance(setting.limit, limits.Number):
+        return number_option(setting.flag, setting.limit, metavar=setting.metavar)
+    return typer.Option(setting.flag, metavar=setting.metavar, help=setting.help_text)
+
+
+Command = Annotated[str | None, _step_option("command")]
 CommandFile = Annotated[
     str | None, typer.Option("--command-file", metavar="PATH", help="Read the script from a file.")
 ]
-RetryAttempts = Annotated[
-    int | None,
-    typer.Option(
-        "--retry-attempts", metavar="N", help="Retries after the first attempt [default: 10]."
-    ),
-]
-InitialInterval = Annotated[
-    float | None, typer.Option("--initial-retry-interval", metavar="S", help="[default: 1]")
-]
-MaximumInterval = Annotated[
-    float | None, typer.Option("--maximum-retry-interval", metavar="S", help="[default: 120]")
-]
-Backoff = Annotated[
-    float | None, typer.Option("--backoff-multiplier", metavar="F", help="[default: 2.0]")
-]
-Timeout = Annotated[
-    int | None,
-    typer.Option(
-        "--timeout", metavar="S", help="Step timeout per target, all attempts [default: 43200]."
-    ),
-]
-ConnectTimeout = Annotated[
-    int | None, typer.Option("--connect-timeout", metavar="S", help="Per connection [default: 30].")
-]
-MaxParallelism = Annotated[
-    int | None,
-    typer.Option(
-        "--max-parallelism", metavar="N", help="Databases per server at a time (0: no limit)."
-    ),
-]
+RetryAttempts = Annotated[int | None, _step_option("retry_attempts")]
+InitialInterval = Annotated[float | None, _step_option("initial_retry_interval_seconds")]
+MaximumInterval = Annotated[float | None, _step_option("maximum_retry_interval_seconds")]
+Backoff = Annotated[float | None, _step_option("retry_interval_backoff_multiplier")]
+Timeout = Annotated[int | None, _step_option("step_timeout_seconds")]
+ConnectTimeout = Annotated[int | None, _step_option("connect_timeout_seconds")]
+MaxParallelism = Annotated[int | None, _step_option("max_parallelism")]
 OutputServer = Annotated[str | None, typer.Option("--output-server", metavar="URL")]
 OutputDatabase = Annotated[str | None, typer.Option("--output-database", metavar="DB")]
 OutputSchema = Annotated[str | None, typer.Option("--output-schema", metavar="S")]
@@ -547,8 +542,8 @@ def job_add_step(
     ctx: typer.Context,
     job: str,
     name: Annotated[str, typer.Option("--name", help="Step name, unique in the job.")],
-    target_group: Annotated[str, typer.Option("--target-group", metavar="G")],
-    credential: Annotated[str, typer.Option("--credential", metavar="C")],
+    target_group: Annotated[str, _step_option("target_group")],
+    credential: Annotated[str, _step_option("credential")],
     command: Command = None,
     command_file: CommandFile = None,
     retry_attempts: RetryAttempts = None,
@@ -584,8 +579,8 @@ def job_update_step(
     job: str,
     step: str,
     new_name: Annotated[str | None, typer.Option("--name", help="Rename the step.")] = None,
-    target_group: Annotated[str | None, typer.Option("--target-group", metavar="G")] = None,
-    credential: Annotated[str | None, typer.Option("--credential", metavar="C")] = None,
+    target_group: Annotated[str | None, _step_option("target_group")] = None,
+    credential: Annotated[str | None, _step_option("credential")] = None,
     command: Command = None,
     command_file: CommandFile = None,
     retry_attempts: RetryAttempts = None,

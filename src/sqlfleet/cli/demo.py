@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from sqlfleet.cli.app import app, job_db_option, say
+from sqlfleet import limits
+from sqlfleet.cli.app import app, job_db_option, number_option, say
 from sqlfleet.cli.web import DEFAULT_PORT, serve_up
 from sqlfleet.fleet import Fleet
 
@@ -19,9 +20,9 @@ def demo(
         str | None,
         typer.Option("--folder", help="Where to make the demo fleet of SQLite databases."),
     ] = None,
-    databases: Annotated[int, typer.Option("--databases", min=1, max=10000)] = 12,
+    databases: Annotated[int, number_option("--databases", limits.DEMO_DATABASES)] = 12,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = DEFAULT_PORT,
+    port: Annotated[int, number_option("--port", limits.PORT)] = DEFAULT_PORT,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start agent and web UI.")
     ] = True,

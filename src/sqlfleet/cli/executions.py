@@ -13,8 +13,18 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from sqlfleet import documents
-from sqlfleet.cli.app import JsonOption, app, open_fleet, print_fields, print_json, print_table, say
+from sqlfleet import documents, limits
+from sqlfleet.cli.app import (
+    JsonOption,
+    app,
+    checked,
+    number_option,
+    open_fleet,
+    print_fields,
+    print_json,
+    print_table,
+    say,
+)
 from sqlfleet.cli.definitions import group_app
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
@@ -214,26 +224,14 @@ def _finish(execution: JobExecution, json: bool, *, interrupted: bool = False) -
         raise typer.Exit(EXIT_FAILED)
 
 
-LeaseOption = Annotated[
-    float,
-    typer.Option(
-        "--lease-seconds",
-        min=1,
-        max=86400,
-        metavar="S",
-        help="How long a claim lasts without renewal: if this process is killed, its targets "
-        "are taken over this long after (at once by `execution resume` on this host).",
-    ),
-]
+LeaseOption = Annotated[float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")]
 
 
 @app.command()
 def run(
     ctx: typer.Context,
     job: str,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
-    ] = 100,
+    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
 ) -> None:
@@ -324,8 +322,11 @@ async def _follow(fleet: Fleet, execution_id: int, stop: asyncio.Event) -> JobEx
             await asyncio.sleep(0.2)
 
 
+ExecutionId = Annotated[int, typer.Argument(callback=checked(limits.ID, "execution id"))]
+
+
 @app.command()
-def stop(ctx: typer.Context, execution_id: int) -> None:
+def stop(ctx: typer.Context, execution_id: ExecutionId) -> None:
     """Cancel an execution: nothing more starts, running statements are canceled."""
     with open_fleet(ctx) as fleet:
         execution = fleet.stop(execution_id)
@@ -379,7 +380,7 @@ def execution_resume(
 def execution_list(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", help="Only this job's executions.")] = None,
-    count: Annotated[int | None, typer.Option("--count", metavar="N", help="At most N.")] = None,
+    count: Annotated[int | None, number_option("--count", limits.COUNT)] = None,
     active: Annotated[
         bool, typer.Option("--active", help="Only executions still running.")
     ] = False,
@@ -415,7 +416,7 @@ def execution_list(
 @execution_app.command("show")
 def execution_show(
     ctx: typer.Context,
-    execution_id: int,
+    execution_id: ExecutionId,
     steps: Annotated[bool, typer.Option("--steps", help="Show each step.")] = False,
     targets: Annotated[bool, typer.Option("--targets", help="Show each target.")] = False,
     failed: Annotated[
@@ -508,7 +509,7 @@ def _counts_of(counts: dict[str, int]) -> str:
 def purge(
     ctx: typer.Context,
     older_than: Annotated[
-        float, typer.Option("--older-than", metavar="DAYS", help="Retention in days.")
+        float, number_option("--older-than", limits.OLDER_THAN_DAYS, metavar="DAYS")
     ] = 45,
     job: Annotated[str | None, typer.Option("--job", help="Only this job's history.")] = None,
 ) -> None:

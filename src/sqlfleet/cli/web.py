@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sqlfleet.cli.app import app, open_fleet, say
+from sqlfleet import limits
+from sqlfleet.cli.app import app, number_option, open_fleet, say
 from sqlfleet.errors import InvalidValue
 
 if TYPE_CHECKING:
@@ -30,9 +31,7 @@ def web(
             "SQLFLEET_API_TOKEN is required.",
         ),
     ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")
-    ] = DEFAULT_PORT,
+    port: Annotated[int, number_option("--port", limits.PORT)] = DEFAULT_PORT,
 ) -> None:
     """Serve the web UI and the REST API (/api/v1, OpenAPI at /openapi.json).
 
@@ -99,8 +98,8 @@ def listen(host: str, port: int) -> socket.socket:
 def up(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = DEFAULT_PORT,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 100,
+    port: Annotated[int, number_option("--port", limits.PORT)] = DEFAULT_PORT,
+    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
 ) -> None:
     """Run an agent and the web server in one process (the embedded default's way)."""
     serve_up(ctx, host=host, port=port, concurrency=concurrency)

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from sqlfleet import documents
+from sqlfleet import documents, limits
 from sqlfleet.api.deps import FleetDep
 from sqlfleet.api.errors import ApiError
-from sqlfleet.api.schemas import MAX_ID, PathId, QueryName
+from sqlfleet.api.schemas import PathId, QueryName
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
@@ -18,8 +18,12 @@ from sqlfleet.model import TargetExecution
 router = APIRouter(prefix="/executions", tags=["executions"])
 
 LifecycleName = Annotated[Lifecycle | None, Query(description="Only executions in this state")]
-Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many")]
-Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many first")]
+Limit = Annotated[
+    int, Query(ge=limits.COUNT.low, le=limits.COUNT.high, description="At most this many")
+]
+Offset = Annotated[
+    int, Query(ge=limits.OFFSET.low, le=limits.OFFSET.high, description="Skip this many first")
+]
 
 
 @router.get("")
@@ -73,7 +77,7 @@ def list_target_executions(
     lifecycle: Annotated[
         list[Lifecycle] | None, Query(description="Only targets in these states")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=10000, description="At most this many")] = 1000,
+    limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """The execution's target executions, by step then target."""

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from sqlfleet import documents
+from sqlfleet import documents, limits
 from sqlfleet.api.deps import FleetDep, LauncherDep
 from sqlfleet.api.errors import ApiError
-from sqlfleet.api.schemas import MAX_ID, JobCreate, JobUpdate, PathName
+from sqlfleet.api.schemas import JobCreate, JobUpdate, PathName
 from sqlfleet.fleet import Fleet
 from sqlfleet.model import Job
 
@@ -44,7 +44,10 @@ def create_job_with_steps(fleet: Fleet, body: JobCreate) -> Job:
 def get_job(
     name: PathName,
     fleet: FleetDep,
-    version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="A past version")] = None,
+    version: Annotated[
+        int | None,
+        Query(ge=limits.VERSION.low, le=limits.VERSION.high, description="A past version"),
+    ] = None,
 ) -> dict[str, Any]:
     """One job at its current version, or at `version`."""
     return documents.job(fleet.get_job(name, version))

@@ -1,0 +1,300 @@
+"""Every setting's limits, written once, for every door: CLI, REST API, web forms, Python API.
+
+A limit here is what both job databases can store (PostgreSQL's `integer` is 32 bits, its
+`varchar(n)` counts characters, its text takes no NUL) and what the engine can use (a
+deadline must stay inside `datetime`'s range). The CLI takes its option help and checks from
+here, the API schemas their bounds, and `Fleet` its checks, so all of them accept and refuse
+exactly the same values, with a one-line message that names the setting and its range.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlfleet.errors import InvalidValue
+
+INT32_MAX = 2_147_483_647  # PostgreSQL `integer`; SQLite stores 64 bits
+
+# Text lengths, in characters; they match the columns in store/tables.py.
+MAX_NAME = 128
+MAX_URL = 1024
+MAX_TIMEZONE = 64
+MAX_TEXT = 10_000
+MAX_SCRIPT = 1_000_000
+MAX_STEPS = 100
+
+# Times a schedule may name: far enough from datetime's year 1 and 9999 that moving them
+# by a time zone offset or a calendar interval cannot overflow.
+MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+
+# Names appear in URL paths: a slash would split them, `.` and `..` are dot segments that
+# browsers resolve away, and control characters are never names. No look-ahead: the API's
+# pattern is also run by pydantic's regex engine, which has none.
+_NAME_CHAR = r"[^/\x00-\x1f\x7f]"
+_NAME_START = r"[^/\x00-\x1f\x7f.]"
+NAME_PATTERN = rf"^(?:{_NAME_START}|\.{_NAME_START}|\.\.{_NAME_CHAR}){_NAME_CHAR}*$"
+_NAME = re.compile(NAME_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _shown(value: object) -> str:
+    """A value for an error message: short, one line, printable even when not UTF-8."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) and not value.is_integer() else f"{value:.0f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A numeric setting: its name, whole or not, range, unit, default and help."""
+
+    name: str
+    whole: bool
+    low: float
+    high: float
+    help: str
+    unit: str = ""
+    default: float | None = None
+
+    @property
+    def range_text(self) -> str:
+        """`1 to 2147483647 seconds`."""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{_number_text(self.low)} to {_number_text(self.high)}{unit}"
+
+    @property
+    def help_text(self) -> str:
+        """The help line with the range and the default, for the CLI and the API schema."""
+        default = "" if self.default is None else f"; default {_number_text(self.default)}"
+        return f"{self.help} ({self.range_text}{default})."
+
+    def check(self, value: object, *, label: str | None = None) -> Any:
+        """`value` as an int (or a float) if it is in range; else InvalidValue naming `label`."""
+        label = label or self.name
+        number: int | float
+        if isinstance(value, bool):
+            raise InvalidValue(f"{label} must be a number, not {_shown(value)}")
+        if isinstance(value, str):
+            try:
+                number = int(value) if self.whole else float(value)
+            except ValueError:
+                kind = "a whole number" if self.whole else "a number"
+                raise InvalidValue(f"{label} must be {kind}, not {_shown(value)}") from None
+        elif isinstance(value, int) or (isinstance(value, float) and not self.whole):
+            number = value
+        else:
+            kind = "a whole number" if self.whole else "a number"
+            raise InvalidValue(f"{label} must be {kind}, not {_shown(value)}")
+        if isinstance(number, float) and not math.isfinite(number):
+            raise InvalidValue(f"{label} must be a finite number ({self.range_text}), not {number}")
+        if not self.low <= number <= self.high:
+            raise InvalidValue(f"{label} must be {self.range_text}, not {_shown(number)}")
+        return number
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text setting: its name, length limits and what it may hold."""
+
+    name: str
+    max_length: int
+    help: str
+    min_length: int = 1
+    single_line: bool = True  # no control characters at all (names, URLs, identifiers)
+
+    def check(self, value: object, *, label: str | None = None) -> str:
+        """`value` if it is storable text within the limits; else InvalidValue."""
+        label = label or self.name
+        if not isinstance(value, str):
+            raise InvalidValue(f"the {label} must be text, not {_shown(value)}")
+        check_storable(label, value)
+        if self.min_length and not value.strip():
+            raise InvalidValue(f"the {label} is empty")
+        if len(value) > self.max_length:
+            raise InvalidValue(f"the {label} is longer than {self.max_length:,} characters")
+        if self.single_line and _CONTROL.search(value):
+            raise InvalidValue(f"the {label} {_shown(value)} contains control characters")
+        return value
+
+
+def check_storable(label: str, value: str) -> str:
+    """`value` if both job databases can store it: valid UTF-8 (no lone surrogates), no NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python hands non-UTF-8 bytes from arguments and files over as lone surrogates.
+        raise InvalidValue(f"the {label} is not valid UTF-8 text") from None
+    if "\x00" in value:
+        raise InvalidValue(f"the {label} contains a NUL character")
+    return value
+
+
+def check_name(what: str, name: object) -> str:
+    """A name of a job, step, credential or target group: it must fit in a URL path."""
+    name = NAME.check(name, label=f"{what} name")
+    if name != name.strip():
+        raise InvalidValue(f"the {what} name {_shown(name)} starts or ends with spaces")
+    if name in (".", ".."):
+        raise InvalidValue(f"the {what} name {name!r} is not allowed: URLs cannot hold it")
+    if not _NAME.match(name):
+        raise InvalidValue(f"the {what} name {_shown(name)} contains '/', which URLs cannot hold")
+    return name
+
+
+def check_time(label: str, moment: datetime) -> datetime:
+    """`moment` if it lies in the years a schedule may name (naive times taken as UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    low, high = MIN_TIME.replace(tzinfo=None), MAX_TIME.replace(tzinfo=None)
+    # Compared as wall-clock times: converting a time near year 9999 could itself overflow.
+    if not low <= aware.replace(tzinfo=None) < high:
+        raise InvalidValue(
+            f"the {label} {moment.isoformat()} is out of range: use a time from "
+            f"{MIN_TIME.year} to {MAX_TIME.year - 1}"
+        )
+    return moment
+
+
+# -- text ---------------------------------------------------------------------------------
+
+NAME = Text("name", MAX_NAME, "A name: up to 128 characters, no '/', not '.' or '..'")
+USERNAME = Text("user name", MAX_NAME, "User name on the target servers")
+SERVER_URL = Text("server URL", MAX_URL, "postgresql://host:port, mysql://host:port, ...")
+IDENTIFIER = Text("identifier", MAX_NAME, "A database, schema or table name")
+PATTERN = Text("pattern", MAX_NAME, "A glob, such as tenant_*")
+DESCRIPTION = Text("description", MAX_TEXT, "What the job is for", min_length=0, single_line=False)
+SCRIPT = Text("command", MAX_SCRIPT, "SQL script", single_line=False)
+SECRET = Text("secret", MAX_TEXT, "A password", single_line=False)
+SCHEDULE_SPEC = Text(
+    "schedule",
+    MAX_TEXT,  # what is stored of it (a cron expression) has its own, shorter limit
+    "once | every N minutes | a cron expression",
+    min_length=0,  # Schedule.parse says what an empty one lacks
+    single_line=False,
+)
+TIMEZONE = Text("time zone", MAX_TIMEZONE, "IANA time zone")
+
+# -- numbers ------------------------------------------------------------------------------
+
+ID = Number("id", True, 1, INT32_MAX, "An id")
+VERSION = Number("version", True, 1, INT32_MAX, "A job version")
+COUNT = Number("count", True, 1, 10_000, "At most this many")
+OFFSET = Number("offset", True, 0, INT32_MAX, "Skip this many first")
+CONCURRENCY = Number("concurrency", True, 1, 100_000, "Target connections at a time", default=100)
+PORT = Number("port", True, 0, 65_535, "Port to listen on, 0 for any free port")
+DEMO_DATABASES = Number("databases", True, 1, 10_000, "Databases in the demo fleet", default=12)
+RETENTION_DAYS = Number(
+    "retention days", False, 0, 36_500, "Purge history older than this", unit="days", default=45
+)
+OLDER_THAN_DAYS = Number(
+    "older-than", False, 0, 36_500, "Purge executions older than this", unit="days", default=45
+)
+GRACE_PERIOD = Number(
+    "grace period",
+    False,
+    0,
+    86_400,
+    "On SIGTERM, time for running targets to finish",
+    unit="seconds",
+    default=30,
+)
+LEASE_SECONDS = Number(
+    "lease seconds",
+    False,
+    1,
+    86_400,
+    "How long a claim lasts without a heartbeat",
+    unit="seconds",
+    default=60,
+)
+
+
+# -- step settings: one table -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StepSetting:
+    """One setting of a step: its field name (Python and REST APIs), CLI flag, and limits."""
+
+    field: str
+    flag: str
+    limit: Number | Text | None  # None: a flag (bool)
+    metavar: str = ""
+
+    @property
+    def help_text(self) -> str:
+        """The CLI option's help and the API field's description."""
+        if isinstance(self.limit, Number):
+            return self.limit.help_text
+        return self.limit.help if self.limit is not None else ""
+
+    def check(self, value: object) -> Any:
+        """`value` if it is valid for this setting; else InvalidValue naming the field."""
+        if self.limit is None:
+            if not isinstance(value, bool):
+                raise InvalidValue(f"{self.field} must be true or false, not {_shown(value)}")
+            return value
+        if isinstance(self.limit, Text) and self.limit is NAME:
+            return check_name(self.field.replace("_", " "), value)
+        return self.limit.check(value, label=self.field)
+
+
+def _seconds(name: str, low: float, high: float, text: str, default: float, whole: bool) -> Number:
+    return Number(name, whole, low, high, text, unit="seconds", default=default)
+
+
+RETRY_ATTEMPTS = Number(
+    "retry_attempts", True, 0, 1_000_000, "Retries after the first attempt", default=10
+)
+INITIAL_RETRY_INTERVAL = _seconds(
+    "initial_retry_interval_seconds", 0, 31_536_000, "Wait before the first retry", 1, False
+)
+MAXIMUM_RETRY_INTERVAL = _seconds(
+    "maximum_retry_interval_seconds", 0, 31_536_000, "Longest wait between retries", 120, False
+)
+BACKOFF_MULTIPLIER = Number(
+    "retry_interval_backoff_multiplier",
+    False,
+    1,
+    1000,
+    "Each wait is this times the last",
+    default=2,
+)
+STEP_TIMEOUT = _seconds(
+    "step_timeout_seconds", 1, INT32_MAX, "Step timeout per target, all attempts", 43200, True
+)
+CONNECT_TIMEOUT = _seconds(
+    "connect_timeout_seconds", 1, INT32_MAX, "Timeout of each connection", 30, True
+)
+MAX_PARALLELISM = Number(
+    "max_parallelism", True, 0, INT32_MAX, "Databases per server at a time, 0 for no limit"
+)
+
+STEP_SETTINGS: tuple[StepSetting, ...] = (
+    StepSetting("command", "--command", SCRIPT, "SQL"),
+    StepSetting("target_group", "--target-group", NAME, "G"),
+    StepSetting("credential", "--credential", NAME, "C"),
+    StepSetting("retry_attempts", "--retry-attempts", RETRY_ATTEMPTS, "N"),
+    StepSetting(
+        "initial_retry_interval_seconds", "--initial-retry-interval", INITIAL_RETRY_INTERVAL, "S"
+    ),
+    StepSetting(
+        "maximum_retry_interval_seconds", "--maximum-retry-interval", MAXIMUM_RETRY_INTERVAL, "S"
+    ),
+    StepSetting(
+        "retry_interval_backoff_multiplier", "--backoff-multiplier", BACKOFF_MULTIPLIER, "F"
+    ),
+    StepSetting("step_timeout_seconds", "--timeout", STEP_TIMEOUT, "S"),
+    StepSetting("connect_timeout_seconds", "--connect-timeout", CONNECT_TIMEOUT, "S"),
+    StepSetting("max_parallelism", "--max-parallelism", MAX_PARALLELISM, "N"),
+    StepSetting("continue_on_failure", "--continue-on-failure", None),
+)
+STEP_SETTING = {s.field: s for s in STEP_SETTINGS}
+NUMBER_SETTINGS = tuple(s for s in STEP_SETTINGS if isinstance(s.limit, Number))
