@@ -6,7 +6,9 @@ Only this package maps errors to exit codes: 0 success, 1 an execution that did 
 
 from __future__ import annotations
 
+import functools
 import sys
+from typing import Any
 
 import typer
 
@@ -28,18 +30,24 @@ def exit_code(error: SqlfleetError) -> int:
     return EXIT_USAGE
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; print one line and return a non-zero code for expected errors."""
+@functools.cache
+def command() -> Any:
+    """The Click command tree, built once: Typer would rebuild it from signatures each call."""
     # Importing the command modules registers their commands on `app`.
     from sqlfleet.cli import agents, definitions, demo, executions, web  # noqa: F401
 
+    return typer.main.get_command(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; print one line and return a non-zero code for expected errors."""
     args = sys.argv[1:] if argv is None else argv
     problem = _not_utf8(args)
     if problem is not None:
         typer.echo(f"error: {problem}", err=True)
         return EXIT_USAGE
     try:
-        result = app(args=args, prog_name="sqlfleet", standalone_mode=False)
+        result = command().main(args=args, prog_name="sqlfleet", standalone_mode=False)
     except SqlfleetError as error:
         typer.echo(f"error: {error.message}", err=True)
         return exit_code(error)
