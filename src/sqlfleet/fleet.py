@@ -145,7 +145,7 @@ class Fleet:
 
     def credential_login(self, name: str) -> tuple[str, Secret]:
         """The user name and the decrypted secret of a credential, for connecting."""
-        tokens = self.store.credential_secret_tokens([name])
+        tokens = self.store.credential_secret_tokens([_stored("credential", name)])
         if name not in tokens:
             self.store.get_credential(name)  # raises NotFound
         username, token = tokens[name]
@@ -169,11 +169,12 @@ class Fleet:
         if secret is not None:
             _check_secret(secret)
         token = self.secrets.encrypt(secret) if secret is not None else None
+        name = _stored("credential", name)
         return self.store.update_credential(name, username=username, secret_token=token)
 
     def remove_credential(self, name: str) -> None:
         """Delete a credential that no step or member uses."""
-        self.store.remove_credential(name)
+        self.store.remove_credential(_stored("credential", name))
 
     def list_credentials(self) -> list[Credential]:
         """Every credential (never a secret)."""
@@ -188,7 +189,7 @@ class Fleet:
 
     def remove_target_group(self, name: str) -> None:
         """Delete a target group that no step uses."""
-        self.store.remove_target_group(name)
+        self.store.remove_target_group(_stored("target group", name))
 
     def list_target_groups(self) -> list[TargetGroup]:
         """Every target group with its members."""
@@ -196,7 +197,7 @@ class Fleet:
 
     def get_target_group(self, name: str) -> TargetGroup:
         """One target group with its members."""
-        return self.store.get_target_group(name)
+        return self.store.get_target_group(_stored("target group", name))
 
     def add_member(
         self,
@@ -231,7 +232,7 @@ class Fleet:
             limits.SCRIPT.check(shard_map_query, label="shard-map query")
             validate_command(shard_map_query)
         return self.store.add_member(
-            group,
+            _stored("target group", group),
             kind=kind,
             membership=Membership.EXCLUDE if exclude else Membership.INCLUDE,
             server_url=str(url),
@@ -244,7 +245,8 @@ class Fleet:
 
     def remove_member(self, group: str, member_id: int) -> None:
         """Take a member out of a group by its id (see `target-group show`)."""
-        self.store.remove_member(group, limits.ID.check(member_id, label="member id"))
+        member_id = limits.ID.check(member_id, label="member id")
+        self.store.remove_member(_stored("target group", group), member_id)
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -293,7 +295,11 @@ class Fleet:
         if schedule is not UNCHANGED:
             schedule = self._anchored(schedule)
         return self.store.update_job(
-            name, new_name=new_name, description=description, enabled=enabled, schedule=schedule
+            _stored("job", name),
+            new_name=new_name,
+            description=description,
+            enabled=enabled,
+            schedule=schedule,
         )
 
     def _anchored(self, schedule: Schedule | None) -> Schedule | None:
@@ -304,7 +310,7 @@ class Fleet:
 
     def remove_job(self, name: str, *, force: bool = False) -> None:
         """Delete a job and its history; `force` also removes it while executions are active."""
-        self.store.remove_job(name, force=force)
+        self.store.remove_job(_stored("job", name), force=force)
 
     def list_jobs(self) -> list[Job]:
         """Every job at its current version."""
@@ -314,18 +320,19 @@ class Fleet:
         """One job at its current version, or at `version`."""
         if version is not None:
             limits.VERSION.check(version)
-        return self.store.get_job(name, version)
+        return self.store.get_job(_stored("job", name), version)
 
     def job_versions(self, name: str) -> list[JobVersion]:
         """The versions of a job."""
-        return self.store.job_versions(name)
+        return self.store.job_versions(_stored("job", name))
 
     # -- steps --------------------------------------------------------------------------------
 
     def add_step(self, job: str, name: str, **settings: Any) -> Job:
         """Append a step. Settings are `StepSettings` fields and the retry policy's fields."""
         limits.check_name("step", name)
-        return self.store.add_step(job, name, build_step_settings(None, settings))
+        built = build_step_settings(None, settings)
+        return self.store.add_step(_stored("job", job), name, built)
 
     def update_step(
         self, job: str, name: str, *, new_name: str | None = None, **changes: Any
@@ -333,7 +340,7 @@ class Fleet:
         """Change some settings of a step; the others keep their values."""
         if new_name is not None:
             limits.check_name("step", new_name)
-        current = self.store.get_job(job).step(name)
+        current = self.get_job(job).step(_stored("step", name))
         if current is None:
             raise NotFound(f"job {job!r} has no step named {name!r}")
         settings = build_step_settings(current.settings, changes)
@@ -341,7 +348,7 @@ class Fleet:
 
     def remove_step(self, job: str, name: str) -> Job:
         """Remove a step from a job."""
-        return self.store.remove_step(job, name)
+        return self.store.remove_step(_stored("job", job), _stored("step", name))
 
     # -- targets and executions -----------------------------------------------------------------
 
@@ -352,7 +359,7 @@ class Fleet:
 
         Members are enumerated with their refresh credential, else with `credential`.
         """
-        group = self.store.get_target_group(name)
+        group = self.get_target_group(name)
         names = {m.refresh_credential for m in group.members if m.refresh_credential}
         logins = {n: Login(*self.credential_login(n)) for n in names}
         default = Login(*self.credential_login(credential)) if credential else None
@@ -360,6 +367,7 @@ class Fleet:
 
     def create_execution(self, job: str, *, trigger: str = "manual") -> JobExecution:
         """Create an execution of the job's current version for an agent (or `run`) to run."""
+        job = _stored("job", job)
         execution_id = self.store.create_execution(job, trigger=trigger, now=self.clock())
         return self.store.get_execution(execution_id)
 
@@ -450,6 +458,8 @@ class Fleet:
             limits.COUNT.check(count)
         limits.OFFSET.check(offset)
         state = parse_lifecycle(lifecycle) if lifecycle is not None else None
+        if job is not None:
+            job = _stored("job", job)
         return self.store.list_executions(
             job=job, count=count, active=active, lifecycle=state, offset=offset
         )
@@ -492,7 +502,7 @@ class Fleet:
 
     def get_credential(self, name: str) -> Credential:
         """One credential (never its secret)."""
-        return self.store.get_credential(name)
+        return self.store.get_credential(_stored("credential", name))
 
     def list_attempts(self, target_execution_id: int) -> list[Attempt]:
         """Every attempt of one target execution."""
@@ -503,6 +513,7 @@ class Fleet:
         """Delete ended executions older than the retention; how many were deleted."""
         older_than_days = limits.OLDER_THAN_DAYS.check(older_than_days)
         before = self.clock() - timedelta(days=older_than_days)
+        job = None if job is None else _stored("job", job)
         return self.store.purge(before=before, job=job)
 
 
@@ -571,6 +582,17 @@ def _server_url(label: str, text: str) -> ServerUrl:
     url = ServerUrl.parse(text)
     limits.SERVER_URL.check(str(url), label=label)
     return url
+
+
+def _stored(what: str, name: str) -> str:
+    """A name to look up: one that could be stored, else InvalidValue (no database error).
+
+    Only storability is checked, not today's naming rules: a name stored before them must
+    stay reachable, if only to rename or remove it.
+    """
+    if not isinstance(name, str):
+        raise InvalidValue(f"the {what} name must be text, not {name!r}")
+    return limits.check_storable(f"{what} name", name)
 
 
 def _check_secret(secret: Secret) -> None:
