@@ -227,13 +227,16 @@ class StepSetting:
     flag: str
     limit: Number | Text | None  # None: a flag (bool)
     metavar: str = ""
+    help: str = ""  # what the setting is for, when its limit's help does not say
 
     @property
     def help_text(self) -> str:
         """The CLI option's help and the API field's description."""
         if isinstance(self.limit, Number):
             return self.limit.help_text
-        return self.limit.help if self.limit is not None else ""
+        if isinstance(self.limit, Text):
+            return f"{self.help} (up to {self.limit.max_length:,} characters)."
+        return f"{self.help}."
 
     def check(self, value: object) -> Any:
         """`value` if it is valid for this setting; else InvalidValue naming the field."""
@@ -250,14 +253,37 @@ def _seconds(name: str, low: float, high: float, text: str, default: float, whol
     return Number(name, whole, low, high, text, unit="seconds", default=default)
 
 
+# Defaults as in Elastic Jobs; StepSettings and RetryPolicy take theirs from here.
+DEFAULT_RETRY_ATTEMPTS = 10
+DEFAULT_INITIAL_RETRY_INTERVAL = 1.0
+DEFAULT_MAXIMUM_RETRY_INTERVAL = 120.0
+DEFAULT_BACKOFF_MULTIPLIER = 2.0
+DEFAULT_STEP_TIMEOUT = 43_200
+DEFAULT_CONNECT_TIMEOUT = 30
+
 RETRY_ATTEMPTS = Number(
-    "retry_attempts", True, 0, 1_000_000, "Retries after the first attempt", default=10
+    "retry_attempts",
+    True,
+    0,
+    1_000_000,
+    "Retries after the first attempt",
+    default=DEFAULT_RETRY_ATTEMPTS,
 )
 INITIAL_RETRY_INTERVAL = _seconds(
-    "initial_retry_interval_seconds", 0, 31_536_000, "Wait before the first retry", 1, False
+    "initial_retry_interval_seconds",
+    0,
+    31_536_000,
+    "Wait before the first retry",
+    DEFAULT_INITIAL_RETRY_INTERVAL,
+    False,
 )
 MAXIMUM_RETRY_INTERVAL = _seconds(
-    "maximum_retry_interval_seconds", 0, 31_536_000, "Longest wait between retries", 120, False
+    "maximum_retry_interval_seconds",
+    0,
+    31_536_000,
+    "Longest wait between retries",
+    DEFAULT_MAXIMUM_RETRY_INTERVAL,
+    False,
 )
 BACKOFF_MULTIPLIER = Number(
     "retry_interval_backoff_multiplier",
@@ -265,22 +291,32 @@ BACKOFF_MULTIPLIER = Number(
     1,
     1000,
     "Each wait is this times the last",
-    default=2,
+    default=DEFAULT_BACKOFF_MULTIPLIER,
 )
 STEP_TIMEOUT = _seconds(
-    "step_timeout_seconds", 1, INT32_MAX, "Step timeout per target, all attempts", 43200, True
+    "step_timeout_seconds",
+    1,
+    INT32_MAX,
+    "Step timeout per target, all attempts",
+    DEFAULT_STEP_TIMEOUT,
+    True,
 )
 CONNECT_TIMEOUT = _seconds(
-    "connect_timeout_seconds", 1, INT32_MAX, "Timeout of each connection", 30, True
+    "connect_timeout_seconds",
+    1,
+    INT32_MAX,
+    "Timeout of each connection",
+    DEFAULT_CONNECT_TIMEOUT,
+    True,
 )
 MAX_PARALLELISM = Number(
     "max_parallelism", True, 0, INT32_MAX, "Databases per server at a time, 0 for no limit"
 )
 
 STEP_SETTINGS: tuple[StepSetting, ...] = (
-    StepSetting("command", "--command", SCRIPT, "SQL"),
-    StepSetting("target_group", "--target-group", NAME, "G"),
-    StepSetting("credential", "--credential", NAME, "C"),
+    StepSetting("command", "--command", SCRIPT, "SQL", "The script to run"),
+    StepSetting("target_group", "--target-group", NAME, "G", "The target group it runs on"),
+    StepSetting("credential", "--credential", NAME, "C", "The credential it connects with"),
     StepSetting("retry_attempts", "--retry-attempts", RETRY_ATTEMPTS, "N"),
     StepSetting(
         "initial_retry_interval_seconds", "--initial-retry-interval", INITIAL_RETRY_INTERVAL, "S"
@@ -294,7 +330,12 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
     StepSetting("step_timeout_seconds", "--timeout", STEP_TIMEOUT, "S"),
     StepSetting("connect_timeout_seconds", "--connect-timeout", CONNECT_TIMEOUT, "S"),
     StepSetting("max_parallelism", "--max-parallelism", MAX_PARALLELISM, "N"),
-    StepSetting("continue_on_failure", "--continue-on-failure", None),
+    StepSetting(
+        "continue_on_failure",
+        "--continue-on-failure",
+        None,
+        help="Run the later steps even if this one fails",
+    ),
 )
 STEP_SETTING = {s.field: s for s in STEP_SETTINGS}
 NUMBER_SETTINGS = tuple(s for s in STEP_SETTINGS if isinstance(s.limit, Number))

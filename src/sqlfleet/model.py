@@ -10,12 +10,10 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlfleet import limits
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.retry import RetryPolicy
 from sqlfleet.schedule import Schedule
-
-DEFAULT_STEP_TIMEOUT_SECONDS = 43200
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +91,8 @@ class StepSettings:
     target_group: str
     credential: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    step_timeout_seconds: int = DEFAULT_STEP_TIMEOUT_SECONDS
-    connect_timeout_seconds: int = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    step_timeout_seconds: int = limits.DEFAULT_STEP_TIMEOUT
+    connect_timeout_seconds: int = limits.DEFAULT_CONNECT_TIMEOUT
     max_parallelism: int | None = None
     continue_on_failure: bool = False
     output: OutputDestination | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sqlfleet import limits
 from sqlfleet.errors import InvalidValue
 
 
@@ -16,10 +17,10 @@ from sqlfleet.errors import InvalidValue
 class RetryPolicy:
     """How often, and how patiently, a step retries a failed target."""
 
-    retry_attempts: int = 10
-    initial_retry_interval_seconds: float = 1.0
-    maximum_retry_interval_seconds: float = 120.0
-    retry_interval_backoff_multiplier: float = 2.0
+    retry_attempts: int = limits.DEFAULT_RETRY_ATTEMPTS
+    initial_retry_interval_seconds: float = limits.DEFAULT_INITIAL_RETRY_INTERVAL
+    maximum_retry_interval_seconds: float = limits.DEFAULT_MAXIMUM_RETRY_INTERVAL
+    retry_interval_backoff_multiplier: float = limits.DEFAULT_BACKOFF_MULTIPLIER
 
     def __post_init__(self) -> None:
         attempts: object = self.retry_attempts

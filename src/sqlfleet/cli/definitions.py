@@ -530,11 +530,29 @@ Backoff = Annotated[float | None, _step_option("retry_interval_backoff_multiplie
 Timeout = Annotated[int | None, _step_option("step_timeout_seconds")]
 ConnectTimeout = Annotated[int | None, _step_option("connect_timeout_seconds")]
 MaxParallelism = Annotated[int | None, _step_option("max_parallelism")]
-OutputServer = Annotated[str | None, typer.Option("--output-server", metavar="URL")]
-OutputDatabase = Annotated[str | None, typer.Option("--output-database", metavar="DB")]
-OutputSchema = Annotated[str | None, typer.Option("--output-schema", metavar="S")]
-OutputTable = Annotated[str | None, typer.Option("--output-table", metavar="T")]
-OutputCredential = Annotated[str | None, typer.Option("--output-credential", metavar="C")]
+_NAME_HELP = f"(up to {limits.MAX_NAME} characters)"
+OutputServer = Annotated[
+    str | None,
+    typer.Option(
+        "--output-server",
+        metavar="URL",
+        help=f"Server of the output table (up to {limits.MAX_URL:,} characters).",
+    ),
+]
+OutputDatabase = Annotated[
+    str | None,
+    typer.Option("--output-database", metavar="DB", help=f"Its database {_NAME_HELP}."),
+]
+OutputSchema = Annotated[
+    str | None, typer.Option("--output-schema", metavar="S", help=f"Its schema {_NAME_HELP}.")
+]
+OutputTable = Annotated[
+    str | None, typer.Option("--output-table", metavar="T", help=f"The table {_NAME_HELP}.")
+]
+OutputCredential = Annotated[
+    str | None,
+    typer.Option("--output-credential", metavar="C", help="The credential that writes it."),
+]
 
 
 @job_app.command("add-step")
@@ -553,9 +571,7 @@ def job_add_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
-    continue_on_failure: Annotated[
-        bool, typer.Option("--continue-on-failure", help="Run later steps even if this one fails.")
-    ] = False,
+    continue_on_failure: Annotated[bool, _step_option("continue_on_failure")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -591,7 +607,11 @@ def job_update_step(
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
     continue_on_failure: Annotated[
-        bool | None, typer.Option("--continue-on-failure/--stop-on-failure")
+        bool | None,
+        typer.Option(
+            "--continue-on-failure/--stop-on-failure",
+            help=limits.STEP_SETTING["continue_on_failure"].help_text,
+        ),
     ] = None,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
