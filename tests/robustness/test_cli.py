@@ -349,6 +349,27 @@ def test_bad_command_files_are_refused(
     assert seeded.dump() == before
 
 
+@settings(
+    max_examples=EXAMPLES * 2,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    command=st.sampled_from(["web", "up"]),
+    host=st.one_of(
+        st.integers(64, 300).map(lambda n: "h" * n),  # a label longer than DNS allows
+        st.text(max_size=10).map(lambda s: "local\x00host" + s),
+    ),
+)
+def test_hosts_that_cannot_be_served_are_refused(
+    cli: Cli, seeded: Seeded, monkeypatch: pytest.MonkeyPatch, command: str, host: str
+) -> None:
+    monkeypatch.setenv("SQLFLEET_API_TOKEN", "t")  # else any host but the loopback is refused
+    args = [command, "--host", host, "--port", "0"]
+    assert_refused(cli(*args), args)
+
+
 # -- the cases from the issue tracker, one by one ------------------------------------------
 
 TOO_BIG = ["2147483648", "99999999999999999999"]

@@ -79,6 +79,8 @@ def listen(host: str, port: int) -> socket.socket:
         )[0]
     except socket.gaierror as exc:
         raise InvalidValue(f"cannot listen on {host!r}: {exc.strerror}") from None
+    except (UnicodeError, ValueError):  # a label too long for IDNA, a NUL character
+        raise InvalidValue(f"cannot listen on {host[:60]!r}: not a host name") from None
     listener = socket.socket(family, kind, proto)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
