@@ -27,8 +27,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-NAME = 128
-URL = 1024
+from sqlfleet import limits
+
+# Column sizes are the limits every door checks, so nothing checked can be too long to store.
+NAME = limits.MAX_NAME
+URL = limits.MAX_URL
 STATE = 32
 
 metadata = MetaData(
@@ -126,7 +129,7 @@ job = Table(
     Column("schedule_interval_count", Integer),
     Column("schedule_interval_unit", String(16)),
     Column("schedule_cron", String(NAME)),
-    Column("schedule_timezone", String(64)),
+    Column("schedule_timezone", String(limits.MAX_TIMEZONE)),
     Column("schedule_start_time", UtcDateTime),
     Column("schedule_end_time", UtcDateTime),
     Column("last_fire_time", UtcDateTime),
