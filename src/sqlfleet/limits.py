@@ -109,6 +109,7 @@ class Text:
     help: str
     min_length: int = 1
     single_line: bool = True  # no control characters at all (names, URLs, identifiers)
+    quoted: bool = True  # False: messages never show the value (a URL may hold a password)
 
     def check(self, value: object, *, label: str | None = None) -> str:
         """`value` if it is storable text within the limits; else InvalidValue."""
@@ -121,7 +122,8 @@ class Text:
         if len(value) > self.max_length:
             raise InvalidValue(f"the {label} is longer than {self.max_length:,} characters")
         if self.single_line and _CONTROL.search(value):
-            raise InvalidValue(f"the {label} {_shown(value)} contains control characters")
+            shown = f" {_shown(value)}" if self.quoted else ""
+            raise InvalidValue(f"the {label}{shown} contains control characters")
         return value
 
 
@@ -166,7 +168,9 @@ def check_time(label: str, moment: datetime) -> datetime:
 
 NAME = Text("name", MAX_NAME, "A name: up to 128 characters, no '/', not '.' or '..'")
 USERNAME = Text("user name", MAX_NAME, "User name on the target servers")
-SERVER_URL = Text("server URL", MAX_URL, "postgresql://host:port, mysql://host:port, ...")
+SERVER_URL = Text(
+    "server URL", MAX_URL, "postgresql://host:port, mysql://host:port, ...", quoted=False
+)
 IDENTIFIER = Text("identifier", MAX_NAME, "A database, schema or table name")
 PATTERN = Text("pattern", MAX_NAME, "A glob, such as tenant_*")
 DESCRIPTION = Text("description", MAX_TEXT, "What the job is for", min_length=0, single_line=False)

@@ -29,6 +29,7 @@ from sqlfleet.fleet import Fleet
 from sqlfleet.secrets import KEY_ENV, Secret
 from sqlfleet.store import tables as t
 from tests.conftest import pg_admin
+from tests.robustness.bad import URL_PASSWORD
 
 KEY = Fernet.generate_key().decode()
 PASSWORD_ENV = "SQLFLEET_ROBUSTNESS_PASSWORD"
@@ -152,6 +153,7 @@ def assert_refused(run: Run, args: tuple[str, ...] | list[str]) -> None:
     lines = run.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), f"sqlfleet {shown}: {run.err!r}"
     assert "Traceback" not in run.err and run.out == "", f"sqlfleet {shown}: {run.out!r}"
+    assert URL_PASSWORD not in run.err, f"sqlfleet {shown}: the password shows: {run.err!r}"
 
 
 def assert_api_error(response: Any, what: str) -> None:
@@ -161,6 +163,7 @@ def assert_api_error(response: Any, what: str) -> None:
     assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}, body
     message = body["error"]["message"]
     assert message and "\n" not in message and "Traceback" not in message, body
+    assert URL_PASSWORD not in response.text, f"{what}: the password shows: {response.text}"
 
 
 def password_env() -> str:

@@ -332,6 +332,11 @@ def test_bad_values_are_4xx_json_errors_and_change_nothing(
 
 LISTED: list[Request] = [
     body("POST", f"{API}/target-groups/g/members", {"server": "postgresql://" + "h" * 2000}),
+    body(
+        "POST",
+        f"{API}/target-groups/g/members",
+        {"server": f"postgresql://u:{bad.URL_PASSWORD}@h\n"},
+    ),
     body("PATCH", f"{API}/jobs/j/steps/s", {"output": {**OUTPUT, "schema": "x" * 200}}),
     body("PATCH", f"{API}/jobs/j/steps/s", {"output": {**OUTPUT, "schema": ""}}),
     body("PATCH", f"{API}/jobs/j", {"schedule": {"spec": ",".join(["1"] * 66) + " * * * *"}}),

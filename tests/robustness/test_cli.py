@@ -392,6 +392,8 @@ LISTED: list[list[str]] = [
     *[["agent", "--retention-days", v] for v in ("nan", "inf", "1e308")],
     *[["agent", "--grace-period", v] for v in ("nan", "inf", "1e308")],
     ["target-group", "add-member", "g", "--server", "postgresql://" + "h" * 2000 + ":5432"],
+    ["target-group", "add-member", "g", "--server", f"postgresql://u:{bad.URL_PASSWORD}@h\n"],
+    [*_output("--output-server")(f"postgresql://u:{bad.URL_PASSWORD}@h\t:5432")],
     [*_output("--output-schema")("x" * 200)],
     [*_output("--output-schema")("")],
     ["job", "add", "k2", "--schedule", ",".join(["1"] * 66) + " * * * *"],  # 139 characters
