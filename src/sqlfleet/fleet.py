@@ -25,7 +25,7 @@ from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
-from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
+from sqlfleet.errors import InvalidServerUrl, InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
     Attempt,
@@ -577,10 +577,15 @@ def _checked_output(output: OutputDestination) -> OutputDestination:
 
 
 def _server_url(label: str, text: str) -> ServerUrl:
-    """A server URL whose stored form fits its column."""
-    limits.SERVER_URL.check(text, label=label)
-    url = ServerUrl.parse(text)
-    limits.SERVER_URL.check(str(url), label=label)
+    """A server URL that is storable as given and whose stored form fits its column."""
+    try:
+        limits.SERVER_URL.check(text, label=label)
+        url = ServerUrl.parse(text)
+        limits.SERVER_URL.check(str(url), label=label)
+    except InvalidServerUrl:
+        raise
+    except InvalidValue as exc:
+        raise InvalidServerUrl(exc.message) from None
     return url
 
 
