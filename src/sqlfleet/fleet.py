@@ -577,13 +577,16 @@ def _checked_output(output: OutputDestination) -> OutputDestination:
 
 
 def _server_url(label: str, text: str) -> ServerUrl:
-    """A server URL that is storable as given and whose stored form fits its column."""
+    """A server URL that is storable as given and whose stored form fits its column.
+
+    The parser speaks first: its messages say what is wrong with the URL, password masked.
+    """
+    if not isinstance(text, str):
+        raise InvalidServerUrl(f"the {label} must be text, not {type(text).__name__}")
+    url = ServerUrl.parse(text)
     try:
         limits.SERVER_URL.check(text, label=label)
-        url = ServerUrl.parse(text)
         limits.SERVER_URL.check(str(url), label=label)
-    except InvalidServerUrl:
-        raise
     except InvalidValue as exc:
         raise InvalidServerUrl(exc.message) from None
     return url

@@ -21,7 +21,7 @@ _GOOD_NAME = st.text(_PLAIN, min_size=1, max_size=12).filter(
     lambda s: s == s.strip() and s not in (".", "..") and bool(s.strip())
 )
 _NOT_UTF8 = st.sampled_from(["\udce9", "\udcff", "\ud800", "\udfff"])
-# A password in a bad URL: no message may show it.
+# A password in a bad URL: no message may show it (the tables of listed cases use it).
 URL_PASSWORD = "S3cret-in-a-URL"
 _CONTROL = st.sampled_from(["\x00", "\x01", "\n", "\r", "\t", "\x1b", "\x7f"])
 
@@ -74,7 +74,6 @@ def bad_urls() -> st.SearchStrategy[str]:
     return st.one_of(
         host,
         _with(st.just("postgresql://db1:5432"), st.sampled_from(["\x00", "\udce9", "\n"])),
-        _with(st.just(f"postgresql://u:{URL_PASSWORD}@db1:5432"), _CONTROL),
         st.sampled_from(["", "db1", "ftp://h", "postgresql://u:pw@h", "postgresql://h:99999999"]),
     )
 
