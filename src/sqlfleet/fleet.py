@@ -637,23 +637,24 @@ def read_command_file(path: str | Path) -> str:
     """A step's command read from a file, with a clear error when it cannot be read."""
     # A UTF-8 character takes at most 4 bytes: reading more could only make it too long.
     most = 4 * limits.MAX_SCRIPT
+    where = limits.shown(str(path))
     try:
         with Path(path).open("rb") as file:
             data = file.read(most + 1)
         if len(data) > most:
             raise InvalidValue(
-                f"command file {str(path)!r} is longer than {limits.MAX_SCRIPT:,} characters"
+                f"command file {where} is longer than {limits.MAX_SCRIPT:,} characters"
             )
         return data.decode("utf-8")
     except FileNotFoundError:
-        raise InvalidValue(f"command file {str(path)!r} does not exist") from None
+        raise InvalidValue(f"command file {where} does not exist") from None
     except IsADirectoryError:
-        raise InvalidValue(f"command file {str(path)!r} is a directory") from None
+        raise InvalidValue(f"command file {where} is a directory") from None
     except PermissionError:
-        raise InvalidValue(
-            f"command file {str(path)!r} cannot be read: permission denied"
-        ) from None
+        raise InvalidValue(f"command file {where} cannot be read: permission denied") from None
     except UnicodeDecodeError:
-        raise InvalidValue(f"command file {str(path)!r} is not UTF-8 text") from None
+        raise InvalidValue(f"command file {where} is not UTF-8 text") from None
     except OSError as exc:
-        raise InvalidValue(f"command file {str(path)!r} cannot be read: {exc.strerror}") from None
+        raise InvalidValue(f"command file {where} cannot be read: {exc.strerror}") from None
+    except ValueError:  # a NUL character in the path: no file has such a name
+        raise InvalidValue(f"command file {where} is not a file name") from None

@@ -42,7 +42,7 @@ _NAME = re.compile(NAME_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """A value for an error message: short, one line, printable even when not UTF-8."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -81,22 +81,22 @@ class Number:
         label = label or self.name
         number: int | float
         if isinstance(value, bool):
-            raise InvalidValue(f"{label} must be a number, not {_shown(value)}")
+            raise InvalidValue(f"{label} must be a number, not {shown(value)}")
         if isinstance(value, str):
             try:
                 number = int(value) if self.whole else float(value)
             except ValueError:
                 kind = "a whole number" if self.whole else "a number"
-                raise InvalidValue(f"{label} must be {kind}, not {_shown(value)}") from None
+                raise InvalidValue(f"{label} must be {kind}, not {shown(value)}") from None
         elif isinstance(value, int) or (isinstance(value, float) and not self.whole):
             number = value
         else:
             kind = "a whole number" if self.whole else "a number"
-            raise InvalidValue(f"{label} must be {kind}, not {_shown(value)}")
+            raise InvalidValue(f"{label} must be {kind}, not {shown(value)}")
         if isinstance(number, float) and not math.isfinite(number):
             raise InvalidValue(f"{label} must be a finite number ({self.range_text}), not {number}")
         if not self.low <= number <= self.high:
-            raise InvalidValue(f"{label} must be {self.range_text}, not {_shown(number)}")
+            raise InvalidValue(f"{label} must be {self.range_text}, not {shown(number)}")
         return number
 
 
@@ -115,15 +115,15 @@ class Text:
         """`value` if it is storable text within the limits; else InvalidValue."""
         label = label or self.name
         if not isinstance(value, str):
-            raise InvalidValue(f"the {label} must be text, not {_shown(value)}")
+            raise InvalidValue(f"the {label} must be text, not {shown(value)}")
         check_storable(label, value)
         if self.min_length and not value.strip():
             raise InvalidValue(f"the {label} is empty")
         if len(value) > self.max_length:
             raise InvalidValue(f"the {label} is longer than {self.max_length:,} characters")
         if self.single_line and _CONTROL.search(value):
-            shown = f" {_shown(value)}" if self.quoted else ""
-            raise InvalidValue(f"the {label}{shown} contains control characters")
+            which = f" {shown(value)}" if self.quoted else ""
+            raise InvalidValue(f"the {label}{which} contains control characters")
         return value
 
 
@@ -143,11 +143,11 @@ def check_name(what: str, name: object) -> str:
     """A name of a job, step, credential or target group: it must fit in a URL path."""
     name = NAME.check(name, label=f"{what} name")
     if name != name.strip():
-        raise InvalidValue(f"the {what} name {_shown(name)} starts or ends with spaces")
+        raise InvalidValue(f"the {what} name {shown(name)} starts or ends with spaces")
     if name in (".", ".."):
         raise InvalidValue(f"the {what} name {name!r} is not allowed: URLs cannot hold it")
     if not _NAME.match(name):
-        raise InvalidValue(f"the {what} name {_shown(name)} contains '/', which URLs cannot hold")
+        raise InvalidValue(f"the {what} name {shown(name)} contains '/', which URLs cannot hold")
     return name
 
 
@@ -246,7 +246,7 @@ class StepSetting:
         """`value` if it is valid for this setting; else InvalidValue naming the field."""
         if self.limit is None:
             if not isinstance(value, bool):
-                raise InvalidValue(f"{self.field} must be true or false, not {_shown(value)}")
+                raise InvalidValue(f"{self.field} must be true or false, not {shown(value)}")
             return value
         if isinstance(self.limit, Text) and self.limit is NAME:
             return check_name(self.field.replace("_", " "), value)

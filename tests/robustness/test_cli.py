@@ -265,6 +265,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         bad.bad_number_args(limits.DEMO_DATABASES),
     ),
     "demo --port": (lambda v: ["demo", "--port", v], bad.bad_number_args(limits.PORT)),
+    "demo --folder": (
+        lambda v: ["demo", "--no-serve", "--folder", v],
+        st.text(max_size=20).map(lambda s: "/tmp/demo\x00" + s),
+    ),
+    "job update-step --command-file": (
+        lambda v: ["job", "update-step", "j", "s", "--command-file", v],
+        st.one_of(
+            st.text(max_size=20).map(lambda s: "step\x00" + s),
+            st.integers(256, 5000).map(lambda n: "s" * n),  # longer than a file name can be
+            st.sampled_from(["", "/", "/nonexistent/step.sql", "/proc/self/mem"]),
+        ),
+    ),
 }
 
 # The step settings' numbers, from the one table, on both step commands.

@@ -30,6 +30,8 @@ def demo(
     """Create a demo fleet (SQLite databases) with a job, run it, and serve the web UI."""
     from sqlfleet.demo import create_demo
 
+    if folder is not None:
+        limits.check_storable("--folder", folder)  # before anything is made
     Fleet.init(job_db_option(ctx))
 
     def prepare(fleet: Fleet) -> None:
