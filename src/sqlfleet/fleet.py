@@ -18,14 +18,13 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
-from sqlfleet.errors import InvalidServerUrl, InvalidValue, NotFound, SecretKeyError
+from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
     Attempt,
@@ -36,18 +35,15 @@ from sqlfleet.model import (
     Member,
     MemberKind,
     Membership,
-    OutputDestination,
     StepExecution,
-    StepSettings,
     Target,
     TargetExecution,
     TargetGroup,
 )
-from sqlfleet.retry import RetryPolicy
 from sqlfleet.schedule import Schedule
 from sqlfleet.script import validate_command
 from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
-from sqlfleet.servers import ServerUrl
+from sqlfleet.step_settings import build_step_settings, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
 from sqlfleet.targets import Login
@@ -217,7 +213,7 @@ class Fleet:
         server + database: one database; + schema pattern: its matching schemas;
         server + database + shard-map query: the databases the catalog query names.
         """
-        url = _server_url("server URL", server)
+        url = server_url("server URL", server)
         kind = _member_kind(database, database_pattern, schema_pattern, shard_map_query)
         for limit, label, value in (
             (limits.IDENTIFIER, "database", database),
@@ -526,72 +522,6 @@ def parse_lifecycle(text: str) -> Lifecycle:
     raise InvalidValue(f"unknown lifecycle state {text!r}: use one of {names}")
 
 
-_RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
-_SETTING_FIELDS = {f.name for f in dataclasses.fields(StepSettings)} - {"retry", "output"}
-
-
-def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> StepSettings:
-    """Step settings from `base` (or the defaults) with `changes`; None values are ignored.
-
-    `changes` may hold StepSettings fields, RetryPolicy fields, and `output` (an
-    `OutputDestination`, or None to keep it; `remove_output=True` drops it). Each value is
-    checked against its limits in `sqlfleet.limits.STEP_SETTINGS`, the table every door uses.
-    `max_parallelism=0` means no limit.
-    """
-    changes = {k: v for k, v in changes.items() if v is not None}
-    unknown = set(changes) - _RETRY_FIELDS - _SETTING_FIELDS - {"output", "remove_output"}
-    if unknown:
-        raise InvalidValue(f"unknown step setting(s): {', '.join(sorted(unknown))}")
-    for field, value in changes.items():
-        setting = limits.STEP_SETTING.get(field)
-        if setting is not None:
-            changes[field] = setting.check(value)
-    retry_changes = {k: changes.pop(k) for k in list(changes) if k in _RETRY_FIELDS}
-    remove_output = changes.pop("remove_output", False)
-    if base is None:
-        missing = [f for f in ("command", "target_group", "credential") if f not in changes]
-        if missing:
-            raise InvalidValue(f"a step needs {', '.join(missing)}")
-        base = StepSettings(command=changes["command"], target_group="", credential="")
-    if "command" in changes:
-        changes["command"] = validate_command(changes["command"])
-    if "max_parallelism" in changes:
-        changes["max_parallelism"] = changes["max_parallelism"] or None
-    output = changes.pop("output", None)
-    if output is not None:
-        changes["output"] = _checked_output(output)
-    elif remove_output:
-        changes["output"] = None
-    retry = dataclasses.replace(base.retry, **retry_changes)
-    return dataclasses.replace(base, retry=retry, **changes)
-
-
-def _checked_output(output: OutputDestination) -> OutputDestination:
-    url = _server_url("output server URL", output.server_url)
-    limits.IDENTIFIER.check(output.database, label="output database")
-    if output.schema is not None:
-        limits.IDENTIFIER.check(output.schema, label="output schema")
-    limits.IDENTIFIER.check(output.table, label="output table")
-    limits.check_name("output credential", output.credential)
-    return dataclasses.replace(output, server_url=str(url))
-
-
-def _server_url(label: str, text: str) -> ServerUrl:
-    """A server URL that is storable as given and whose stored form fits its column.
-
-    The parser speaks first: its messages say what is wrong with the URL, password masked.
-    """
-    if not isinstance(text, str):
-        raise InvalidServerUrl(f"the {label} must be text, not {type(text).__name__}")
-    url = ServerUrl.parse(text)
-    try:
-        limits.SERVER_URL.check(text, label=label)
-        limits.SERVER_URL.check(str(url), label=label)
-    except InvalidValue as exc:
-        raise InvalidServerUrl(exc.message) from None
-    return url
-
-
 def _stored(what: str, name: str) -> str:
     """A name to look up: one that could be stored, else InvalidValue (no database error).
 
@@ -631,30 +561,3 @@ def _member_kind(
             raise InvalidValue("give --database or --database-pattern, not both")
         return MemberKind.DATABASE
     return MemberKind.SERVER
-
-
-def read_command_file(path: str | Path) -> str:
-    """A step's command read from a file, with a clear error when it cannot be read."""
-    # A UTF-8 character takes at most 4 bytes: reading more could only make it too long.
-    most = 4 * limits.MAX_SCRIPT
-    where = limits.shown(str(path))
-    try:
-        with Path(path).open("rb") as file:
-            data = file.read(most + 1)
-        if len(data) > most:
-            raise InvalidValue(
-                f"command file {where} is longer than {limits.MAX_SCRIPT:,} characters"
-            )
-        return data.decode("utf-8")
-    except FileNotFoundError:
-        raise InvalidValue(f"command file {where} does not exist") from None
-    except IsADirectoryError:
-        raise InvalidValue(f"command file {where} is a directory") from None
-    except PermissionError:
-        raise InvalidValue(f"command file {where} cannot be read: permission denied") from None
-    except UnicodeDecodeError:
-        raise InvalidValue(f"command file {where} is not UTF-8 text") from None
-    except OSError as exc:
-        raise InvalidValue(f"command file {where} cannot be read: {exc.strerror}") from None
-    except ValueError:  # a NUL character in the path: no file has such a name
-        raise InvalidValue(f"command file {where} is not a file name") from None

@@ -22,10 +22,11 @@ from sqlfleet.cli.app import (
     say,
 )
 from sqlfleet.errors import InvalidValue
-from sqlfleet.fleet import Fleet, read_command_file
+from sqlfleet.fleet import Fleet
 from sqlfleet.model import Job, OutputDestination
 from sqlfleet.schedule import Schedule, parse_time
 from sqlfleet.secrets import Secret
+from sqlfleet.step_settings import read_command_file
 from sqlfleet.store import UNCHANGED
 
 credential_app = typer.Typer(
