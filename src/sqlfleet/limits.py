@@ -175,7 +175,8 @@ IDENTIFIER = Text("identifier", MAX_NAME, "A database, schema or table name")
 PATTERN = Text("pattern", MAX_NAME, "A glob, such as tenant_*")
 DESCRIPTION = Text("description", MAX_TEXT, "What the job is for", min_length=0, single_line=False)
 SCRIPT = Text("command", MAX_SCRIPT, "SQL script", single_line=False)
-SECRET = Text("secret", MAX_TEXT, "A password", single_line=False)
+# A login may have no password (trust or socket authentication, a local MariaDB root).
+SECRET = Text("secret", MAX_TEXT, "A password", min_length=0, single_line=False)
 SCHEDULE_SPEC = Text(
     "schedule",
     MAX_TEXT,  # what is stored of it (a cron expression) has its own, shorter limit

@@ -58,7 +58,7 @@ def test_a_credential_in_use_is_not_deleted(sqlite_api: Api) -> None:
         {"name": "a", "username": "u", "secret": "s", "password": "s"},  # unknown field
         {"name": "a/b", "username": "u", "secret": "s"},  # a slash cannot be in a URL path
         {"name": "", "username": "u", "secret": "s"},
-        {"name": "a", "username": "u", "secret": ""},
+        {"name": "a", "username": "u", "secret": "s" * 10_001},  # longer than a secret may be
         {"name": "a", "username": "u\x00", "secret": "s"},
         {"name": "a", "username": "u", "secret": "s\x00"},
         {"name": 5, "username": "u", "secret": "s"},

@@ -66,18 +66,18 @@ def _read_secret(
         raise InvalidValue("give --password-stdin or --password-env, not both")
     if password_stdin:
         try:
-            text = sys.stdin.readline().rstrip("\r\n")
+            line = sys.stdin.readline()
         except UnicodeDecodeError:
             raise InvalidValue("the password on standard input is not UTF-8 text") from None
-        if not text:
-            raise InvalidValue("no password on standard input")
-        return Secret(text)
+        if not line:
+            # An empty line is an empty password (a login without one); no line at all is
+            # more likely a mistake.
+            raise InvalidValue("no password on standard input (an empty line means none)")
+        return Secret(line.rstrip("\r\n"))
     if password_env:
         value = os.environ.get(password_env)
         if value is None:
             raise InvalidValue(f"environment variable {password_env} is not set")
-        if not value:
-            raise InvalidValue(f"environment variable {password_env} is empty")
         return Secret(value)
     if required:
         raise InvalidValue("give the password with --password-stdin or --password-env VAR")
