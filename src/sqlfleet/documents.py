@@ -99,6 +99,11 @@ def step(s: Step) -> dict[str, Any]:
         "connect_timeout_seconds": settings.connect_timeout_seconds,
         "max_parallelism": settings.max_parallelism,
         "continue_on_failure": settings.continue_on_failure,
+        "canary": settings.canary,
+        "wave_size": settings.wave_size,
+        "wave_pause_seconds": settings.wave_pause_seconds,
+        "max_failures": settings.max_failures,
+        "retry_on": settings.retry_on,
         "output": None
         if output is None
         else {

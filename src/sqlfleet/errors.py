@@ -111,6 +111,12 @@ class ConcurrentChange(StoreError):
 class TargetError(SqlfleetError):
     """The target database failed."""
 
+    def __init__(self, message: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message)
+        # Judged once, by the driver that raised it: may the error pass on its own (a lost
+        # connection, a deadlock), so that `retry_on=transient` tries again?
+        self.transient = transient
+
 
 class TargetConnectError(TargetError):
     """Cannot connect to the target database."""

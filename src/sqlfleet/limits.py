@@ -151,6 +151,25 @@ def check_name(what: str, name: object) -> str:
     return name
 
 
+def check_share(label: str, value: object) -> str:
+    """A share of a step's targets, `N` (1 or more) or `P%` (1 to 100), in its stored form."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidValue(f"{label} must be N or P%, not {shown(value)}")
+    match = re.fullmatch(r"\s*(\d{1,9})\s*(%?)\s*", value)
+    if match is None:
+        raise InvalidValue(
+            f"{label} must be a number of targets (N) or a percentage (P%), not {shown(value)}"
+        )
+    number, percent = int(match[1]), match[2]
+    if percent and not 1 <= number <= 100:
+        raise InvalidValue(f"{label} must be a percentage from 1% to 100%, not {number}%")
+    if not percent and number < 1:
+        raise InvalidValue(f"{label} must be at least 1, not {number}")
+    return f"{number}{percent}"
+
+
 def check_time(label: str, moment: datetime) -> datetime:
     """`moment` if it lies in the years a schedule may name (naive times taken as UTC)."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -251,6 +270,13 @@ class StepSetting:
             return value
         if isinstance(self.limit, Text) and self.limit is NAME:
             return check_name(self.field.replace("_", " "), value)
+        if self.limit is SHARE:
+            return check_share(self.field, value)
+        if self.limit is RETRY_ON:
+            text = RETRY_ON.check(value, label=self.field)
+            if text not in RETRY_ON_CHOICES:
+                raise InvalidValue(f"retry_on must be 'all' or 'transient', not {shown(value)}")
+            return text
         return self.limit.check(value, label=self.field)
 
 
@@ -318,6 +344,19 @@ MAX_PARALLELISM = Number(
     "max_parallelism", True, 0, INT32_MAX, "Databases per server at a time, 0 for no limit"
 )
 
+CANARY = Number(
+    "canary", True, 0, INT32_MAX, "Run this many targets first; all must succeed, 0 for none"
+)
+WAVE_PAUSE = _seconds(
+    "wave_pause_seconds", 0, 31_536_000, "Wait between waves of a rollout", 0.0, False
+)
+# A share of a step's targets: a count ("20") or a percentage ("25%").
+SHARE = Text("share", 16, "N targets or P% of them")
+WAVE_SIZE = "wave_size"
+MAX_FAILURES = "max_failures"
+RETRY_ON = Text("retry_on", 16, "Which errors are retried")
+RETRY_ON_CHOICES = ("all", "transient")
+
 STEP_SETTINGS: tuple[StepSetting, ...] = (
     StepSetting("command", "--command", SCRIPT, "SQL", "The script to run"),
     StepSetting("target_group", "--target-group", NAME, "G", "The target group it runs on"),
@@ -340,6 +379,32 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
         "--continue-on-failure",
         None,
         help="Run the later steps even if this one fails",
+    ),
+    StepSetting("canary", "--canary", CANARY, "N"),
+    StepSetting(
+        WAVE_SIZE,
+        "--wave-size",
+        SHARE,
+        "N|P%",
+        "After the canary, start targets in waves of N targets or P% of them, each wave when "
+        "the previous one ended",
+    ),
+    StepSetting("wave_pause_seconds", "--wave-pause", WAVE_PAUSE, "S"),
+    StepSetting(
+        MAX_FAILURES,
+        "--max-failures",
+        SHARE,
+        "N|P%",
+        "Failure budget: once N targets (or P% of them) failed, no new target starts and the "
+        "step ends Failed",
+    ),
+    StepSetting(
+        "retry_on",
+        "--retry-on",
+        RETRY_ON,
+        "all|transient",
+        "Retry every error (all), or only those that may pass on their own: lost "
+        "connections, deadlocks, lock timeouts (transient)",
     ),
 )
 STEP_SETTING = {s.field: s for s in STEP_SETTINGS}

@@ -96,6 +96,17 @@ class StepSettings:
     max_parallelism: int | None = None
     continue_on_failure: bool = False
     output: OutputDestination | None = None
+    # Rollout policy (see sqlfleet.engine.rollout): canary targets, waves, failure budget.
+    canary: int | None = None
+    wave_size: str | None = None  # "N" or "P%"
+    wave_pause_seconds: float = 0.0
+    max_failures: str | None = None  # "N" or "P%"
+    retry_on: str = "all"  # "all" or "transient"
+
+    @property
+    def has_rollout(self) -> bool:
+        """Whether the step runs in stages or halts on a failure budget."""
+        return bool(self.canary) or self.wave_size is not None or self.max_failures is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +227,20 @@ class TargetExecution:
     next_attempt_start_time: datetime | None
     last_message: str | None
     agent_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutProgress:
+    """Where a staged step execution stands: what its rollout policy decides from."""
+
+    step_execution_id: int
+    settings: StepSettings  # only the rollout fields are filled in
+    total: int
+    open_wave: int | None
+    unfinished_by_wave: dict[int | None, int]  # targets not yet terminal, per wave
+    failed: int  # targets that ended Failed or TimedOut
+    canary_failed: int  # of those, targets of the canary (wave 0 when there is a canary)
+    not_started: int  # targets still Created
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,6 +283,22 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
     ),
 }
 
+# The rollout policy's shares and the retry class: text the table checks.
+_BAD_TEXT_SETTINGS = {
+    "wave_size": st.sampled_from(["0", "0%", "101%", "ten", "", 1.5, True, [], -3]),
+    "max_failures": st.sampled_from(["0", "200%", "x%", "%", 0, {}, "1 0"]),
+    "retry_on": st.sampled_from(["", "some", "ALL", 1, True, "transient "]),
+}
+for _field, _values in _BAD_TEXT_SETTINGS.items():
+    SLOTS[f"PATCH steps {_field}"] = (
+        lambda v, _, f=_field: body("PATCH", f"{API}/jobs/j/steps/s", {f: v}),
+        _values,
+    )
+    SLOTS[f"POST steps {_field}"] = (
+        lambda v, _, f=_field: body("POST", f"{API}/jobs/j/steps", {**STEP, f: v}),
+        _values,
+    )
+
 for _setting in limits.NUMBER_SETTINGS:
     assert isinstance(_setting.limit, limits.Number)
     _values = bad.bad_numbers(_setting.limit)
@@ -432,6 +448,9 @@ FORM_FIELDS: dict[str, st.SearchStrategy[str]] = {
         for s in limits.NUMBER_SETTINGS
         if isinstance(s.limit, limits.Number)
     },
+    "wave_size": st.sampled_from(["0", "ten", "101%", "5%%", "-2"]),
+    "max_failures": st.sampled_from(["0%", "x", "1.5", "99999999999"]),
+    "retry_on": st.sampled_from(["some", "ALL", "transient,all"]),
 }
 
 

@@ -292,6 +292,25 @@ for _setting in limits.NUMBER_SETTINGS:
         _bad,
     )
 
+# The rollout policy's shares and the retry class: text the table checks.
+_BAD_SHARES = st.one_of(
+    st.sampled_from(["0", "0%", "101%", "ten", "5%%", "-1", "", "1e3", "12345678901"]),
+    st.text(max_size=20).filter(lambda v: not v.strip().rstrip("%").strip().isdigit()),
+)
+for _flag in ("--wave-size", "--max-failures"):
+    SLOTS[f"job add-step {_flag}"] = (
+        lambda v, flag=_flag: ["job", "add-step", "j", *STEP, flag, v],
+        _BAD_SHARES,
+    )
+    SLOTS[f"job update-step {_flag}"] = (
+        lambda v, flag=_flag: ["job", "update-step", "j", "s", flag, v],
+        _BAD_SHARES,
+    )
+SLOTS["job update-step --retry-on"] = (
+    lambda v: ["job", "update-step", "j", "s", "--retry-on", v],
+    st.text(max_size=20).filter(lambda v: v not in ("all", "transient")),
+)
+
 
 @pytest.mark.parametrize("slot", sorted(SLOTS))
 def test_bad_values_are_refused_in_one_line_and_change_nothing(

@@ -468,6 +468,11 @@ def _step_options(
     connect_timeout: int | None,
     max_parallelism: int | None,
     continue_on_failure: bool | None,
+    canary: int | None,
+    wave_size: str | None,
+    wave_pause: float | None,
+    max_failures: str | None,
+    retry_on: str | None,
     output_server: str | None,
     output_database: str | None,
     output_schema: str | None,
@@ -508,6 +513,11 @@ def _step_options(
         "connect_timeout_seconds": connect_timeout,
         "max_parallelism": max_parallelism,
         "continue_on_failure": continue_on_failure,
+        "canary": canary,
+        "wave_size": wave_size,
+        "wave_pause_seconds": wave_pause,
+        "max_failures": max_failures,
+        "retry_on": retry_on,
         "output": output,
     }
 
@@ -531,6 +541,11 @@ Backoff = Annotated[float | None, _step_option("retry_interval_backoff_multiplie
 Timeout = Annotated[int | None, _step_option("step_timeout_seconds")]
 ConnectTimeout = Annotated[int | None, _step_option("connect_timeout_seconds")]
 MaxParallelism = Annotated[int | None, _step_option("max_parallelism")]
+Canary = Annotated[int | None, _step_option("canary")]
+WaveSize = Annotated[str | None, _step_option("wave_size")]
+WavePause = Annotated[float | None, _step_option("wave_pause_seconds")]
+MaxFailures = Annotated[str | None, _step_option("max_failures")]
+RetryOn = Annotated[str | None, _step_option("retry_on")]
 _NAME_HELP = f"(up to {limits.MAX_NAME} characters)"
 OutputServer = Annotated[
     str | None,
@@ -573,6 +588,11 @@ def job_add_step(
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
     continue_on_failure: Annotated[bool, _step_option("continue_on_failure")] = False,
+    canary: Canary = None,
+    wave_size: WaveSize = None,
+    wave_pause: WavePause = None,
+    max_failures: MaxFailures = None,
+    retry_on: RetryOn = None,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -614,6 +634,11 @@ def job_update_step(
             help=limits.STEP_SETTING["continue_on_failure"].help_text,
         ),
     ] = None,
+    canary: Canary = None,
+    wave_size: WaveSize = None,
+    wave_pause: WavePause = None,
+    max_failures: MaxFailures = None,
+    retry_on: RetryOn = None,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlfleet.clock import Clock, utcnow
+from sqlfleet.engine import rollout
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
@@ -88,6 +89,7 @@ class Dispatcher:
         self._claiming = True
         self._steps_may_be_ready = True
         self._targets_may_be_due = True
+        self._rollouts_may_move = True
         self._next_poll = 0.0
 
     @property
@@ -219,6 +221,7 @@ class Dispatcher:
         found = False
         if self._steps_may_be_ready or now >= self._next_poll:
             self._steps_may_be_ready = False
+            self._rollouts_may_move = True
             self._next_poll = now + self.settings.poll_interval
             self._targets_may_be_due = True
             while True:
@@ -233,6 +236,12 @@ class Dispatcher:
                     break
                 found = True
                 await self._start_step(step)
+        if self._rollouts_may_move:
+            # Outcomes were recorded (or time passed): a wave may open, a step may halt.
+            self._rollouts_may_move = False
+            if await rollout.advance(self.db, self.store, self.job_execution_id, self.clock()):
+                self._targets_may_be_due = True
+                self._steps_may_be_ready = True
         capacity = 2 * self.settings.concurrency - len(self._inflight)
         room = capacity >= self.settings.concurrency // 2 or not self._inflight
         if room and self._targets_may_be_due:
@@ -282,7 +291,14 @@ class Dispatcher:
                 now=self.clock(),
             )
             return
-        await self.db(self.store.add_targets, step, self.agent_name, targets, now=self.clock())
+        await self.db(
+            self.store.add_targets,
+            step,
+            self.agent_name,
+            targets,
+            now=self.clock(),
+            waves=rollout.waves(settings, len(targets)),
+        )
 
     async def _login(self, credential: str) -> Login:
         login = self._logins.get(credential)
@@ -381,6 +397,7 @@ class Dispatcher:
                 except StoreError:
                     self._pending[:0] = batch
                     raise
+                self._rollouts_may_move = True
                 if finished_steps:
                     self._steps_may_be_ready = True
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):

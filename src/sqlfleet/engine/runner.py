@@ -16,7 +16,7 @@ from typing import Any
 from sqlfleet.clock import Clock
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
-from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetTimeout
+from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetError, TargetTimeout
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
@@ -102,6 +102,16 @@ async def run_attempt(
         # one that cannot be quoted): nothing was sent, and every retry would render the
         # same script, so the target fails now instead of waiting through its retries.
         return _ended(claimed, Lifecycle.FAILED, clock, exc.message, row_count, messages)
+    except TargetError as exc:
+        # Judged by the driver that raised it; `retry_on=transient` retries only those.
+        if exc.transient:
+            message = f"{exc.message} (transient error)"
+        elif settings.retry_on == "transient":
+            message = f"{exc.message} (not a transient error: not retried)"
+            return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages)
+        else:
+            message = f"{exc.message} (not a transient error)"
+        return _failed(claimed, plan, message, deadline, clock, row_count, messages)
     except SqlfleetError as exc:
         return _failed(claimed, plan, exc.message, deadline, clock, row_count, messages)
     return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages)

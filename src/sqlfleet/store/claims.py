@@ -114,10 +114,14 @@ class ClaimStore(ExecutionStore):
             # nothing stays InProgress past its lease.
             self._take_back(conn, te.c.lease_expires_at < now, now)
             limits = self._parallelism_limits(conn, job_execution_id)
+            se = t.step_execution
+            # A target of a staged rollout waits until its step opens its wave.
+            wave_open = or_(te.c.wave.is_(None), te.c.wave <= se.c.open_wave)
             query = (
                 select(te, je.c.job_version)
                 .join(je, je.c.id == te.c.job_execution_id)
-                .where(due, je.c.cancel_requested.is_(False))
+                .join(se, se.c.id == te.c.step_execution_id)
+                .where(due, je.c.cancel_requested.is_(False), wave_open)
                 .order_by(te.c.id)
                 .with_for_update(skip_locked=True, of=te)
             )

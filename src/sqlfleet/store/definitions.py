@@ -510,6 +510,11 @@ class DefinitionStore:
             "output_schema": output.schema if output else None,
             "output_table": output.table if output else None,
             "output_credential_id": output_credential_id,
+            "canary": settings.canary,
+            "wave_size": settings.wave_size,
+            "wave_pause_seconds": settings.wave_pause_seconds,
+            "max_failures": settings.max_failures,
+            "retry_on": settings.retry_on,
         }
 
     # -- reading jobs -------------------------------------------------------------------------
@@ -625,8 +630,20 @@ def _step(row: Row[Any]) -> Step:
             max_parallelism=row.max_parallelism,
             continue_on_failure=row.continue_on_failure,
             output=output,
+            **rollout_settings(row),
         ),
     )
+
+
+def rollout_settings(row: Row[Any]) -> dict[str, Any]:
+    """The rollout policy and retry class stored in a job_step row."""
+    return {
+        "canary": row.canary,
+        "wave_size": row.wave_size,
+        "wave_pause_seconds": row.wave_pause_seconds,
+        "max_failures": row.max_failures,
+        "retry_on": row.retry_on,
+    }
 
 
 def _schedule_values(schedule: Schedule | None) -> dict[str, Any]:

@@ -197,22 +197,36 @@ class ExecutionStore(DefinitionStore):
             )
 
     def add_targets(
-        self, step: StepStart, agent: str, targets: Sequence[Target], *, now: datetime
+        self,
+        step: StepStart,
+        agent: str,
+        targets: Sequence[Target],
+        *,
+        now: datetime,
+        waves: Sequence[int | None] | None = None,
     ) -> bool:
         """Create the step's target executions and let agents claim them.
 
         A target on which the same step of the same job is already running in another
-        execution is created Skipped. False if this agent no longer holds the step.
+        execution is created Skipped. With `waves` (one per target, see
+        `sqlfleet.engine.rollout`), a target may start only once its wave is open; wave 0
+        opens now. False if this agent no longer holds the step.
         """
         te = t.target_execution
+        waves = list(waves) if waves is not None else [None] * len(targets)
+        staged = any(w is not None for w in waves)
         with self.engine.begin() as conn:
             if not self._leave_step(
-                conn, step, agent, lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value
+                conn,
+                step,
+                agent,
+                lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
+                open_wave=0 if staged else None,
             ):
                 return False
             busy = self._busy_targets(conn, step, now)
             rows = []
-            for target in targets:
+            for target, wave in zip(targets, waves, strict=True):
                 skipped = (target.server_url, target.database, target.schema) in busy
                 rows.append(
                     {
@@ -228,6 +242,7 @@ class ExecutionStore(DefinitionStore):
                         "create_time": now,
                         "end_time": now if skipped else None,
                         "current_attempts": 0,
+                        "wave": wave,
                         "last_message": "skipped: this step is already running on this target "
                         "in another execution"
                         if skipped

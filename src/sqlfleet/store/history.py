@@ -14,11 +14,11 @@ from sqlfleet.errors import NotFound
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
 from sqlfleet.store import tables as t
-from sqlfleet.store.claims import ClaimStore
 from sqlfleet.store.executions import TERMINAL_NAMES
+from sqlfleet.store.rollouts import RolloutStore
 
 
-class HistoryStore(ClaimStore):
+class HistoryStore(RolloutStore):
     """Reading what ran, and forgetting what is old."""
 
     # -- reading ----------------------------------------------------------------------------------

@@ -169,6 +169,12 @@ job_step = Table(
     Column("output_schema", String(NAME)),
     Column("output_table", String(NAME)),
     Column("output_credential_id", Integer, ForeignKey("credential.id")),
+    # The rollout policy: canary targets first, then waves; a failure budget halts the step.
+    Column("canary", Integer),
+    Column("wave_size", String(16)),  # "N" targets or "P%" of them
+    Column("wave_pause_seconds", Float, nullable=False, server_default="0"),
+    Column("max_failures", String(16)),  # "N" or "P%"
+    Column("retry_on", String(16), nullable=False, server_default="all"),
     ForeignKeyConstraint(
         ["job_id", "job_version"],
         ["job_version.job_id", "job_version.version"],
@@ -218,6 +224,8 @@ step_execution = Table(
     # Resolving a step's targets is claimed like a target: whoever holds the lease does it.
     Column("agent_name", String(NAME)),
     Column("lease_expires_at", UtcDateTime),
+    # The last wave of targets (see target_execution.wave) that may start; NULL: no waves.
+    Column("open_wave", Integer),
     UniqueConstraint("job_execution_id", "step_id"),
 )
 
@@ -253,6 +261,8 @@ target_execution = Table(
     Column("last_message", Text),
     Column("agent_name", String(NAME)),
     Column("lease_expires_at", UtcDateTime),
+    # Its wave in a rollout (0: the canary); it may start once its step opened that wave.
+    Column("wave", Integer),
     Index(None, "step_execution_id", "lifecycle"),
     Index(None, "lifecycle", "next_attempt_start_time"),
     Index(None, "job_id", "step_id", "target_database_name", "lifecycle"),

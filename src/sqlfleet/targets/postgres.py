@@ -78,6 +78,20 @@ def quote_literal(value: str) -> str:
     return "'" + quoted + "'"
 
 
+# SQLSTATEs that may pass on their own: connection exceptions (class 08), too many
+# connections, the server shutting down or starting up, serialization failures and
+# deadlocks (class 40), lock timeouts, and a query canceled by an administrator.
+_TRANSIENT_CLASSES = ("08", "40")
+_TRANSIENT_STATES = {"53300", "57P01", "57P02", "57P03", "55P03", "57014"}
+
+
+def is_transient(sqlstate: str | None) -> bool:
+    """Whether an error with this SQLSTATE may pass if the batch is tried again."""
+    if not sqlstate:
+        return False
+    return sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate in _TRANSIENT_STATES
+
+
 def _server_error(exc: asyncpg.PostgresError) -> str:
     text = f"{exc.severity or 'ERROR'} {exc.sqlstate}: {exc.message}"
     if exc.detail:
@@ -161,7 +175,7 @@ class PostgresConnection:
             # Before PostgresError, its base: a connection lost mid-batch (08003 and the
             # like) is raised by asyncpg itself, with no server message to show.
             raise TargetConnectError(
-                f"lost the connection to {self._where}: {exc.message or exc}"
+                f"lost the connection to {self._where}: {exc.message or exc}", transient=True
             ) from exc
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "42601" and _MULTIPLE_COMMANDS in str(exc):
@@ -169,9 +183,12 @@ class PostgresConnection:
                     "a step with an output table needs its query as a single statement "
                     "in a batch of its own: separate the other statements with a GO line"
                 ) from exc
-            raise TargetQueryError(_server_error(exc)) from exc
+            raise TargetQueryError(
+                _server_error(exc), transient=is_transient(exc.sqlstate)
+            ) from exc
         except (asyncpg.InterfaceError, OSError) as exc:
-            raise TargetQueryError(f"{self._where}: {exc}") from exc
+            # The connection went away under the batch (a terminated backend, a reset).
+            raise TargetQueryError(f"{self._where}: {exc}", transient=True) from exc
         finally:
             self._running = None
 
@@ -331,7 +348,9 @@ async def _connect(
         )
     except TimeoutError as exc:
         reason = f"no answer within {connect_timeout:g} s"
-        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, reason), transient=True
+        ) from exc
     except asyncpg.InvalidCatalogNameError as exc:
         reason = "the database does not exist"
         raise TargetConnectError(_connect_message(server, database, reason)) from exc
@@ -339,12 +358,19 @@ async def _connect(
         reason = f"login refused: {exc.message}"
         raise TargetConnectError(_connect_message(server, database, reason)) from exc
     except asyncpg.PostgresError as exc:
-        raise TargetConnectError(_connect_message(server, database, _server_error(exc))) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, _server_error(exc)),
+            transient=is_transient(exc.sqlstate),
+        ) from exc
     except OSError as exc:
         reason = f"the server is not reachable: {exc.strerror or exc}"
-        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, reason), transient=True
+        ) from exc
     except asyncpg.InterfaceError as exc:
-        raise TargetConnectError(_connect_message(server, database, str(exc))) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, str(exc)), transient=True
+        ) from exc
 
 
 def _connect_message(server: ServerUrl, database: str, reason: str) -> str:

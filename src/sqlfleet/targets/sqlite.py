@@ -96,6 +96,17 @@ def _adapt(value: Any) -> Any:
     return value
 
 
+# Result codes that may pass on their own: the file is locked by another connection
+# (SQLITE_BUSY, SQLITE_LOCKED and their extended codes share the low byte).
+_TRANSIENT_CODES = {5, 6}
+
+
+def is_transient(exc: sqlite3.Error) -> bool:
+    """Whether a SQLite error may pass if the batch is tried again."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _TRANSIENT_CODES
+
+
 def _error_text(exc: sqlite3.Error) -> str:
     name = getattr(exc, "sqlite_errorname", None)
     return f"{name}: {exc}" if name else str(exc)
@@ -192,7 +203,7 @@ class SqliteConnection:
             try:
                 return future.result()
             except sqlite3.Error as exc:
-                raise TargetQueryError(_error_text(exc)) from exc
+                raise TargetQueryError(_error_text(exc), transient=is_transient(exc)) from exc
         finally:
             self._running = None
 
