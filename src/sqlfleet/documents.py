@@ -18,6 +18,7 @@ from sqlfleet.model import (
     Member,
     Step,
     StepExecution,
+    StepPreview,
     Target,
     TargetExecution,
     TargetGroup,
@@ -215,4 +216,17 @@ def target(t: Target) -> dict[str, Any]:
         "target_server_name": t.server_url,
         "target_database_name": t.database,
         "target_schema_name": t.schema,
+    }
+
+
+def step_preview(p: StepPreview) -> dict[str, Any]:
+    """A step of a dry run (or preflight): per target, the batches it would get."""
+    return {
+        "step_id": p.step.step_id,
+        "step_name": p.step.name,
+        "target_group_name": p.step.settings.target_group,
+        "error": p.error,
+        "targets": [
+            {**target(t.target), "batches": t.batches, "error": t.error} for t in p.targets
+        ],
     }

@@ -23,6 +23,7 @@ from typing import Any
 from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.engine.preview import preview
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
 from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
@@ -36,6 +37,7 @@ from sqlfleet.model import (
     MemberKind,
     Membership,
     StepExecution,
+    StepPreview,
     Target,
     TargetExecution,
     TargetGroup,
@@ -360,6 +362,17 @@ class Fleet:
         logins = {n: Login(*self.credential_login(n)) for n in names}
         default = Login(*self.credential_login(credential)) if credential else None
         return await resolve_group(group, default_login=default, logins=logins)
+
+    async def preview(self, job: str, *, preflight: bool = False) -> list[StepPreview]:
+        """What `job` would run where, rendered per target now; nothing runs or is recorded.
+
+        With `preflight`, every target is also logged in to with its step's credential.
+        """
+        definition = self.get_job(job)
+        self.secrets  # noqa: B018 -- a wrong key fails here, before any server is asked
+        return await preview(
+            definition, self.get_target_group, self.credential_login, preflight=preflight
+        )
 
     def create_execution(self, job: str, *, trigger: str = "manual") -> JobExecution:
         """Create an execution of the job's current version for an agent (or `run`) to run."""

@@ -230,6 +230,29 @@ class TargetExecution:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetPreview:
+    """One target of a step: the batches it would get, or why it would fail."""
+
+    target: Target
+    batches: list[str] = field(default_factory=list)
+    error: str | None = None  # the script cannot be rendered for it, or (preflight) no login
+
+
+@dataclass(frozen=True, slots=True)
+class StepPreview:
+    """One step: its targets as resolved now, or why they cannot be resolved."""
+
+    step: Step
+    targets: list[TargetPreview] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the step resolved and every target rendered (and logged in)."""
+        return self.error is None and all(t.error is None for t in self.targets)
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutProgress:
     """Where a staged step execution stands: what its rollout policy decides from."""
 

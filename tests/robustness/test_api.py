@@ -277,6 +277,10 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", limit=v),
         bad.bad_ints(limits.COUNT),
     ),
+    "POST jobs preview preflight": (
+        lambda v, _: ("POST", f"{API}/jobs/j/preview", {"params": {"preflight": v}}),
+        st.sampled_from(["maybe", "2", "", "yes please", "\u00e9"]),
+    ),
     "GET executions targets ID": (
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}", {}),
         bad.bad_ints(limits.ID),

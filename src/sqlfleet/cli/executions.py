@@ -26,6 +26,7 @@ from sqlfleet.cli.app import (
     say,
 )
 from sqlfleet.cli.definitions import group_app
+from sqlfleet.cli.preview import DryRunOption, PreflightOption, show_preview
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
@@ -234,6 +235,8 @@ def run(
     concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
+    dry_run: DryRunOption = False,
+    preflight: PreflightOption = False,
 ) -> None:
     """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded.
 
@@ -243,6 +246,9 @@ def run(
     """
     interrupt = Interrupt()
     with open_fleet(ctx) as fleet:
+        if dry_run or preflight:
+            show_preview(fleet, job, dry_run=dry_run, preflight=preflight, json=json)
+            return
         progress = Progress(fleet, quiet=json)
 
         async def work(created: Callable[[JobExecution], None]) -> JobExecution:
@@ -268,6 +274,8 @@ def start(
         bool, typer.Option("--wait", help="Follow it until it ends; exit 0 only if it succeeded.")
     ] = False,
     json: JsonOption = False,
+    dry_run: DryRunOption = False,
+    preflight: PreflightOption = False,
 ) -> None:
     """Create an execution of JOB for the agents to run.
 
@@ -277,6 +285,9 @@ def start(
     """
     interrupt = Interrupt()
     with open_fleet(ctx) as fleet:
+        if dry_run or preflight:
+            show_preview(fleet, job, dry_run=dry_run, preflight=preflight, json=json)
+            return
         execution = fleet.create_execution(job, trigger="manual")
         if not wait:
             if json:

@@ -95,3 +95,24 @@ async def start_job(name: PathName, fleet: FleetDep, launcher: LauncherDep) -> d
     """Start an execution of the job's current version; follow it at /executions/{id}."""
     execution = await launcher.start(fleet, name)
     return documents.job_execution(execution)
+
+
+@router.post("/{name}/preview", tags=["executions"])
+async def preview_job(
+    name: PathName,
+    fleet: FleetDep,
+    preflight: Annotated[
+        bool, Query(description="Also log in to every target with its step's credential")
+    ] = False,
+) -> dict[str, Any]:
+    """Dry run: each step's targets as resolved now, with the batches each would get.
+
+    Nothing runs on a target and no execution is recorded; `ok` is false when a target
+    would fail before anything is sent (or, with `preflight`, cannot be logged in to).
+    """
+    steps = await fleet.preview(name, preflight=preflight)
+    return {
+        "job_name": name,
+        "ok": all(s.ok for s in steps),
+        "steps": [documents.step_preview(s) for s in steps],
+    }
