@@ -152,6 +152,8 @@ def job_execution(e: JobExecution) -> dict[str, Any]:
         "end_time": iso(e.end_time),
         "last_message": e.last_message,
         "target_counts": dict(sorted(e.target_counts.items())),
+        "trial": e.trial,
+        "rerun_of": e.rerun_of,
     }
 
 

@@ -24,7 +24,9 @@ from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.engine.preview import preview
+from sqlfleet.engine.rerun import check_rerun_states
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
+from sqlfleet.engine.trial import check_trial
 from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
@@ -48,6 +50,7 @@ from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
 from sqlfleet.step_settings import build_step_settings, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
+from sqlfleet.store.reruns import DEFAULT_RERUN_STATES
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
 
@@ -374,11 +377,30 @@ class Fleet:
             definition, self.get_target_group, self.credential_login, preflight=preflight
         )
 
-    def create_execution(self, job: str, *, trigger: str = "manual") -> JobExecution:
-        """Create an execution of the job's current version for an agent (or `run`) to run."""
+    def create_execution(
+        self, job: str, *, trigger: str = "manual", trial: bool = False
+    ) -> JobExecution:
+        """Create an execution of the job's current version for an agent (or `run`) to run.
+
+        A `trial` runs each target's batches in a transaction that is rolled back; it is
+        refused when a step's targets are on MySQL/MariaDB, whose DDL commits at once.
+        """
         job = _stored("job", job)
-        execution_id = self.store.create_execution(job, trigger=trigger, now=self.clock())
+        if trial:
+            check_trial(self.get_job(job), self.get_target_group)
+        execution_id = self.store.create_execution(
+            job, trigger=trigger, now=self.clock(), trial=trial
+        )
         return self.store.get_execution(execution_id)
+
+    def rerun(
+        self, execution_id: int, *, states: Sequence[Lifecycle] = DEFAULT_RERUN_STATES
+    ) -> JobExecution:
+        """A new execution of the same job version, on the targets that ended in `states`."""
+        limits.ID.check(execution_id, label="execution id")
+        states = check_rerun_states(states)
+        new_id = self.store.create_rerun(execution_id, states, now=self.clock())
+        return self.store.get_execution(new_id)
 
     async def run(
         self,
@@ -388,14 +410,16 @@ class Fleet:
         on_created: Callable[[JobExecution], None] | None = None,
         stop: asyncio.Event | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        trial: bool = False,
     ) -> JobExecution:
         """Create an execution of `job` and run it in this process until it ends.
 
         Setting `stop` cancels it: running statements are canceled, targets end Canceled.
+        A `trial` rolls back each target's transaction (see `create_execution`).
         """
         limits.CONCURRENCY.check(concurrency)
         self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
-        execution = self.create_execution(job, trigger="run")
+        execution = self.create_execution(job, trigger="run", trial=trial)
         if on_created is not None:
             on_created(execution)
         return await self.run_execution(
@@ -508,6 +532,12 @@ class Fleet:
                 f"execution {execution_id} has no target execution {target_execution_id}"
             )
         return found[0]
+
+    def retry_now(self, execution_id: int, target_execution_id: int) -> TargetExecution:
+        """Let a target that waits for its next attempt (WaitingForRetry) try again now."""
+        self.get_target_execution(execution_id, target_execution_id)  # NotFound if not there
+        self.store.retry_now(target_execution_id, now=self.clock())
+        return self.get_target_execution(execution_id, target_execution_id)
 
     def get_credential(self, name: str) -> Credential:
         """One credential (never its secret)."""

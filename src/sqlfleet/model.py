@@ -182,6 +182,8 @@ class JobExecution:
     end_time: datetime | None
     last_message: str | None
     target_counts: dict[str, int] = field(default_factory=dict)
+    trial: bool = False  # its batches ran in transactions that were rolled back
+    rerun_of: int | None = None  # the execution whose targets it runs again
 
     @property
     def is_active(self) -> bool:

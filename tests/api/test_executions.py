@@ -157,3 +157,23 @@ def test_bad_execution_queries_are_refused(
 ) -> None:
     message = queue_api.error("GET", path, 422, "ValidationError", params=params)
     assert "\x00" not in message
+
+
+def test_rerun_and_retry_now_refuse_what_they_cannot_do(queue_api: Api) -> None:
+    api = queue_api
+    api.post("/api/v1/target-groups", 201, json={"name": "g"})
+    one_step_job(api, "j", "g", "SELECT 1")
+    created = api.post("/api/v1/jobs/j/executions", 202, params={"trial": "true"})
+    assert created["trial"] is True and created["rerun_of"] is None
+    execution_id = created["job_execution_id"]
+    message = api.error("POST", f"{URL}/{execution_id}/rerun", 422, "InvalidValue")
+    assert "still Created" in message
+    api.error("POST", f"{URL}/999/rerun", 404, "NotFound")
+    api.error("POST", f"{URL}/{execution_id}/targets/999/retry-now", 404, "NotFound")
+    api.post(f"{URL}/{execution_id}/stop")
+    message = api.error(
+        "POST", f"{URL}/{execution_id}/rerun", 422, "InvalidValue", json={"states": ["Failed"]}
+    )
+    assert "nothing to re-run" in message
+    rerun = api.post(f"{URL}/{execution_id}/rerun", 202, json={"states": ["Canceled"]})
+    assert rerun["rerun_of"] == execution_id and rerun["trial"] is True

@@ -277,6 +277,14 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", limit=v),
         bad.bad_ints(limits.COUNT),
     ),
+    "POST executions rerun states": (
+        lambda v, s: body("POST", f"{API}/executions/{s.execution_id}/rerun", {"states": v}),
+        st.sampled_from([[], ["Succeeded"], ["Nope"], "Failed", [1], None, [["Failed"]]]),
+    ),
+    "POST executions rerun ID": (
+        lambda v, _: body("POST", f"{API}/executions/{segment(v)}/rerun", {}),
+        bad.bad_ints(limits.ID),
+    ),
     "POST jobs preview preflight": (
         lambda v, _: ("POST", f"{API}/jobs/j/preview", {"params": {"preflight": v}}),
         st.sampled_from(["maybe", "2", "", "yes please", "\u00e9"]),

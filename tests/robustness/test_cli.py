@@ -222,6 +222,22 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["execution", "show", v],
         bad.bad_number_args(limits.ID),
     ),
+    "execution rerun ID": (
+        lambda v: ["execution", "rerun", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution rerun --state": (
+        lambda v: ["execution", "rerun", "1", "--state", v],
+        st.one_of(
+            st.sampled_from(["", ",", "Succeeded", "InProgress", "failed", "Failed,,Nope"]),
+            st.text(max_size=20).filter(
+                lambda v: (
+                    not {p.strip() for p in v.split(",")}
+                    <= {"Failed", "TimedOut", "Canceled", "Skipped"}
+                )
+            ),
+        ),
+    ),
     "execution list --count": (
         lambda v: ["execution", "list", "--count", v],
         bad.bad_number_args(limits.COUNT),

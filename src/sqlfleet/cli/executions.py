@@ -26,7 +26,7 @@ from sqlfleet.cli.app import (
     say,
 )
 from sqlfleet.cli.definitions import group_app
-from sqlfleet.cli.preview import DryRunOption, PreflightOption, show_preview
+from sqlfleet.cli.preview import DryRunOption, PreflightOption, TrialOption, show_preview
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
@@ -237,6 +237,7 @@ def run(
     json: JsonOption = False,
     dry_run: DryRunOption = False,
     preflight: PreflightOption = False,
+    trial: TrialOption = False,
 ) -> None:
     """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded.
 
@@ -259,6 +260,7 @@ def run(
                     on_created=created,
                     stop=stop,
                     lease=timedelta(seconds=lease_seconds),
+                    trial=trial,
                 )
 
         with interrupt.quit_on_second():
@@ -276,6 +278,7 @@ def start(
     json: JsonOption = False,
     dry_run: DryRunOption = False,
     preflight: PreflightOption = False,
+    trial: TrialOption = False,
 ) -> None:
     """Create an execution of JOB for the agents to run.
 
@@ -288,7 +291,7 @@ def start(
         if dry_run or preflight:
             show_preview(fleet, job, dry_run=dry_run, preflight=preflight, json=json)
             return
-        execution = fleet.create_execution(job, trigger="manual")
+        execution = fleet.create_execution(job, trigger="manual", trial=trial)
         if not wait:
             if json:
                 print_json(documents.job_execution(execution))
@@ -413,7 +416,7 @@ def execution_list(
                 e.id,
                 e.job_name,
                 e.job_version,
-                e.lifecycle.value,
+                e.lifecycle.value + _marks(e),
                 f"{e.create_time:%Y-%m-%d %H:%M:%S}",
                 f"{e.end_time:%H:%M:%S}" if e.end_time else "",
                 _counts(e),
@@ -458,7 +461,8 @@ def execution_show(
         [
             ("execution", execution.id),
             ("job", f"{execution.job_name} (version {execution.job_version})"),
-            ("lifecycle", execution.lifecycle.value),
+            ("lifecycle", execution.lifecycle.value + _marks(execution)),
+            *([("re-runs", f"execution {execution.rerun_of}")] if execution.rerun_of else []),
             ("created", execution.create_time),
             ("started", execution.start_time),
             ("ended", execution.end_time),
@@ -510,6 +514,14 @@ def execution_show(
             ],
             title="targets",
         )
+
+
+def _marks(execution: JobExecution) -> str:
+    """What sets an execution apart in a list: a trial, a re-run."""
+    marks = ["trial"] if execution.trial else []
+    if execution.rerun_of is not None:
+        marks.append(f"re-run of {execution.rerun_of}")
+    return f" ({', '.join(marks)})" if marks else ""
 
 
 def _counts_of(counts: dict[str, int]) -> str:

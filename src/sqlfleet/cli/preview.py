@@ -32,6 +32,15 @@ PreflightOption = Annotated[
     ),
 ]
 
+TrialOption = Annotated[
+    bool,
+    typer.Option(
+        "--trial",
+        help="Run each target's batches in a transaction that is rolled back (PostgreSQL, "
+        "SQLite; refused on MySQL/MariaDB); the execution is recorded as a trial.",
+    ),
+]
+
 
 def show_preview(fleet: Fleet, job: str, *, dry_run: bool, preflight: bool, json: bool) -> None:
     """Print the dry run and/or preflight of `job`; exit 1 if a target would fail."""

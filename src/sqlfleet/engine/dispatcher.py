@@ -24,7 +24,7 @@ from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import JobExecution
+from sqlfleet.model import JobExecution, StepSettings, Target
 from sqlfleet.secrets import Secret
 from sqlfleet.store import ClaimedTarget, JobStore, Outcome, StepStart
 from sqlfleet.targets import Login
@@ -270,15 +270,11 @@ class Dispatcher:
         try:
             job = await self.db(self.store.get_job_by_id, step.job_id, step.job_version)
             settings = next(s for s in job.steps if s.step_id == step.step_id).settings
-            group = await self.db(self.store.get_target_group, settings.target_group)
-            refresh = {m.refresh_credential for m in group.members if m.refresh_credential}
-            logins = {name: await self._login(name) for name in refresh}
-            targets = await resolve_group(
-                group,
-                default_login=await self._login(settings.credential),
-                logins=logins,
-                connect_timeout=float(settings.connect_timeout_seconds),
-            )
+            # A re-run's step runs where the original left targets to run again.
+            rerun = None
+            if step.rerun_of is not None:
+                rerun = await self.db(self.store.rerun_targets, step)
+            targets = rerun if rerun is not None else await self._resolve(settings)
         except SqlfleetError as exc:
             log.warning(
                 "step %s of execution %s: %s", step.step_id, step.job_execution_id, exc.message
@@ -298,6 +294,17 @@ class Dispatcher:
             targets,
             now=self.clock(),
             waves=rollout.waves(settings, len(targets)),
+        )
+
+    async def _resolve(self, settings: StepSettings) -> list[Target]:
+        group = await self.db(self.store.get_target_group, settings.target_group)
+        refresh = {m.refresh_credential for m in group.members if m.refresh_credential}
+        logins = {name: await self._login(name) for name in refresh}
+        return await resolve_group(
+            group,
+            default_login=await self._login(settings.credential),
+            logins=logins,
+            connect_timeout=float(settings.connect_timeout_seconds),
         )
 
     async def _login(self, credential: str) -> Login:

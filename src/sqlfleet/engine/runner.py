@@ -66,6 +66,12 @@ async def run_attempt(
         server, driver = _server(target.server_url)
         variables = plan.variables(claimed.job_execution_id, target.server_url, target.database)
         batches = [substitute(batch, variables, driver) for batch in plan.batches]
+        trial = driver.trial_statements if claimed.trial else None
+        if claimed.trial and trial is None:
+            raise InvalidCommand(
+                f"a trial is refused on {driver.engine}: its DDL commits at once, so a "
+                "transaction that is rolled back could not undo it"
+            )
         connection = await driver.connect(
             server,
             target.database,
@@ -75,6 +81,10 @@ async def run_attempt(
         )
         first: FirstResult | None = None
         try:
+            if trial is not None:
+                await connection.execute(
+                    trial[0], timeout=_remaining(deadline, clock), want_rows=False
+                )
             for batch in batches:
                 want_rows = output is not None and first is None and returns_rows(batch)
                 result = await connection.execute(
@@ -84,9 +94,15 @@ async def run_attempt(
                 row_count = result.row_count
                 if want_rows and result.columns:
                     first = FirstResult(result.columns, result.rows)
+            if trial is not None:
+                # Closing would roll back too; saying so makes the server confirm it.
+                await connection.execute(
+                    trial[1], timeout=_remaining(deadline, clock), want_rows=False
+                )
         finally:
             await connection.close()
-        if output is not None and first is not None and first.rows:
+        # A trial writes nothing anywhere, its output table included.
+        if output is not None and first is not None and first.rows and not claimed.trial:
             await output.append(claimed, first.columns, first.rows)
     except TargetTimeout as exc:
         return _ended(

@@ -35,6 +35,7 @@ class ClaimedTarget:
     attempt_number: int
     first_start_time: datetime
     attempt_start_time: datetime
+    trial: bool = False  # run the batches in a transaction that is rolled back
 
     def ended(
         self,
@@ -118,7 +119,7 @@ class ClaimStore(ExecutionStore):
             # A target of a staged rollout waits until its step opens its wave.
             wave_open = or_(te.c.wave.is_(None), te.c.wave <= se.c.open_wave)
             query = (
-                select(te, je.c.job_version)
+                select(te, je.c.job_version, je.c.trial)
                 .join(je, je.c.id == te.c.job_execution_id)
                 .join(se, se.c.id == te.c.step_execution_id)
                 .where(due, je.c.cancel_requested.is_(False), wave_open)
@@ -161,6 +162,7 @@ class ClaimStore(ExecutionStore):
                     attempt_number=c.current_attempts + 1,
                     first_start_time=c.start_time or now,
                     attempt_start_time=now,
+                    trial=c.trial,
                 )
                 for c in candidates
             ]

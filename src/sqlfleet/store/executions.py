@@ -61,6 +61,10 @@ class StepStart:
     job_name: str
     job_version: int
     step_id: int
+    trial: bool = False
+    # A re-run: the execution whose targets (in these states) this step runs again.
+    rerun_of: int | None = None
+    rerun_states: tuple[str, ...] = ()
 
 
 class ExecutionStore(DefinitionStore):
@@ -69,13 +73,22 @@ class ExecutionStore(DefinitionStore):
     # -- creating -----------------------------------------------------------------------------
 
     def create_execution(
-        self, job_name: str, *, trigger: str, now: datetime, scheduled_time: datetime | None = None
+        self,
+        job_name: str,
+        *,
+        trigger: str,
+        now: datetime,
+        scheduled_time: datetime | None = None,
+        trial: bool = False,
     ) -> int:
-        """A new job execution of the job's current version, with its step executions."""
+        """A new job execution of the job's current version, with its step executions.
+
+        A `trial` runs each target's batches in a transaction that is rolled back.
+        """
         with self.engine.begin() as conn:
             row = self._require_job(conn, job_name)
             return self._create_execution(
-                conn, row, trigger=trigger, now=now, scheduled_time=scheduled_time
+                conn, row, trigger=trigger, now=now, scheduled_time=scheduled_time, trial=trial
             )
 
     def _create_execution(
@@ -86,13 +99,16 @@ class ExecutionStore(DefinitionStore):
         trigger: str,
         now: datetime,
         scheduled_time: datetime | None,
+        version: int | None = None,
+        **extra: Any,
     ) -> int:
+        version = version or job_row.current_version
         steps = conn.execute(
             select(t.job_step.c.step_id, t.job_step.c.step_name, t.target_group.c.name)
             .join(t.target_group, t.target_group.c.id == t.job_step.c.target_group_id)
             .where(
                 t.job_step.c.job_id == job_row.id,
-                t.job_step.c.job_version == job_row.current_version,
+                t.job_step.c.job_version == version,
             )
             .order_by(t.job_step.c.step_id)
         ).all()
@@ -104,12 +120,13 @@ class ExecutionStore(DefinitionStore):
             insert(t.job_execution)
             .values(
                 job_id=job_row.id,
-                job_version=job_row.current_version,
+                job_version=version,
                 lifecycle=Lifecycle.CREATED.value,
                 trigger=trigger,
                 scheduled_time=scheduled_time,
                 cancel_requested=False,
                 create_time=now,
+                **extra,
             )
             .returning(t.job_execution.c.id)
         ).scalar_one()
@@ -176,7 +193,14 @@ class ExecutionStore(DefinitionStore):
             )
             row = conn.execute(
                 select(
-                    se.c.job_execution_id, se.c.step_id, je.c.job_id, je.c.job_version, t.job.c.name
+                    se.c.job_execution_id,
+                    se.c.step_id,
+                    je.c.job_id,
+                    je.c.job_version,
+                    je.c.trial,
+                    je.c.rerun_of,
+                    je.c.rerun_states,
+                    t.job.c.name,
                 )
                 .join(je, je.c.id == se.c.job_execution_id)
                 .join(t.job, t.job.c.id == je.c.job_id)
@@ -194,6 +218,9 @@ class ExecutionStore(DefinitionStore):
                 row.name,
                 row.job_version,
                 row.step_id,
+                trial=row.trial,
+                rerun_of=row.rerun_of,
+                rerun_states=tuple(row.rerun_states.split(",")) if row.rerun_states else (),
             )
 
     def add_targets(

@@ -15,10 +15,10 @@ from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import TERMINAL_NAMES
-from sqlfleet.store.rollouts import RolloutStore
+from sqlfleet.store.reruns import RerunStore
 
 
-class HistoryStore(RolloutStore):
+class HistoryStore(RerunStore):
     """Reading what ran, and forgetting what is old."""
 
     # -- reading ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -198,6 +199,11 @@ job_execution = Table(
     Column("start_time", UtcDateTime),
     Column("end_time", UtcDateTime),
     Column("last_message", Text),
+    # A trial runs each target's batches in a transaction that is rolled back.
+    Column("trial", Boolean, nullable=False, server_default=false()),
+    # A re-run: the execution whose targets in `rerun_states` (comma-separated) it runs again.
+    Column("rerun_of", Integer),
+    Column("rerun_states", String(128)),
     UniqueConstraint("job_id", "scheduled_time"),
     Index(None, "lifecycle"),
     Index(None, "create_time"),

@@ -109,6 +109,9 @@ class Driver(Protocol):
     """One database engine: enumerate targets and connect to them."""
 
     engine: str
+    # How a trial wraps a target's batches (begin, roll back); None where DDL commits at
+    # once (MySQL/MariaDB), so a trial could not undo what it ran.
+    trial_statements: tuple[str, str] | None
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string literal of this engine; `InvalidValue` for a NUL in it."""

@@ -350,6 +350,7 @@ class MysqlDriver:
     """MySQL and MariaDB servers, through aiomysql."""
 
     engine: str = "mysql"
+    trial_statements: tuple[str, str] | None = None
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string: a hexadecimal literal `_utf8mb4 X'...'`, safe in every mode."""

@@ -247,6 +247,7 @@ class PostgresDriver:
     """PostgreSQL and compatible servers, through asyncpg."""
 
     engine: str = "postgresql"
+    trial_statements: tuple[str, str] | None = ("BEGIN", "ROLLBACK")
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string literal: `'...'`, or `E'...'` when it holds a backslash."""

@@ -107,6 +107,20 @@ def is_transient(exc: sqlite3.Error) -> bool:
     return isinstance(code, int) and code & 0xFF in _TRANSIENT_CODES
 
 
+def _statements(sql: str) -> list[str]:
+    """The complete statements of a script, as SQLite itself would end them."""
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        statements.append(pending[:-1])  # the last one, without a closing semicolon
+    return statements
+
+
 def _error_text(exc: sqlite3.Error) -> str:
     name = getattr(exc, "sqlite_errorname", None)
     return f"{name}: {exc}" if name else str(exc)
@@ -151,7 +165,13 @@ class SqliteConnection:
 
     def _script(self, sql: str) -> BatchResult:
         before = self._connection.total_changes
-        self._connection.executescript(sql)
+        if self._connection.in_transaction:
+            # executescript() would commit the open transaction (a trial's) first: run the
+            # batch statement by statement inside it instead.
+            for statement in _statements(sql):
+                self._connection.execute(statement).close()
+        else:
+            self._connection.executescript(sql)
         return BatchResult(row_count=self._connection.total_changes - before)
 
     def _fetch(self, sql: str) -> BatchResult:
@@ -274,6 +294,7 @@ class SqliteDriver:
     """SQLite files in a folder, through the standard sqlite3 module."""
 
     engine: str = "sqlite"
+    trial_statements: tuple[str, str] | None = ("BEGIN", "ROLLBACK")
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string literal: `'...'` with `'` doubled."""

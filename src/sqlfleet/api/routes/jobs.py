@@ -91,9 +91,25 @@ def job_versions(name: PathName, fleet: FleetDep) -> list[dict[str, Any]]:
 
 
 @router.post("/{name}/executions", status_code=202, tags=["executions"])
-async def start_job(name: PathName, fleet: FleetDep, launcher: LauncherDep) -> dict[str, Any]:
+async def start_job(
+    name: PathName,
+    fleet: FleetDep,
+    launcher: LauncherDep,
+    trial: Annotated[
+        bool,
+        Query(
+            description="Run each target's batches in a transaction that is rolled back "
+            "(PostgreSQL, SQLite; refused on MySQL/MariaDB)"
+        ),
+    ] = False,
+) -> dict[str, Any]:
     """Start an execution of the job's current version; follow it at /executions/{id}."""
-    execution = await launcher.start(fleet, name)
+    if trial:
+        execution = await launcher.launch(
+            fleet, lambda: fleet.create_execution(name, trigger="manual", trial=True)
+        )
+    else:
+        execution = await launcher.start(fleet, name)
     return documents.job_execution(execution)
 
 

@@ -1,4 +1,4 @@
-"""Safe rollouts: a step's rollout policy and retry class; waves of target executions.
+"""Safe rollouts: a step's rollout policy and retry class; waves; trials and re-runs.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,3 +29,9 @@ def upgrade() -> None:
     )
     op.add_column("step_execution", sa.Column("open_wave", sa.Integer(), nullable=True))
     op.add_column("target_execution", sa.Column("wave", sa.Integer(), nullable=True))
+    op.add_column(
+        "job_execution",
+        sa.Column("trial", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("job_execution", sa.Column("rerun_of", sa.Integer(), nullable=True))
+    op.add_column("job_execution", sa.Column("rerun_states", sa.String(length=128), nullable=True))
