@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, one_step_job, pattern_group
+from tests.api.conftest import PG, Api, one_step_job, pattern_group
 
 URL = "/api/v1/executions"
 
@@ -177,3 +177,43 @@ def test_rerun_and_retry_now_refuse_what_they_cannot_do(queue_api: Api) -> None:
     assert "nothing to re-run" in message
     rerun = api.post(f"{URL}/{execution_id}/rerun", 202, json={"states": ["Canceled"]})
     assert rerun["rerun_of"] == execution_id and rerun["trial"] is True
+
+
+def test_retry_now_runs_a_waiting_target_at_once(sqlite_api: Api, pg_targets: list[str]) -> None:
+    api = sqlite_api
+    api.post("/api/v1/target-groups", 201, json={"name": "g"})
+    api.post("/api/v1/target-groups/g/members", 201, json={"server": PG, "database": pg_targets[0]})
+    one_step_job(
+        api,
+        "later",
+        "g",
+        "SELECT 1/0",
+        retry_attempts=1,
+        initial_retry_interval_seconds=3600,
+        maximum_retry_interval_seconds=3600,
+    )
+    execution_id = api.post("/api/v1/jobs/later/executions", 202)["job_execution_id"]
+    [waiting] = wait_for(
+        lambda: [
+            t
+            for t in api.get(f"{URL}/{execution_id}/targets")
+            if t["lifecycle"] == "WaitingForRetry"
+        ],
+        what="the target to wait for its retry, an hour away",
+    )
+    assert waiting["next_attempt_start_time"] is not None
+    page = api.client.get(f"/executions/{execution_id}", headers={"accept": "text/html"})
+    assert "next try at" in page.text and "Retry now" in page.text
+
+    target = f"{URL}/{execution_id}/targets/{waiting['target_execution_id']}"
+    api.post(f"{target}/retry-now")
+
+    final = wait_for(
+        lambda: (t := api.get(target))["lifecycle"] == "Failed" and t,
+        within=15,
+        what="the second attempt to run now",
+    )
+    assert final["current_attempts"] == 2
+    assert "not waiting for a retry" in api.error(
+        "POST", f"{target}/retry-now", 422, "InvalidValue"
+    )

@@ -13,7 +13,7 @@ import pytest
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.secrets import Secret
-from tests.integration.engine.conftest import PG, one_step_job
+from tests.integration.engine.conftest import MYSQL, PG, one_step_job
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -198,3 +198,31 @@ async def test_transient_retries_a_terminated_backend_but_not_a_syntax_error(
     first = fleet.list_attempts(target.id)[0]
     assert first.lifecycle is Lifecycle.FAILED
     assert "(transient error)" in (first.message or "")
+
+
+async def test_a_failing_canary_halts_on_mariadb_too(
+    sqlite_fleet_db: Fleet, mysql_fleet: Any, mysql_sql: Any
+) -> None:
+    fleet = sqlite_fleet_db
+    names = sorted(mysql_fleet(8))
+    for position, name in enumerate(names):
+        if position != 2:
+            mysql_sql(name, "CREATE TABLE items (v text)")
+    prefix = names[0].rsplit("_", 1)[0]
+    fleet.add_target_group("tenants")
+    fleet.add_member("tenants", server=MYSQL, database_pattern=f"{prefix}_*")
+    one_step_job(
+        fleet, "rollout", "tenants", SCRIPT, credential="my", canary=3, retry_on="transient"
+    )
+
+    execution = await fleet.run("rollout", concurrency=50)
+
+    assert execution.lifecycle is Lifecycle.FAILED
+    targets = _by_database(fleet, execution.id)
+    assert targets[names[2]].lifecycle is Lifecycle.FAILED
+    assert "ERROR 1146" in targets[names[2]].last_message
+    assert "not a transient error: not retried" in targets[names[2]].last_message
+    for name in names[3:]:
+        assert targets[name].lifecycle is Lifecycle.CANCELED
+        assert targets[name].last_message.startswith("not started:")
+        assert mysql_sql(name, "SELECT count(*) FROM items") == [(0,)]
