@@ -102,7 +102,7 @@ async def test_a_failing_canary_starts_nothing_beyond_the_canary(
     sqlite_fleet_db: Fleet, pg_fleet: Any, pg_sql: Any
 ) -> None:
     fleet = sqlite_fleet_db
-    names = _fleet_with_missing_tables(fleet, pg_fleet, pg_sql, 30, {1, 3})
+    names = _fleet_with_missing_tables(fleet, pg_fleet, pg_sql, 12, {1, 3})
     one_step_job(
         fleet,
         "rollout",
