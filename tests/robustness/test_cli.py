@@ -216,6 +216,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["run", "j", "--concurrency", v],
         bad.bad_number_args(limits.CONCURRENCY),
     ),
+    "run --lease-seconds": (
+        lambda v: ["run", "j", "--lease-seconds", v],
+        bad.bad_number_args(limits.LEASE_SECONDS),
+    ),
+    "execution resume ID": (
+        lambda v: ["execution", "resume", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution resume --concurrency": (
+        lambda v: ["execution", "resume", "1", "--concurrency", v],
+        bad.bad_number_args(limits.CONCURRENCY),
+    ),
     "start NAME": (lambda v: ["start", v], bad.bad_names()),
     "stop ID": (lambda v: ["stop", v], bad.bad_number_args(limits.ID)),
     "execution show ID": (
