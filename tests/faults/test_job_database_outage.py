@@ -20,7 +20,8 @@ import pytest
 from sqlfleet.fleet import Fleet
 from sqlfleet.secrets import Secret
 from tests.acceptance.conftest import database_fleet
-from tests.faults.conftest import PrivateServer, Process, wait_until
+from tests.faults.conftest import PrivateServer, Process
+from tests.polling import wait_for
 
 PG = "postgresql://127.0.0.1:5432"
 TARGETS = 200
@@ -102,14 +103,14 @@ def test_agent_start_wait_and_web_ride_out_a_restart_and_an_outage(
     job_db = define_job(private_pg, tenant_databases, 0.5)
     agent = processes("agent", "--job-db", job_db, "agent", "--name", "a1", "--concurrency", "10")
     web = processes("web", "--job-db", job_db, "web", "--port", "0")
-    found = wait_until(
+    found = wait_for(
         lambda: re.search(r"http://127\.0\.0\.1:(\d+)/", web.stdout), within=30, what="web"
     )
     assert isinstance(found, re.Match)
     base = found.group(0)
     assert get(base + "api/v1/jobs")[0] == 200
     waiting = processes("start", "--job-db", job_db, "start", "slow", "--wait")
-    wait_until(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
+    wait_for(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
 
     answers: list[tuple[int, dict[str, str], str]] = []
     outage(private_pg, during=lambda: answers.append(get(base + "api/v1/jobs")))
@@ -148,7 +149,7 @@ def test_run_rides_out_a_restart_and_an_outage(
 ) -> None:
     job_db = define_job(private_pg, tenant_databases, 0.5)
     run = processes("run", "--job-db", job_db, "run", "slow", "--concurrency", "10")
-    wait_until(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
+    wait_for(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
     outage(private_pg)
     assert run.wait(timeout=120) == 0, run.stderr
     assert "Succeeded (200 Succeeded)" in run.stdout
@@ -163,7 +164,7 @@ def test_an_agent_told_to_stop_while_the_job_database_is_away_drains_and_exits(
 ) -> None:
     job_db = define_job(private_pg, tenant_databases, 0.5)
     agent = processes("agent", "--job-db", job_db, "agent", "--name", "a1", "--grace-period", "1")
-    wait_until(lambda: "running on" in agent.stderr, within=30, what="the agent to start")
+    wait_for(lambda: "running on" in agent.stderr, within=30, what="the agent to start")
     private_pg.stop()
     agent.process.send_signal(signal.SIGTERM)
     assert agent.wait(timeout=40) == 0, agent.stderr
