@@ -398,6 +398,11 @@ def test_hosts_that_cannot_be_served_are_refused(
 
 TOO_BIG = ["2147483648", "99999999999999999999"]
 LISTED: list[list[str]] = [
+    ["apply", "/nonexistent/fleet.yaml"],
+    ["apply", "/proc/self/mem"],
+    ["apply", "/etc"],
+    ["export", "--job", "no-such-job"],
+    ["export", "--job", "j", "--output", "/nonexistent/folder/out.yaml"],
     *[["target-group", "remove-member", "g", n] for n in TOO_BIG],
     *[["stop", n] for n in TOO_BIG],
     *[["execution", "show", n] for n in TOO_BIG],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, insert, select, update
 
 from sqlfleet.store import tables as t
 from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
-from sqlfleet.store.boundary import Availability, guard_verbs
+from sqlfleet.store.boundary import GUARDED, Availability, guard_verbs, translating
 from sqlfleet.store.claims import ClaimedTarget, Outcome
 from sqlfleet.store.database import (
     check_schema,
@@ -49,6 +52,22 @@ class JobStore(AgentStore):
     def url(self) -> str:
         """The job database's URL, password masked."""
         return safe_url(self.engine.url)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make every definition verb called inside one transaction: all of it, or nothing."""
+        if self._shared.get() is not None:
+            yield  # already inside one
+            return
+        with translating(self), self.engine.begin() as conn:
+            token = self._shared.set(conn)
+            try:
+                yield
+            finally:
+                self._shared.reset(token)
+
+    # It translates errors itself: `guard_verbs` would guard only the making of the context.
+    setattr(transaction, GUARDED, True)
 
     def get_meta(self, key: str) -> str | None:
         """A value from the job database's own settings."""

@@ -9,13 +9,14 @@ a plain `StoreError`. Messages are one line and never hold a password.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
@@ -173,6 +174,23 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
 
     setattr(verb, GUARDED, True)
     return verb
+
+
+@contextlib.contextmanager
+def translating(store: Any) -> Iterator[None]:
+    """Translate driver errors raised in a `with` block, as `guarded` does for one call."""
+    availability: Availability | None = getattr(store, "availability", None)
+    try:
+        yield
+    except SqlfleetError:
+        raise
+    except Exception as error:
+        translated = translate(error, getattr(store, "url", "?"))
+        if translated is None:
+            raise
+        if availability is not None and isinstance(translated, JobDatabaseUnavailable):
+            availability.failed(translated)
+        raise translated from None
 
 
 def guard_verbs(cls: type[R]) -> type[R]:
