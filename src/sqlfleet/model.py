@@ -231,3 +231,13 @@ class Attempt:
     message: str | None
     row_count: int | None
     server_messages: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """An attempt this process ran has ended: what metrics are made of."""
+
+    job_name: str
+    step_name: str
+    lifecycle: Lifecycle
+    seconds: float

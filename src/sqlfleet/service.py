@@ -22,6 +22,7 @@ from sqlfleet.api import create_app
 from sqlfleet.api.access_log import quiet_polling
 from sqlfleet.api.launcher import AgentLauncher
 from sqlfleet.fleet import Fleet
+from sqlfleet.metrics import FleetMetrics
 
 log = logging.getLogger("sqlfleet.up")
 
@@ -66,7 +67,10 @@ async def serve_with_agent(
 ) -> None:
     """Run the agent and the web server until SIGTERM/SIGINT."""
     agent = Agent(fleet, settings=settings)
-    application = create_app(fleet, token=token, launcher=AgentLauncher())
+    metrics = FleetMetrics(fleet.store)
+    agent.dispatcher.observers.append(metrics.observe_attempt)
+    metrics.count_in_flight(lambda: agent.dispatcher.running)
+    application = create_app(fleet, token=token, launcher=AgentLauncher(), metrics=metrics)
     server = _Server(uvicorn.Config(application, log_level="info", proxy_headers=False))
     quiet_polling()
 

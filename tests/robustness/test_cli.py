@@ -253,6 +253,10 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["agent", "--concurrency", v],
         bad.bad_number_args(limits.CONCURRENCY),
     ),
+    "agent --metrics-port": (
+        lambda v: ["agent", "--metrics-port", v],
+        bad.bad_number_args(limits.PORT),
+    ),
     "agent --lease-seconds": (
         lambda v: ["agent", "--lease-seconds", v],
         bad.bad_number_args(limits.LEASE_SECONDS),

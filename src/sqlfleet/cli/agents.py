@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from sqlfleet import limits
-from sqlfleet.cli.app import JsonOption, app, number_option, open_fleet, print_json, print_table
+from sqlfleet.cli.app import (
+    JsonOption,
+    app,
+    checked,
+    number_option,
+    open_fleet,
+    print_json,
+    print_table,
+)
 from sqlfleet.documents import iso
 
 agent_app = typer.Typer(
@@ -37,6 +45,15 @@ def agent(
     lease_seconds: Annotated[
         float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")
     ] = 60.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            metavar="P",
+            help="Serve Prometheus metrics on 127.0.0.1:P/metrics (0: a free port).",
+            callback=checked(limits.PORT, "--metrics-port"),
+        ),
+    ] = None,
 ) -> None:
     """Run an agent until SIGTERM or Ctrl-C."""
     if ctx.invoked_subcommand is not None:
@@ -54,7 +71,23 @@ def agent(
         heartbeat_interval=min(5.0, lease_seconds / 3),
     )
     with open_fleet(ctx) as fleet:
-        asyncio.run(Agent(fleet, name=name, settings=settings).run())
+        agent = Agent(fleet, name=name, settings=settings)
+        stop_metrics = None
+        if metrics_port is not None:
+            from sqlfleet.metrics import FleetMetrics, serve
+
+            metrics = FleetMetrics(fleet.store)
+            agent.dispatcher.observers.append(metrics.observe_attempt)
+            metrics.count_in_flight(lambda: agent.dispatcher.running)
+            bound, stop_metrics = serve(metrics, metrics_port)
+            logging.getLogger("sqlfleet.agent").info(
+                "metrics on http://127.0.0.1:%d/metrics", bound
+            )
+        try:
+            asyncio.run(agent.run())
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 @agent_app.command("list")

@@ -23,7 +23,7 @@ from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import JobExecution
+from sqlfleet.model import AttemptEnded, JobExecution
 from sqlfleet.secrets import Secret
 from sqlfleet.store import ClaimedTarget, JobStore, Outcome, StepStart
 from sqlfleet.targets import Login
@@ -67,6 +67,8 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.agent_name = agent_name
+        # Told of every attempt that ends here (metrics): quick calls, on the event loop.
+        self.observers: list[Callable[[AttemptEnded], None]] = []
         self.settings = settings or DispatcherSettings()
         self.clock = clock
         self.job_execution_id = job_execution_id
@@ -348,6 +350,19 @@ class Dispatcher:
         self._unstarted.discard(claimed.id)
         self._pending.append(outcome)
         self._outcomes_ready.set()
+        if self.observers:
+            self._observe(claimed, outcome)
+
+    def _observe(self, claimed: ClaimedTarget, outcome: Outcome) -> None:
+        plan = self._plans.get((claimed.job_id, claimed.job_version, claimed.step_id))
+        ended = AttemptEnded(
+            job_name=plan.job.name if plan else f"job {claimed.job_id}",
+            step_name=plan.step.name if plan else f"step {claimed.step_id}",
+            lifecycle=outcome.lifecycle,
+            seconds=max(0.0, (outcome.end_time - outcome.attempt_start_time).total_seconds()),
+        )
+        for observe in self.observers:
+            observe(ended)
 
     async def _trouble(self, doing: str, exc: StoreError) -> None:
         """The job database failed: say so, and back off before trying again."""

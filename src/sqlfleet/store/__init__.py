@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, insert, select, update
 
 from sqlfleet.store import tables as t
-from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
+from sqlfleet.store.agents import AgentInfo, Fired
 from sqlfleet.store.boundary import GUARDED, Availability, guard_verbs, translating
 from sqlfleet.store.claims import ClaimedTarget, Outcome
 from sqlfleet.store.database import (
@@ -19,6 +19,7 @@ from sqlfleet.store.database import (
 )
 from sqlfleet.store.definitions import UNCHANGED
 from sqlfleet.store.executions import LeaseHold, StepStart
+from sqlfleet.store.metrics import MetricsSnapshot, MetricsStore
 
 __all__ = [
     "UNCHANGED",
@@ -27,6 +28,7 @@ __all__ = [
     "Fired",
     "JobStore",
     "LeaseHold",
+    "MetricsSnapshot",
     "Outcome",
     "StepStart",
     "check_schema",
@@ -37,7 +39,7 @@ __all__ = [
 
 
 @guard_verbs
-class JobStore(AgentStore):
+class JobStore(MetricsStore):
     """Every read and write of the job database, as domain verbs.
 
     No driver exception leaves a verb: each is translated into a sqlfleet error at this

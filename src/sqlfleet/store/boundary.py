@@ -107,6 +107,22 @@ def translate(error: BaseException, where: str) -> SqlfleetError | None:
     return StoreError(f"the job database {where} failed: {detail}")
 
 
+_listeners: list[Callable[[StoreError], None]] = []
+
+
+def listen(listener: Callable[[StoreError], None]) -> Callable[[], None]:
+    """Have `listener` told of every job-database error translated here (metrics count them);
+    returns what stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def _tell(error: SqlfleetError) -> None:
+    if isinstance(error, StoreError):
+        for listener in list(_listeners):
+            listener(error)
+
+
 class Availability:
     """Whether the job database answers: an outage is logged once when it starts and once
     when it ends, however many calls fail in between, and callers back off by it."""
@@ -165,6 +181,7 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
             translated = translate(error, getattr(args[0], "url", "?"))
             if translated is None:
                 raise
+            _tell(translated)
             if availability is not None and isinstance(translated, JobDatabaseUnavailable):
                 availability.failed(translated)
             raise translated from None
@@ -188,6 +205,7 @@ def translating(store: Any) -> Iterator[None]:
         translated = translate(error, getattr(store, "url", "?"))
         if translated is None:
             raise
+        _tell(translated)
         if availability is not None and isinstance(translated, JobDatabaseUnavailable):
             availability.failed(translated)
         raise translated from None
