@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -22,7 +23,9 @@ from sqlfleet.api.routes import include_api
 from sqlfleet.api.security import TOKEN_ENV, CsrfRefused, LoginRequired, RequestGuard, Security
 from sqlfleet.api.sessions import MAX_AGE_SECONDS, SessionStore
 from sqlfleet.fleet import Fleet
-from sqlfleet.metrics import FleetMetrics
+
+if TYPE_CHECKING:
+    from sqlfleet.metrics import FleetMetrics
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "sqlfleet_session"
@@ -51,7 +54,6 @@ def create_app(
     opened = _open(fleet)
     security = Security.make(token, allowed_hosts)
     runner = launcher or InProcessLauncher()
-    served = metrics or FleetMetrics(opened.store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,8 +61,8 @@ def create_app(
             yield
         finally:
             await runner.aclose()
-            if metrics is None:
-                served.close()
+            if metrics is None and app.state.metrics is not None:
+                app.state.metrics.close()  # made on the first scrape
             if owned:
                 opened.close()
 
@@ -78,7 +80,7 @@ def create_app(
     )
     app.state.fleet = opened
     app.state.launcher = runner
-    app.state.metrics = served
+    app.state.metrics = metrics
     app.state.security = security
     app.state.sessions = SessionStore(max_age=MAX_AGE_SECONDS)
 

@@ -50,6 +50,7 @@ SAMPLES: dict[str, Any] = {
     "Sequence[Outcome]": [Outcome(1, 1, NOW, Lifecycle.SUCCEEDED, NOW)],
     "Sequence[tuple[str, StepSettings]]": [],
     "Iterable[str]": ["x"],
+    "Schedule | None": None,
 }
 NO_DATABASE_CALL = {"close", "transaction"}  # transaction: a context, tested on its own
 
