@@ -274,7 +274,15 @@ class Dispatcher:
             )
         except SqlfleetError as exc:
             log.warning(
-                "step %s of execution %s: %s", step.step_id, step.job_execution_id, exc.message
+                "step %s of execution %s: %s",
+                step.step_id,
+                step.job_execution_id,
+                exc.message,
+                extra={
+                    "job": step.job_name,
+                    "job_execution_id": step.job_execution_id,
+                    "step": step.step_id,
+                },
             )
             await self.db(
                 self.store.fail_step,
@@ -335,7 +343,15 @@ class Dispatcher:
             except SqlfleetError as exc:
                 outcome = claimed.ended(Lifecycle.FAILED, self.clock(), exc.message)
             except Exception as exc:  # a defect must fail one target, not stop the agent
-                log.exception("target execution %s failed unexpectedly", claimed.id)
+                log.exception(
+                    "target execution %s failed unexpectedly",
+                    claimed.id,
+                    extra={
+                        "job_execution_id": claimed.job_execution_id,
+                        "step": claimed.step_id,
+                        "target_execution_id": claimed.id,
+                    },
+                )
                 outcome = claimed.ended(
                     Lifecycle.FAILED, self.clock(), f"internal error: {type(exc).__name__}"
                 )
