@@ -15,7 +15,9 @@ from sqlfleet.model import (
     Job,
     JobExecution,
     JobVersion,
+    KeptResult,
     Member,
+    ResultPage,
     Step,
     StepExecution,
     Target,
@@ -99,6 +101,7 @@ def step(s: Step) -> dict[str, Any]:
         "connect_timeout_seconds": settings.connect_timeout_seconds,
         "max_parallelism": settings.max_parallelism,
         "continue_on_failure": settings.continue_on_failure,
+        "result_rows": settings.result_rows,
         "output": None
         if output is None
         else {
@@ -210,4 +213,40 @@ def target(t: Target) -> dict[str, Any]:
         "target_server_name": t.server_url,
         "target_database_name": t.database,
         "target_schema_name": t.schema,
+    }
+
+
+def kept_result(r: KeptResult) -> dict[str, Any]:
+    """The rows one target kept of its first result set."""
+    return {
+        "columns": list(r.columns),
+        "rows": [list(row) for row in r.rows],
+        "returned_rows": r.returned_rows,
+        "kept_rows": r.kept_rows,
+        "truncated": r.truncated,
+    }
+
+
+def result_page(p: ResultPage) -> dict[str, Any]:
+    """Kept result rows merged across targets: target columns first, then the results'."""
+    return {
+        "job_execution_id": p.job_execution_id,
+        "step_name": p.step_name,
+        "columns": list(p.columns),
+        "rows": [list(row) for row in p.rows],
+        "offset": p.offset,
+        "total_rows": p.total_rows,
+        "targets_with_results": p.targets,
+        "truncated_targets": p.cut_targets,
+        "truncated": [
+            {
+                "step_name": c.step_name,
+                "target_server_name": c.target.server_url,
+                "target_database_name": c.target.database,
+                "target_schema_name": c.target.schema,
+                "returned_rows": c.returned_rows,
+                "kept_rows": c.kept_rows,
+            }
+            for c in p.cut
+        ],
     }

@@ -62,6 +62,7 @@ Multiplier = Annotated[float, _number(limits.BACKOFF_MULTIPLIER)]
 StepTimeout = Annotated[int, _number(limits.STEP_TIMEOUT)]
 ConnectTimeout = Annotated[int, _number(limits.CONNECT_TIMEOUT)]
 MaxParallelism = Annotated[int, _number(limits.MAX_PARALLELISM)]
+ResultRows = Annotated[int, _number(limits.RESULT_ROWS)]
 
 # Path and query parameters.
 PathName = Annotated[
@@ -213,6 +214,7 @@ class StepFields(Body):
     connect_timeout_seconds: ConnectTimeout | None = None
     max_parallelism: MaxParallelism | None = None
     continue_on_failure: bool | None = None
+    result_rows: ResultRows | None = None
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `Fleet.add_step` / `Fleet.update_step`."""

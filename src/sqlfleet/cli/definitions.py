@@ -467,6 +467,7 @@ def _step_options(
     timeout: int | None,
     connect_timeout: int | None,
     max_parallelism: int | None,
+    result_rows: int | None,
     continue_on_failure: bool | None,
     output_server: str | None,
     output_database: str | None,
@@ -507,6 +508,7 @@ def _step_options(
         "step_timeout_seconds": timeout,
         "connect_timeout_seconds": connect_timeout,
         "max_parallelism": max_parallelism,
+        "result_rows": result_rows,
         "continue_on_failure": continue_on_failure,
         "output": output,
     }
@@ -531,6 +533,7 @@ Backoff = Annotated[float | None, _step_option("retry_interval_backoff_multiplie
 Timeout = Annotated[int | None, _step_option("step_timeout_seconds")]
 ConnectTimeout = Annotated[int | None, _step_option("connect_timeout_seconds")]
 MaxParallelism = Annotated[int | None, _step_option("max_parallelism")]
+ResultRows = Annotated[int | None, _step_option("result_rows")]
 _NAME_HELP = f"(up to {limits.MAX_NAME} characters)"
 OutputServer = Annotated[
     str | None,
@@ -572,6 +575,7 @@ def job_add_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
+    result_rows: ResultRows = None,
     continue_on_failure: Annotated[bool, _step_option("continue_on_failure")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
@@ -607,6 +611,7 @@ def job_update_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
+    result_rows: ResultRows = None,
     continue_on_failure: Annotated[
         bool | None,
         typer.Option(

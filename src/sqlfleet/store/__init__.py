@@ -20,6 +20,7 @@ from sqlfleet.store.database import (
 from sqlfleet.store.definitions import UNCHANGED
 from sqlfleet.store.executions import LeaseHold, StepStart
 from sqlfleet.store.metrics import MetricsSnapshot, MetricsStore
+from sqlfleet.store.results import ResultStore
 
 __all__ = [
     "UNCHANGED",
@@ -39,7 +40,7 @@ __all__ = [
 
 
 @guard_verbs
-class JobStore(MetricsStore):
+class JobStore(MetricsStore, ResultStore):
     """Every read and write of the job database, as domain verbs.
 
     No driver exception leaves a verb: each is translated into a sqlfleet error at this

@@ -557,6 +557,7 @@ class DefinitionStore:
             "connect_timeout_seconds": settings.connect_timeout_seconds,
             "max_parallelism": settings.max_parallelism,
             "continue_on_failure": settings.continue_on_failure,
+            "result_rows": settings.result_rows,
             "output_server_url": output.server_url if output else None,
             "output_database": output.database if output else None,
             "output_schema": output.schema if output else None,
@@ -676,6 +677,7 @@ def _step(row: Row[Any]) -> Step:
             connect_timeout_seconds=row.connect_timeout_seconds,
             max_parallelism=row.max_parallelism,
             continue_on_failure=row.continue_on_failure,
+            result_rows=row.result_rows,
             output=output,
         ),
     )

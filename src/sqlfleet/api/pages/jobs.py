@@ -38,6 +38,7 @@ STEP_NUMBERS = (
     "step_timeout_seconds",
     "connect_timeout_seconds",
     "max_parallelism",
+    "result_rows",
 )
 
 
