@@ -243,6 +243,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["execution", "list", "--lifecycle", v],
         bad.bad_lifecycles(),
     ),
+    "execution results ID": (
+        lambda v: ["execution", "results", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution results --step": (
+        lambda v: ["execution", "results", "1", "--step", v],
+        bad.bad_names(),
+    ),
+    "execution results --format": (
+        lambda v: ["execution", "results", "1", "--format", v],
+        st.text(max_size=8).filter(lambda v: v not in ("table", "csv", "json")),
+    ),
     "purge --older-than": (
         lambda v: ["purge", "--older-than", v],
         bad.bad_number_args(limits.OLDER_THAN_DAYS),
@@ -410,6 +422,8 @@ LISTED: list[list[str]] = [
     *[["target-group", "remove-member", "g", n] for n in TOO_BIG],
     *[["stop", n] for n in TOO_BIG],
     *[["execution", "show", n] for n in TOO_BIG],
+    *[["execution", "results", n] for n in TOO_BIG],
+    ["execution", "results", "1", "--step", "no-such-step"],
     *[["execution", "list", "--count", n] for n in TOO_BIG],
     *[["job", "show", "j", "--version", n] for n in TOO_BIG],
     *[["run", "j", "--concurrency", n] for n in TOO_BIG],
