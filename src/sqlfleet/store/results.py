@@ -4,6 +4,13 @@ A target's kept rows are one row of `target_result`: its column names and its ro
 JSON documents. A page of merged rows is found by a running sum of the kept row counts, in
 the order targets are listed (step, then target execution), so only the targets that hold
 the page's rows are read, however many targets the execution has.
+
+Rows are kept here even when the step also writes them to an output table, and read back from
+here, not from that table: reading needs neither the output server to be reachable nor its
+credential decrypted by the web process; the rows are exactly this execution's, whatever else
+writes to a table that every run appends to; they page with the job database's SQL; and they
+are purged with their execution. The output table stays the complete copy: the cap applies
+only here, and a cut target says how many rows it returned.
 """
 
 from __future__ import annotations
