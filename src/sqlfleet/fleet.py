@@ -546,12 +546,12 @@ class Fleet:
         limit: int | None = None,
     ) -> ResultPage:
         """Kept result rows of an execution (or of its step `step`), merged across targets."""
-        steps = self.list_step_executions(execution_id)
-        step_id = None if step is None else _step_named(execution_id, steps, step).step_id
+        self.get_execution(execution_id)
         limits.OFFSET.check(offset)
         if limit is not None:
             limits.COUNT.check(limit, label="limit")
-        return self.store.result_page(execution_id, step_id=step_id, offset=offset, limit=limit)
+        step = None if step is None else _stored("step", step)
+        return self.store.result_page(execution_id, step=step, offset=offset, limit=limit)
 
     def target_result(self, execution_id: int, target_execution_id: int) -> KeptResult | None:
         """The rows one target kept, if its step kept any."""
@@ -573,17 +573,6 @@ def parse_lifecycle(text: str) -> Lifecycle:
             return state
     names = ", ".join(s.value for s in Lifecycle)
     raise InvalidValue(f"unknown lifecycle state {text!r}: use one of {names}")
-
-
-def _step_named(execution_id: int, steps: Sequence[StepExecution], name: str) -> StepExecution:
-    """The step execution called `name`, else NotFound naming the execution's steps."""
-    found = next((s for s in steps if s.step_name == _stored("step", name)), None)
-    if found is None:
-        names = ", ".join(repr(s.step_name) for s in steps) or "none"
-        raise NotFound(
-            f"execution {execution_id} has no step named {limits.shown(name)} (its steps: {names})"
-        )
-    return found
 
 
 def _stored(what: str, name: str) -> str:

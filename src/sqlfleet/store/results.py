@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.sql import ColumnElement
 
+from sqlfleet.errors import NotFound
+from sqlfleet.limits import shown
 from sqlfleet.model import CutResult, JsonValue, KeptResult, ResultPage, Target
 from sqlfleet.store import tables as t
 
@@ -97,28 +99,29 @@ class ResultStore:
         self,
         job_execution_id: int,
         *,
-        step_id: int | None = None,
+        step: str | None = None,
         offset: int = 0,
         limit: int | None = None,
     ) -> ResultPage:
-        """Kept rows of an execution (or of one of its steps), merged across targets.
+        """Kept rows of an execution (or of its step named `step`), merged across targets.
 
         Rows come by step, then target, then in the target's own order; `offset` and
-        `limit` count merged rows. Without `step_id`, an execution of several steps gets a
-        `step_name` column first.
+        `limit` count merged rows. Without `step`, an execution of several steps gets a
+        `step_name` column first. An unknown step is NotFound, naming the execution's steps.
         """
         tr, te, se = t.target_result, t.target_execution, t.step_execution
         where: list[ColumnElement[bool]] = [tr.c.job_execution_id == job_execution_id]
-        if step_id is not None:
-            where.append(tr.c.step_id == step_id)
         with self.engine.connect() as conn:
-            steps = dict(
+            steps: dict[int, str] = dict(
                 conn.execute(
-                    select(se.c.step_id, se.c.step_name).where(
-                        se.c.job_execution_id == job_execution_id
-                    )
+                    select(se.c.step_id, se.c.step_name)
+                    .where(se.c.job_execution_id == job_execution_id)
+                    .order_by(se.c.step_id)
                 ).all()
             )
+            step_id = None if step is None else _step_id(job_execution_id, steps, step)
+            if step_id is not None:
+                where.append(tr.c.step_id == step_id)
             totals = conn.execute(
                 select(func.count(), func.coalesce(func.sum(tr.c.kept_rows), 0)).where(*where)
             ).one()
@@ -139,7 +142,7 @@ class ResultStore:
             cut_targets, cut = self._cut(conn, where, steps)
         return ResultPage(
             job_execution_id=job_execution_id,
-            step_name=steps.get(step_id) if step_id is not None else None,
+            step_name=step,
             columns=columns,
             rows=tuple(rows),
             offset=offset,
@@ -263,6 +266,17 @@ class ResultStore:
             )
             for r in shown
         )
+
+
+def _step_id(job_execution_id: int, steps: dict[int, str], name: str) -> int:
+    """The id of the step called `name`, else NotFound naming the execution's steps."""
+    for step_id, step_name in steps.items():
+        if step_name == name:
+            return step_id
+    names = ", ".join(repr(n) for n in steps.values()) or "none"
+    raise NotFound(
+        f"execution {job_execution_id} has no step named {shown(name)} (its steps: {names})"
+    )
 
 
 def _renamed(names: tuple[str, ...], taken: set[str]) -> tuple[str, ...]:
