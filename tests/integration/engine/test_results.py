@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ import pytest
 from sqlfleet.engine.results import json_safe
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.servers import ServerUrl
 from tests.cli_runner import Cli
+from tests.integration.conftest import _fleet_names, _in_parallel, _mysql_connect, _pg_connect
 from tests.integration.engine.conftest import MYSQL, PG
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,59 +41,86 @@ def _insert(run: Any, database: str, rows: list[tuple[Any, ...]], mark: str) -> 
         run(database, f"INSERT INTO inventory VALUES ({holes})", row)
 
 
-@pytest.fixture
-def groups(
-    fleet: Fleet,
-    pg_fleet: Any,
-    mysql_fleet: Any,
-    sqlite_fleet: Any,
-    sqlite_server: ServerUrl,
-    pg_sql: Any,
-    mysql_sql: Any,
-) -> dict[str, list[tuple[str, str]]]:
-    """Groups `pg`, `my` and `lite` of two databases each holding `inventory`: their targets."""
-    pg_names, my_names, lite_names = pg_fleet(2), mysql_fleet(2), sqlite_fleet(2)
-    folder = Path(str(sqlite_server.path))
+def _pg(database: str, statement: str, params: Any = None) -> list[Any]:
+    with _pg_connect(database) as connection:
+        cursor = connection.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _my(database: str | None, statement: str, params: Any = None) -> list[Any]:
+    connection = _mysql_connect(database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[tuple[str, str]]]]:
+    """Two databases on each engine holding `inventory`, made once for the module (the tests
+    only read them): each engine's targets, as (server URL, database)."""
+    pg_names, my_names = _fleet_names(2, None), _fleet_names(2, None)
+    folder = tmp_path_factory.mktemp("sqlite_server")
+    lite_names = [f"tenant_{i}.db" for i in range(2)]
 
     def lite(database: str, statement: str, params: Any = ()) -> None:
         with sqlite3.connect(folder / database) as db:
             db.execute(statement, params)
         db.close()
 
-    for number, name in enumerate(pg_names):
-        pg_sql(name, PG_TABLE)
-        _insert(pg_sql, name, _rows_for(number, colour=True), "%s")
-    for number, name in enumerate(my_names):
-        mysql_sql(name, TABLE)
-        _insert(mysql_sql, name, _rows_for(number, colour=False), "%s")
-    for number, name in enumerate(lite_names):
-        lite(name, TABLE)
-        _insert(lite, name, _rows_for(number, colour=False), "?")
-    for group, server, names in (
-        ("pg", PG, pg_names),
-        ("my", MYSQL, my_names),
-        ("lite", str(sqlite_server), lite_names),
-    ):
+    def create(name: str) -> None:
+        _pg("postgres", f'CREATE DATABASE "{name}"')
+
+    def drop(name: str) -> None:
+        _pg("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    try:
+        _in_parallel(create, pg_names)
+        for name in my_names:
+            _my(None, f"CREATE DATABASE `{name}`")
+        for number, name in enumerate(pg_names):
+            _pg(name, PG_TABLE)
+            _insert(_pg, name, _rows_for(number, colour=True), "%s")
+        for number, name in enumerate(my_names):
+            _my(name, TABLE)
+            _insert(_my, name, _rows_for(number, colour=False), "%s")
+        for number, name in enumerate(lite_names):
+            lite(name, TABLE)
+            _insert(lite, name, _rows_for(number, colour=False), "?")
+        yield {
+            "pg": [(PG, n) for n in pg_names],
+            "my": [(MYSQL, n) for n in my_names],
+            "lite": [(f"sqlite://{folder}", n) for n in lite_names],
+        }
+    finally:
+        _in_parallel(drop, pg_names)
+        for name in my_names:
+            _my(None, f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def groups(
+    fleet: Fleet, servers: dict[str, list[tuple[str, str]]]
+) -> dict[str, list[tuple[str, str]]]:
+    """Target groups `pg`, `my` and `lite` of the module's databases; their targets."""
+    for group, targets in servers.items():
         fleet.add_target_group(group)
-        pattern = names[0].removesuffix(".db")[:-2] + "_*"
+        server, first = targets[0]
+        pattern = first.removesuffix(".db")[:-2] + "_*"
         fleet.add_member(group, server=server, database_pattern=pattern)
-    return {
-        "pg": [(PG, n) for n in pg_names],
-        "my": [(MYSQL, n) for n in my_names],
-        "lite": [(str(sqlite_server), n) for n in lite_names],
-    }
+    return servers
 
 
-def _held(
-    where: tuple[str, str], pg_sql: Any, mysql_sql: Any
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _held(where: tuple[str, str]) -> tuple[list[str], list[tuple[Any, ...]]]:
     """What a target holds, read with the engine's own client: its columns and its rows."""
     server, database = where
     query = "SELECT * FROM inventory ORDER BY id"
     if server.startswith("postgresql"):
-        return ["id", "name", "price", "seen", "colour"], pg_sql(database, query)
+        return ["id", "name", "price", "seen", "colour"], _pg(database, query)
     if server.startswith("mysql"):
-        return ["id", "name", "price", "seen"], mysql_sql(database, query)
+        return ["id", "name", "price", "seen"], _my(database, query)
     with sqlite3.connect(Path(server.removeprefix("sqlite://")) / database) as db:
         rows = db.execute(query).fetchall()
     db.close()
@@ -102,8 +130,6 @@ def _held(
 async def test_results_of_a_three_step_job_are_what_the_targets_hold(
     fleet: Fleet,
     groups: dict[str, list[tuple[str, str]]],
-    pg_sql: Any,
-    mysql_sql: Any,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -127,7 +153,7 @@ async def test_results_of_a_three_step_job_are_what_the_targets_hold(
         document = cli.ok(*results, "--step", f"on-{group}", "--format", "json").json()
         expected[group] = []
         for where in targets:
-            columns, rows = _held(where, pg_sql, mysql_sql)
+            columns, rows = _held(where)
             for row in rows:
                 values = dict(zip(columns, (json_safe(v) for v in row), strict=True))
                 expected[group].append([*where, *(values[c] for c in columns)])
