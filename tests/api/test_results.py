@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sqlfleet.api.pages import results as results_pages
 from tests.api.conftest import Api, pattern_group
 from tests.api.test_executions import ended
 
@@ -43,7 +44,9 @@ def _run(api: Api, databases: list[str]) -> int:
     return int(execution["job_execution_id"])
 
 
-def test_results_are_served_paged_and_as_csv(api: Api, pg_targets: list[str]) -> None:
+def test_results_are_served_paged_and_as_csv(
+    api: Api, pg_targets: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     execution_id = _run(api, pg_targets)
     results = f"{URL}/{execution_id}/results"
 
@@ -94,6 +97,19 @@ def test_results_are_served_paged_and_as_csv(api: Api, pg_targets: list[str]) ->
     assert "Rows 1\u20136 of 6 from 3 targets" in view.text
     capped_view = api.client.get(f"/executions/{execution_id}/results?step=capped").text
     assert "3 targets returned more rows than their step keeps" in capped_view
+
+    # Four rows a page: the pager walks through them, and past the end it says so.
+    monkeypatch.setattr(results_pages, "PAGE_ROWS", 4)
+    view = api.client.get(f"/executions/{execution_id}/results", params={"step": "few"}).text
+    assert view.count("<tr>") == 1 + 4 and 'id="results-previous"' not in view
+    assert f'href="/executions/{execution_id}/results?step=few&amp;offset=4"' in view
+    view = api.client.get(
+        f"/executions/{execution_id}/results", params={"step": "few", "offset": 4}
+    ).text
+    assert view.count("<tr>") == 1 + 2 and 'id="results-next"' not in view
+    assert "Rows 5\u20136 of 6 from 3 targets" in view
+    view = api.client.get(f"/executions/{execution_id}/results", params={"offset": 40}).text
+    assert "No rows past row 12" in view and "offset=8" in view
 
     # A target's log shows its rows.
     target = api.get(f"{URL}/{execution_id}/targets")[-1]
