@@ -111,8 +111,16 @@ def test_results_are_served_paged_and_as_csv(
     view = api.client.get(f"/executions/{execution_id}/results", params={"offset": 40}).text
     assert "No rows past row 12" in view and "offset=8" in view
 
-    # A target's log shows its rows.
+    # A target's log shows its rows; the API has them too.
     target = api.get(f"{URL}/{execution_id}/targets")[-1]
+    kept = api.get(f"{URL}/{execution_id}/targets/{target['target_execution_id']}/result")
+    assert kept == {
+        "columns": ["db", "number", "even", "nothing"],
+        "rows": [[target["target_database_name"], n, n % 2 == 0, None] for n in (1, 2)],
+        "returned_rows": 3,
+        "kept_rows": 2,
+        "truncated": True,
+    }
     log = api.client.get(f"/executions/{execution_id}/targets/{target['target_execution_id']}")
     assert "3 rows returned, the first 2 kept" in log.text
     assert re.search(r"<td>\s*" + re.escape(target["target_database_name"]), log.text)
@@ -140,6 +148,8 @@ def test_bad_result_queries_are_4xx(queue_api: Api) -> None:
     api.error("GET", f"{results}.csv", 404, "NotFound", params={"step": "nope"})
     api.error("GET", f"{URL}/999/results", 404, "NotFound")
     api.error("GET", f"{URL}/999/results.csv", 404, "NotFound")
+    api.error("GET", f"{URL}/999/targets/1/result", 404, "NotFound")
+    api.error("GET", f"{URL}/{execution_id}/targets/999/result", 404, "NotFound")
     for params in ({"limit": 0}, {"limit": 10001}, {"offset": -1}, {"step": ""}, {"limit": "x"}):
         api.error("GET", results, 422, "ValidationError", params=params)
     empty = api.get(results)

@@ -301,6 +301,10 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, _: ("GET", f"{API}/executions/{v}/results.csv", {}),
         bad.bad_ints(limits.ID),
     ),
+    "GET executions targets ID result": (
+        lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}/result", {}),
+        bad.bad_ints(limits.ID),
+    ),
     "GET executions targets ID": (
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}", {}),
         bad.bad_ints(limits.ID),

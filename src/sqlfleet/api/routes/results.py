@@ -48,6 +48,15 @@ def get_results_csv(execution_id: PathId, fleet: FleetDep, step: QueryName = Non
     return csv_download(fleet, execution_id, step)
 
 
+@router.get("/{execution_id}/targets/{target_execution_id}/result")
+def get_target_result(
+    execution_id: PathId, target_execution_id: PathId, fleet: FleetDep
+) -> dict[str, Any] | None:
+    """The rows one target kept of its first result set; null when its step kept none."""
+    result = fleet.target_result(execution_id, target_execution_id)
+    return None if result is None else documents.kept_result(result)
+
+
 def csv_download(fleet: Fleet, execution_id: int, step: str | None) -> StreamingResponse:
     """The CSV of an execution's kept rows, streamed page by page (bad input fails first)."""
     pages = result_pages(fleet, execution_id, step=step)
