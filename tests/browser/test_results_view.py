@@ -6,17 +6,36 @@ import csv
 import io
 import re
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 
 from sqlfleet.demo import JOB, create_demo
+from sqlfleet.secrets import KEY_ENV
 from tests.browser.conftest import Web, screenshot
+from tests.browser.server import running_web, sqlfleet_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 TENANTS = 12
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    """`sqlfleet web --port 0` on a fresh job database: the demo needs no database server."""
+    home = tmp_path_factory.mktemp("results-web-home")
+    job_db = f"sqlite:///{home / 'jobs.db'}"
+    key = Fernet.generate_key().decode()
+    env = sqlfleet_env(SQLFLEET_HOME=str(home), **{KEY_ENV: key})
+    command = [sys.executable, "-m", "sqlfleet", "--job-db", job_db, "init"]
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=60)
+    with running_web(job_db, env) as server:
+        yield Web(url=server.url, job_db=job_db, key=key, databases=[], prefix="")
 
 
 def _output_table(path: Path, execution_id: int) -> list[list[str]]:
