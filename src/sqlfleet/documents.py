@@ -15,7 +15,9 @@ from sqlfleet.model import (
     Job,
     JobExecution,
     JobVersion,
+    KeptResult,
     Member,
+    ResultPage,
     Step,
     StepExecution,
     StepPreview,
@@ -105,6 +107,7 @@ def step(s: Step) -> dict[str, Any]:
         "wave_pause_seconds": settings.wave_pause_seconds,
         "max_failures": settings.max_failures,
         "retry_on": settings.retry_on,
+        "result_rows": settings.result_rows,
         "output": None
         if output is None
         else {
@@ -230,5 +233,41 @@ def step_preview(p: StepPreview) -> dict[str, Any]:
         "error": p.error,
         "targets": [
             {**target(t.target), "batches": t.batches, "error": t.error} for t in p.targets
+        ],
+    }
+
+
+def kept_result(r: KeptResult) -> dict[str, Any]:
+    """The rows one target kept of its first result set."""
+    return {
+        "columns": list(r.columns),
+        "rows": [list(row) for row in r.rows],
+        "returned_rows": r.returned_rows,
+        "kept_rows": r.kept_rows,
+        "truncated": r.truncated,
+    }
+
+
+def result_page(p: ResultPage) -> dict[str, Any]:
+    """Kept result rows merged across targets: target columns first, then the results'."""
+    return {
+        "job_execution_id": p.job_execution_id,
+        "step_name": p.step_name,
+        "columns": list(p.columns),
+        "rows": [list(row) for row in p.rows],
+        "offset": p.offset,
+        "total_rows": p.total_rows,
+        "targets_with_results": p.targets,
+        "truncated_targets": p.cut_targets,
+        "truncated": [
+            {
+                "step_name": c.step_name,
+                "target_server_name": c.target.server_url,
+                "target_database_name": c.target.database,
+                "target_schema_name": c.target.schema,
+                "returned_rows": c.returned_rows,
+                "kept_rows": c.kept_rows,
+            }
+            for c in p.cut
         ],
     }

@@ -126,6 +126,10 @@ class TargetQueryError(TargetError):
     """The target database reported an error."""
 
 
+class MultipleStatements(TargetQueryError):
+    """Rows were asked of a batch that holds several statements; nothing of it ran."""
+
+
 class TargetTimeout(TargetError):
     """The target database did not answer in time."""
 

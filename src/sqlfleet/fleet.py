@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,9 +36,11 @@ from sqlfleet.model import (
     Job,
     JobExecution,
     JobVersion,
+    KeptResult,
     Member,
     MemberKind,
     Membership,
+    ResultPage,
     StepExecution,
     StepPreview,
     Target,
@@ -119,6 +122,10 @@ class Fleet:
     def availability(self) -> Availability:
         """Whether the job database answers, and how long to wait before asking again."""
         return self.store.availability
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Make the definition changes made inside one transaction: all of them, or none."""
+        return self.store.transaction()
 
     def close(self) -> None:
         """Release the job database."""
@@ -219,7 +226,7 @@ class Fleet:
         server + database + shard-map query: the databases the catalog query names.
         """
         url = server_url("server URL", server)
-        kind = _member_kind(database, database_pattern, schema_pattern, shard_map_query)
+        kind = member_kind(database, database_pattern, schema_pattern, shard_map_query)
         for limit, label, value in (
             (limits.IDENTIFIER, "database", database),
             (limits.PATTERN, "database pattern", database_pattern),
@@ -273,6 +280,31 @@ class Fleet:
         built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
         return self.store.add_job(
             name,
+            description=description,
+            enabled=enabled,
+            schedule=self._anchored(schedule),
+            steps=built,
+        )
+
+    def replace_job(
+        self,
+        name: str,
+        *,
+        description: str,
+        enabled: bool,
+        schedule: Schedule | None,
+        steps: Sequence[tuple[str, dict[str, Any]]],
+    ) -> Job:
+        """Give a job these settings and exactly these steps (as `add_job` takes them), in
+        one new version."""
+        limits.DESCRIPTION.check(description)
+        if len(steps) > limits.MAX_STEPS:
+            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(steps)}")
+        for step_name, _ in steps:
+            limits.check_name("step", step_name)
+        built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
+        return self.store.replace_job(
+            _stored("job", name),
             description=description,
             enabled=enabled,
             schedule=self._anchored(schedule),
@@ -548,6 +580,27 @@ class Fleet:
         limits.ID.check(target_execution_id, label="target execution id")
         return self.store.list_attempts(target_execution_id)
 
+    def execution_results(
+        self,
+        execution_id: int,
+        *,
+        step: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> ResultPage:
+        """Kept result rows of an execution (or of its step `step`), merged across targets."""
+        self.get_execution(execution_id)
+        limits.OFFSET.check(offset)
+        if limit is not None:
+            limits.COUNT.check(limit, label="limit")
+        step = None if step is None else _stored("step", step)
+        return self.store.result_page(execution_id, step=step, offset=offset, limit=limit)
+
+    def target_result(self, execution_id: int, target_execution_id: int) -> KeptResult | None:
+        """The rows one target kept, if its step kept any."""
+        target = self.get_target_execution(execution_id, target_execution_id)
+        return self.store.target_result(target.id)
+
     def purge(self, *, older_than_days: float = 45, job: str | None = None) -> int:
         """Delete ended executions older than the retention; how many were deleted."""
         older_than_days = limits.OLDER_THAN_DAYS.check(older_than_days)
@@ -581,12 +634,13 @@ def _check_secret(secret: Secret) -> None:
     limits.SECRET.check(secret.reveal())
 
 
-def _member_kind(
+def member_kind(
     database: str | None,
     database_pattern: str | None,
     schema_pattern: str | None,
     shard_map_query: str | None,
 ) -> MemberKind:
+    """The kind of member the options given make; InvalidValue when they make none."""
     if shard_map_query is not None:
         if database is None:
             raise InvalidValue("a shard-map member needs --database: the catalog database")

@@ -291,6 +291,7 @@ DEFAULT_MAXIMUM_RETRY_INTERVAL = 120.0
 DEFAULT_BACKOFF_MULTIPLIER = 2.0
 DEFAULT_STEP_TIMEOUT = 43_200
 DEFAULT_CONNECT_TIMEOUT = 30
+DEFAULT_RESULT_ROWS = 1000
 
 RETRY_ATTEMPTS = Number(
     "retry_attempts",
@@ -343,6 +344,16 @@ CONNECT_TIMEOUT = _seconds(
 MAX_PARALLELISM = Number(
     "max_parallelism", True, 0, INT32_MAX, "Databases per server at a time, 0 for no limit"
 )
+# Kept rows live in the job database, one JSON document per target: the cap keeps a
+# 10,000-target execution's results within what a job database holds comfortably.
+RESULT_ROWS = Number(
+    "result_rows",
+    True,
+    0,
+    100_000,
+    "Rows of each target's first result set kept in the job database, 0 for none",
+    default=DEFAULT_RESULT_ROWS,
+)
 
 CANARY = Number(
     "canary", True, 0, INT32_MAX, "Run this many targets first; all must succeed, 0 for none"
@@ -374,6 +385,7 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
     StepSetting("step_timeout_seconds", "--timeout", STEP_TIMEOUT, "S"),
     StepSetting("connect_timeout_seconds", "--connect-timeout", CONNECT_TIMEOUT, "S"),
     StepSetting("max_parallelism", "--max-parallelism", MAX_PARALLELISM, "N"),
+    StepSetting("result_rows", "--result-rows", RESULT_ROWS, "N"),
     StepSetting(
         "continue_on_failure",
         "--continue-on-failure",

@@ -7,8 +7,10 @@ a `Credential` names a user; its secret stays encrypted in the job database.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlfleet import limits
 from sqlfleet.lifecycle import Lifecycle
@@ -95,6 +97,7 @@ class StepSettings:
     connect_timeout_seconds: int = limits.DEFAULT_CONNECT_TIMEOUT
     max_parallelism: int | None = None
     continue_on_failure: bool = False
+    result_rows: int = limits.DEFAULT_RESULT_ROWS
     output: OutputDestination | None = None
     # Rollout policy (see sqlfleet.engine.rollout): canary targets, waves, failure budget.
     canary: int | None = None
@@ -281,3 +284,76 @@ class Attempt:
     message: str | None
     row_count: int | None
     server_messages: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """An attempt this process ran has ended: what metrics are made of."""
+
+    job_name: str
+    step_name: str
+    lifecycle: Lifecycle
+    seconds: float
+
+
+# -- results --------------------------------------------------------------------------------
+
+# What a kept value can be: dates, decimals, bytes and the like are kept as text.
+JsonValue: TypeAlias = bool | int | float | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeptResult:
+    """A target's first result set as kept: its columns, JSON-safe rows, and how many it had."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[JsonValue, ...], ...]
+    returned_rows: int
+
+    @property
+    def kept_rows(self) -> int:
+        """How many rows were kept (at most the step's `result_rows`)."""
+        return len(self.rows)
+
+    @property
+    def truncated(self) -> bool:
+        """True when the target returned more rows than its step keeps."""
+        return self.returned_rows > len(self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CutResult:
+    """A target whose first result set had more rows than its step keeps."""
+
+    step_name: str
+    target: Target
+    returned_rows: int
+    kept_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPage:
+    """Kept result rows of an execution, merged across its targets, one page of them.
+
+    `columns` are `step_name` (when several steps are shown), the target's server, database
+    and (when any target is a schema) schema, then the union of the result sets' columns in
+    the order they were first seen; a target without one of them has None there.
+    """
+
+    job_execution_id: int
+    step_name: str | None
+    columns: tuple[str, ...]
+    rows: tuple[tuple[JsonValue, ...], ...]
+    offset: int
+    total_rows: int
+    targets: int
+    cut_targets: int
+    cut: tuple[CutResult, ...] = ()
+
+    def aligned(self, columns: Sequence[str]) -> list[tuple[JsonValue, ...]]:
+        """The rows with `columns` (another page's, say), None where this page has none."""
+        if tuple(columns) == self.columns:
+            return list(self.rows)
+        where = {name: i for i, name in enumerate(self.columns)}
+        picks = [where.get(name) for name in columns]
+        return [tuple(None if i is None else row[i] for i in picks) for row in self.rows]

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.api.conftest import PG, Api, one_step_job, pattern_group
+from tests.polling import wait_for
 
 URL = "/api/v1/executions"
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait_for(check: Callable[[], Any], *, within: float = 30.0, what: str = "") -> Any:
-    """Poll `check` until it is truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {within:g} s waiting for {what or check}")
-        time.sleep(0.05)
 
 
 def ended(api: Api, execution_id: int) -> dict[str, Any]:

@@ -289,6 +289,34 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, _: ("POST", f"{API}/jobs/j/preview", {"params": {"preflight": v}}),
         st.sampled_from(["maybe", "2", "", "yes please", "\u00e9"]),
     ),
+    "GET executions results ID": (
+        lambda v, _: ("GET", f"{API}/executions/{v}/results", {}),
+        bad.bad_ints(limits.ID),
+    ),
+    "GET executions results limit": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results", limit=v),
+        bad.bad_ints(limits.COUNT),
+    ),
+    "GET executions results offset": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results", offset=v),
+        bad.bad_ints(limits.OFFSET),
+    ),
+    "GET executions results step": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results", step=v),
+        bad.bad_names().filter(_no_surrogates),
+    ),
+    "GET executions results.csv step": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results.csv", step=v),
+        bad.bad_names().filter(_no_surrogates),
+    ),
+    "GET executions results.csv ID": (
+        lambda v, _: ("GET", f"{API}/executions/{v}/results.csv", {}),
+        bad.bad_ints(limits.ID),
+    ),
+    "GET executions targets ID result": (
+        lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}/result", {}),
+        bad.bad_ints(limits.ID),
+    ),
     "GET executions targets ID": (
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}", {}),
         bad.bad_ints(limits.ID),
@@ -407,6 +435,9 @@ LISTED: list[Request] = [
     *[("POST", f"{API}/executions/{n}/stop", {}) for n in (2147483648, 99999999999999999999)],
     query(f"{API}/jobs/j", version=99999999999999999999),
     query(f"{API}/executions", limit=99999999999999999999, offset=2147483648),
+    query(f"{API}/executions/1/results", limit=99999999999999999999, offset=2147483648),
+    query(f"{API}/executions/1/results", step="no-such-step"),
+    ("GET", f"{API}/executions/99999999999999999999/results.csv", {}),
     ("DELETE", f"{API}/target-groups/g/members/99999999999999999999", {}),
     ("GET", f"{API}/jobs/%FF%FE", {}),
     ("GET", f"{API}/jobs/%ED%B3%A9", {}),

@@ -216,6 +216,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["run", "j", "--concurrency", v],
         bad.bad_number_args(limits.CONCURRENCY),
     ),
+    "run --lease-seconds": (
+        lambda v: ["run", "j", "--lease-seconds", v],
+        bad.bad_number_args(limits.LEASE_SECONDS),
+    ),
+    "execution resume ID": (
+        lambda v: ["execution", "resume", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution resume --concurrency": (
+        lambda v: ["execution", "resume", "1", "--concurrency", v],
+        bad.bad_number_args(limits.CONCURRENCY),
+    ),
     "start NAME": (lambda v: ["start", v], bad.bad_names()),
     "stop ID": (lambda v: ["stop", v], bad.bad_number_args(limits.ID)),
     "execution show ID": (
@@ -247,6 +259,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["execution", "list", "--lifecycle", v],
         bad.bad_lifecycles(),
     ),
+    "execution results ID": (
+        lambda v: ["execution", "results", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution results --step": (
+        lambda v: ["execution", "results", "1", "--step", v],
+        bad.bad_names(),
+    ),
+    "execution results --format": (
+        lambda v: ["execution", "results", "1", "--format", v],
+        st.text(max_size=8).filter(lambda v: v not in ("table", "csv", "json")),
+    ),
     "purge --older-than": (
         lambda v: ["purge", "--older-than", v],
         bad.bad_number_args(limits.OLDER_THAN_DAYS),
@@ -256,6 +280,10 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
     "agent --concurrency": (
         lambda v: ["agent", "--concurrency", v],
         bad.bad_number_args(limits.CONCURRENCY),
+    ),
+    "agent --metrics-port": (
+        lambda v: ["agent", "--metrics-port", v],
+        bad.bad_number_args(limits.PORT),
     ),
     "agent --lease-seconds": (
         lambda v: ["agent", "--lease-seconds", v],
@@ -421,9 +449,16 @@ def test_hosts_that_cannot_be_served_are_refused(
 
 TOO_BIG = ["2147483648", "99999999999999999999"]
 LISTED: list[list[str]] = [
+    ["apply", "/nonexistent/fleet.yaml"],
+    ["apply", "/proc/self/mem"],
+    ["apply", "/etc"],
+    ["export", "--job", "no-such-job"],
+    ["export", "--job", "j", "--output", "/nonexistent/folder/out.yaml"],
     *[["target-group", "remove-member", "g", n] for n in TOO_BIG],
     *[["stop", n] for n in TOO_BIG],
     *[["execution", "show", n] for n in TOO_BIG],
+    *[["execution", "results", n] for n in TOO_BIG],
+    ["execution", "results", "1", "--step", "no-such-step"],
     *[["execution", "list", "--count", n] for n in TOO_BIG],
     *[["job", "show", "j", "--version", n] for n in TOO_BIG],
     *[["run", "j", "--concurrency", n] for n in TOO_BIG],

@@ -89,9 +89,18 @@ class InProcessLauncher:
         try:
             ended = await fleet.run_execution(execution_id, concurrency=self.concurrency)
         except Exception:
-            log.exception("execution %s stopped running on an error", execution_id)
+            log.exception(
+                "execution %s stopped running on an error",
+                execution_id,
+                extra={"job_execution_id": execution_id},
+            )
         else:
-            log.info("execution %s ended %s", execution_id, ended.lifecycle.value)
+            log.info(
+                "execution %s ended %s",
+                execution_id,
+                ended.lifecycle.value,
+                extra={"job": ended.job_name, "job_execution_id": execution_id},
+            )
 
     async def aclose(self) -> None:
         """Stop running (what was running is taken over by an agent when its lease expires)."""

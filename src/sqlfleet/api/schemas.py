@@ -69,6 +69,7 @@ Share = Annotated[
     Field(min_length=1, max_length=limits.SHARE.max_length, pattern=r"^\s*\d{1,9}\s*%?\s*$"),
 ]
 RetryOn = Literal["all", "transient"]
+ResultRows = Annotated[int, _number(limits.RESULT_ROWS)]
 
 # Path and query parameters.
 PathName = Annotated[
@@ -227,6 +228,7 @@ class StepFields(Body):
         None, description=limits.STEP_SETTING["max_failures"].help_text
     )
     retry_on: RetryOn | None = Field(None, description=limits.STEP_SETTING["retry_on"].help_text)
+    result_rows: ResultRows | None = None
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `Fleet.add_step` / `Fleet.update_step`."""

@@ -467,6 +467,7 @@ def _step_options(
     timeout: int | None,
     connect_timeout: int | None,
     max_parallelism: int | None,
+    result_rows: int | None,
     continue_on_failure: bool | None,
     canary: int | None,
     wave_size: str | None,
@@ -512,6 +513,7 @@ def _step_options(
         "step_timeout_seconds": timeout,
         "connect_timeout_seconds": connect_timeout,
         "max_parallelism": max_parallelism,
+        "result_rows": result_rows,
         "continue_on_failure": continue_on_failure,
         "canary": canary,
         "wave_size": wave_size,
@@ -546,6 +548,7 @@ WaveSize = Annotated[str | None, _step_option("wave_size")]
 WavePause = Annotated[float | None, _step_option("wave_pause_seconds")]
 MaxFailures = Annotated[str | None, _step_option("max_failures")]
 RetryOn = Annotated[str | None, _step_option("retry_on")]
+ResultRows = Annotated[int | None, _step_option("result_rows")]
 _NAME_HELP = f"(up to {limits.MAX_NAME} characters)"
 OutputServer = Annotated[
     str | None,
@@ -587,6 +590,7 @@ def job_add_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
+    result_rows: ResultRows = None,
     continue_on_failure: Annotated[bool, _step_option("continue_on_failure")] = False,
     canary: Canary = None,
     wave_size: WaveSize = None,
@@ -627,6 +631,7 @@ def job_update_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
+    result_rows: ResultRows = None,
     continue_on_failure: Annotated[
         bool | None,
         typer.Option(

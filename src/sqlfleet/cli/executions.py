@@ -350,10 +350,8 @@ def stop(ctx: typer.Context, execution_id: ExecutionId) -> None:
 @execution_app.command("resume")
 def execution_resume(
     ctx: typer.Context,
-    execution_id: int,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
-    ] = 100,
+    execution_id: ExecutionId,
+    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
 ) -> None:

@@ -24,7 +24,7 @@ from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import JobExecution, StepSettings, Target
+from sqlfleet.model import AttemptEnded, JobExecution, StepSettings, Target
 from sqlfleet.secrets import Secret
 from sqlfleet.store import ClaimedTarget, JobStore, Outcome, StepStart
 from sqlfleet.targets import Login
@@ -68,6 +68,8 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.agent_name = agent_name
+        # Told of every attempt that ends here (metrics): quick calls, on the event loop.
+        self.observers: list[Callable[[AttemptEnded], None]] = []
         self.settings = settings or DispatcherSettings()
         self.clock = clock
         self.job_execution_id = job_execution_id
@@ -277,7 +279,15 @@ class Dispatcher:
             targets = rerun if rerun is not None else await self._resolve(settings)
         except SqlfleetError as exc:
             log.warning(
-                "step %s of execution %s: %s", step.step_id, step.job_execution_id, exc.message
+                "step %s of execution %s: %s",
+                step.step_id,
+                step.job_execution_id,
+                exc.message,
+                extra={
+                    "job": step.job_name,
+                    "job_execution_id": step.job_execution_id,
+                    "step": step.step_id,
+                },
             )
             await self.db(
                 self.store.fail_step,
@@ -356,7 +366,15 @@ class Dispatcher:
             except SqlfleetError as exc:
                 outcome = claimed.ended(Lifecycle.FAILED, self.clock(), exc.message)
             except Exception as exc:  # a defect must fail one target, not stop the agent
-                log.exception("target execution %s failed unexpectedly", claimed.id)
+                log.exception(
+                    "target execution %s failed unexpectedly",
+                    claimed.id,
+                    extra={
+                        "job_execution_id": claimed.job_execution_id,
+                        "step": claimed.step_id,
+                        "target_execution_id": claimed.id,
+                    },
+                )
                 outcome = claimed.ended(
                     Lifecycle.FAILED, self.clock(), f"internal error: {type(exc).__name__}"
                 )
@@ -371,6 +389,19 @@ class Dispatcher:
         self._unstarted.discard(claimed.id)
         self._pending.append(outcome)
         self._outcomes_ready.set()
+        if self.observers:
+            self._observe(claimed, outcome)
+
+    def _observe(self, claimed: ClaimedTarget, outcome: Outcome) -> None:
+        plan = self._plans.get((claimed.job_id, claimed.job_version, claimed.step_id))
+        ended = AttemptEnded(
+            job_name=plan.job.name if plan else f"job {claimed.job_id}",
+            step_name=plan.step.name if plan else f"step {claimed.step_id}",
+            lifecycle=outcome.lifecycle,
+            seconds=max(0.0, (outcome.end_time - outcome.attempt_start_time).total_seconds()),
+        )
+        for observe in self.observers:
+            observe(ended)
 
     async def _trouble(self, doing: str, exc: StoreError) -> None:
         """The job database failed: say so, and back off before trying again."""

@@ -16,8 +16,16 @@ from typing import Any
 from sqlfleet.clock import Clock
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
-from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetError, TargetTimeout
+from sqlfleet.engine.results import keep_result
+from sqlfleet.errors import (
+    InvalidCommand,
+    MultipleStatements,
+    SqlfleetError,
+    TargetError,
+    TargetTimeout,
+)
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import KeptResult
 from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
 from sqlfleet.store import ClaimedTarget, Outcome
@@ -48,7 +56,7 @@ def _server(url: str) -> tuple[ServerUrl, Driver]:
 
 
 def returns_rows(batch: str) -> bool:
-    """Whether a batch looks like a query (so its rows can go to the output table)."""
+    """Whether a batch looks like a query (so its rows can be kept or go to the output table)."""
     return _QUERY_START.match(batch) is not None
 
 
@@ -80,16 +88,29 @@ async def run_attempt(
             schema=target.schema,
         )
         first: FirstResult | None = None
+        keep = settings.result_rows
         try:
             if trial is not None:
                 await connection.execute(
                     trial[0], timeout=_remaining(deadline, clock), want_rows=False
                 )
             for batch in batches:
-                want_rows = output is not None and first is None and returns_rows(batch)
-                result = await connection.execute(
-                    batch, timeout=_remaining(deadline, clock), want_rows=want_rows
+                want_rows = (
+                    (output is not None or keep > 0) and first is None and returns_rows(batch)
                 )
+                try:
+                    result = await connection.execute(
+                        batch, timeout=_remaining(deadline, clock), want_rows=want_rows
+                    )
+                except MultipleStatements:
+                    if output is not None:
+                        raise
+                    # Only kept, not written anywhere: a batch of several statements runs as
+                    # it always did (nothing of it ran), and keeps no rows.
+                    result = await connection.execute(
+                        batch, timeout=_remaining(deadline, clock), want_rows=False
+                    )
+                    want_rows = False
                 messages.extend(result.messages)
                 row_count = result.row_count
                 if want_rows and result.columns:
@@ -104,6 +125,7 @@ async def run_attempt(
         # A trial writes nothing anywhere, its output table included.
         if output is not None and first is not None and first.rows and not claimed.trial:
             await output.append(claimed, first.columns, first.rows)
+        kept = keep_result(first.columns, first.rows, keep) if first is not None else None
     except TargetTimeout as exc:
         return _ended(
             claimed,
@@ -130,7 +152,7 @@ async def run_attempt(
         return _failed(claimed, plan, message, deadline, clock, row_count, messages)
     except SqlfleetError as exc:
         return _failed(claimed, plan, exc.message, deadline, clock, row_count, messages)
-    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages)
+    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages, kept)
 
 
 def _remaining(deadline: datetime, clock: Clock) -> float:
@@ -176,6 +198,7 @@ def _ended(
     message: str | None,
     row_count: int | None,
     messages: list[str],
+    result: KeptResult | None = None,
 ) -> Outcome:
     return claimed.ended(
         state,
@@ -183,6 +206,7 @@ def _ended(
         _clip(message) if message else None,
         row_count=row_count,
         server_messages=_server_messages(messages),
+        result=result,
     )
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import Target
+from sqlfleet.model import KeptResult, Target
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
+from sqlfleet.store.results import keep_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class ClaimedTarget:
         row_count: int | None = None,
         server_messages: str | None = None,
         started: bool = True,
+        result: KeptResult | None = None,
     ) -> Outcome:
         """How this attempt ended (`started=False`: it ended before it began)."""
         return Outcome(
@@ -60,6 +62,7 @@ class ClaimedTarget:
             row_count,
             server_messages,
             started,
+            result=result,
         )
 
 
@@ -79,6 +82,8 @@ class Outcome:
     # False when the attempt never began (canceled while it waited for a connection slot):
     # it is then no attempt at all, and the target's attempt count goes back down.
     started: bool = True
+    # The first result set's kept rows (a succeeded attempt of a step that keeps rows).
+    result: KeptResult | None = None
 
 
 class ClaimStore(ExecutionStore):
@@ -262,6 +267,7 @@ class ClaimStore(ExecutionStore):
             attempted = [o for o in outcomes if o.started]
             if attempted:
                 self._insert_attempts(conn, agent, attempted)
+                keep_results(conn, attempted)
             conn.execute(
                 update(te)
                 .where(te.c.id == bindparam("b_id"))

@@ -143,6 +143,9 @@ class HistoryStore(RerunStore):
                 )
                 conn.execute(delete(t.attempt).where(t.attempt.c.target_execution_id.in_(tes)))
                 conn.execute(
+                    delete(t.target_result).where(t.target_result.c.job_execution_id.in_(part))
+                )
+                conn.execute(
                     delete(t.target_execution).where(
                         t.target_execution.c.job_execution_id.in_(part)
                     )

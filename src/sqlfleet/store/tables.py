@@ -165,6 +165,12 @@ job_step = Table(
     Column("connect_timeout_seconds", Integer, nullable=False),
     Column("max_parallelism", Integer),
     Column("continue_on_failure", Boolean, nullable=False),
+    Column(
+        "result_rows",
+        Integer,
+        nullable=False,
+        server_default=str(limits.DEFAULT_RESULT_ROWS),
+    ),
     Column("output_server_url", String(URL)),
     Column("output_database", String(NAME)),
     Column("output_schema", String(NAME)),
@@ -293,6 +299,34 @@ attempt = Table(
     Column("message", Text),
     Column("row_count", Integer),
     Column("server_messages", Text),
+)
+
+# The first result set of a target's successful attempt, up to its step's `result_rows`: one
+# row per target, its rows in one JSON document (10,000 targets make 10,000 rows, not ten
+# million). The column names are a document of their own so that the union of columns of an
+# execution is a GROUP BY, without reading any rows.
+target_result = Table(
+    "target_result",
+    metadata,
+    Column(
+        "target_execution_id",
+        Integer,
+        ForeignKey("target_execution.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "job_execution_id",
+        Integer,
+        ForeignKey("job_execution.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step_id", Integer, nullable=False),
+    Column("attempt_number", Integer, nullable=False),
+    Column("column_names", Text, nullable=False),
+    Column("returned_rows", Integer, nullable=False),
+    Column("kept_rows", Integer, nullable=False),
+    Column("row_values", Text, nullable=False),
+    Index(None, "job_execution_id", "step_id", "target_execution_id"),
 )
 
 agent = Table(

@@ -21,6 +21,7 @@ import asyncpg
 
 from sqlfleet.errors import (
     InvalidValue,
+    MultipleStatements,
     TargetCanceled,
     TargetConnectError,
     TargetQueryError,
@@ -179,7 +180,7 @@ class PostgresConnection:
             ) from exc
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "42601" and _MULTIPLE_COMMANDS in str(exc):
-                raise TargetQueryError(
+                raise MultipleStatements(
                     "a step with an output table needs its query as a single statement "
                     "in a batch of its own: separate the other statements with a GO line"
                 ) from exc

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlfleet.errors import (
     InvalidValue,
+    MultipleStatements,
     TargetCanceled,
     TargetConnectError,
     TargetQueryError,
@@ -180,7 +181,7 @@ class SqliteConnection:
         except sqlite3.ProgrammingError as exc:
             if "one statement at a time" not in str(exc):
                 raise
-            raise TargetQueryError(
+            raise MultipleStatements(
                 "a step with an output table needs its query as a single statement "
                 "in a batch of its own: separate the other statements with a GO line"
             ) from exc

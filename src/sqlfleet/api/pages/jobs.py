@@ -40,6 +40,7 @@ STEP_NUMBERS = (
     "max_parallelism",
     "canary",
     "wave_pause_seconds",
+    "result_rows",
 )
 # The rollout policy's text settings: "N" or "P%", and the retry class.
 STEP_TEXTS = ("wave_size", "max_failures", "retry_on")
