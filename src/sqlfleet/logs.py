@@ -44,9 +44,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes, not what it was when made
+    (a command run in-process, by tests or a host program, may swap it meanwhile)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(log_format: LogFormat = LogFormat.TEXT) -> None:
     """Send every log record (the web server's included) to stderr in `log_format`."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     formatter = JsonFormatter() if log_format is LogFormat.JSON else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     root = logging.getLogger()

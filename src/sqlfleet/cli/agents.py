@@ -84,9 +84,9 @@ def agent(
         return
     from sqlfleet.agent import Agent
 
-    logs.configure(log_format)
     settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
     with open_fleet(ctx) as fleet:
+        logs.configure(log_format)  # only now: a refused command leaves logging as it was
         agent = Agent(fleet, name=name, settings=settings)
         stop_metrics = None
         if metrics_port is not None:

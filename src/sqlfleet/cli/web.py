@@ -56,11 +56,11 @@ def web(
     from sqlfleet.api import create_app
     from sqlfleet.service import serve_web
 
-    logs.configure(log_format)
     token = web_token(host)
     with open_fleet(ctx) as fleet:
         fleet.secrets  # noqa: B018 -- a missing or wrong secret key is reported now, not later
         listener = listen(host, port)
+        logs.configure(log_format)  # only now: a refused command leaves logging as it was
         try:
             application = create_app(fleet, token=token)
             shown = f"[{host}]" if ":" in host else host
@@ -144,7 +144,6 @@ def serve_up(
 
     from sqlfleet.service import serve_with_agent
 
-    logs.configure(log_format)
     token = web_token(host)
     with open_fleet(ctx) as fleet:
         fleet.secrets  # noqa: B018 -- a missing or wrong secret key is reported now, not later
@@ -155,6 +154,7 @@ def serve_up(
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{listener.getsockname()[1]}/"
             say(f"sqlfleet is up: web UI and API on {url} (job database {fleet.store.url})")
+            logs.configure(log_format)
             asyncio.run(
                 serve_with_agent(fleet, listener, token=token, settings=settings, name=name)
             )
