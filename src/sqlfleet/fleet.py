@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlfleet import config, limits
@@ -53,6 +53,7 @@ from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
 from sqlfleet.step_settings import build_step_settings, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
+from sqlfleet.store.history import TARGET_SORTS
 from sqlfleet.store.reruns import DEFAULT_RERUN_STATES
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
@@ -541,16 +542,45 @@ class Fleet:
         lifecycle: Sequence[str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        search: str | None = None,
+        sort: str = "step",
+        descending: bool = False,
+        changed_since: datetime | None = None,
     ) -> list[TargetExecution]:
-        """The targets of an execution, optionally only those in some states."""
+        """The targets of an execution: filtered by state and name, sorted, one page."""
         self.get_execution(execution_id)
         if limit is not None:
             limits.COUNT.check(limit, label="limit")
         limits.OFFSET.check(offset)
         states = [parse_lifecycle(s) for s in lifecycle] if lifecycle else None
         return self.store.list_target_executions(
-            execution_id, lifecycle=states, limit=limit, offset=offset
+            execution_id,
+            lifecycle=states,
+            limit=limit,
+            offset=offset,
+            search=_search(search),
+            sort=_sort(sort),
+            descending=descending,
+            changed_since=changed_since,
         )
+
+    def count_target_executions(
+        self,
+        execution_id: int,
+        *,
+        lifecycle: Sequence[str] | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many targets of an execution match the state and name filter."""
+        limits.ID.check(execution_id, label="execution id")
+        states = [parse_lifecycle(s) for s in lifecycle] if lifecycle else None
+        return self.store.count_target_executions(
+            execution_id, lifecycle=states, search=_search(search)
+        )
+
+    def target_changes_cursor(self) -> datetime:
+        """Where the next look for changed targets should start (see the store's verb)."""
+        return self.store.target_changes_cursor()
 
     def get_target_execution(self, execution_id: int, target_execution_id: int) -> TargetExecution:
         """One target execution of an execution."""
@@ -616,6 +646,18 @@ def parse_lifecycle(text: str) -> Lifecycle:
             return state
     names = ", ".join(s.value for s in Lifecycle)
     raise InvalidValue(f"unknown lifecycle state {text!r}: use one of {names}")
+
+
+def _search(text: str | None) -> str | None:
+    if not text:
+        return None
+    return limits.SEARCH.check(text)
+
+
+def _sort(name: str) -> str:
+    if name not in TARGET_SORTS:
+        raise InvalidValue(f"sort must be one of {', '.join(TARGET_SORTS)}, not {name!r}")
+    return name
 
 
 def _stored(what: str, name: str) -> str:

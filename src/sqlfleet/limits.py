@@ -204,6 +204,7 @@ SCHEDULE_SPEC = Text(
     single_line=False,
 )
 TIMEZONE = Text("time zone", MAX_TIMEZONE, "IANA time zone")
+SEARCH = Text("search", MAX_NAME, "Part of a server, database or schema name")
 
 # -- numbers ------------------------------------------------------------------------------
 

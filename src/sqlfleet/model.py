@@ -232,6 +232,8 @@ class TargetExecution:
     next_attempt_start_time: datetime | None
     last_message: str | None
     agent_name: str | None
+    # When the row last changed: live pages send only the rows changed since their last look.
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

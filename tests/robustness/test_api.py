@@ -317,6 +317,18 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}/result", {}),
         bad.bad_ints(limits.ID),
     ),
+    "GET executions targets search": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", search=v),
+        bad.bad_text(limits.SEARCH).filter(lambda v: v != "" and _no_surrogates(v)),
+    ),
+    "GET executions targets sort": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", sort=v),
+        st.one_of(bad.bad_names().filter(_no_surrogates), st.sampled_from(["", "id", "STEP"])),
+    ),
+    "GET executions targets since": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", since=v),
+        st.sampled_from(["", "yesterday", "2026-01-01T00:00:00", "99999-01-01T00:00:00Z"]),
+    ),
     "GET executions targets ID": (
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}", {}),
         bad.bad_ints(limits.ID),

@@ -29,7 +29,7 @@ from sqlfleet.servers import MAX_PORT
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 CONNECT_TIMEOUT_SECONDS = 10
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from sqlfleet.errors import NotFound
@@ -99,20 +99,54 @@ class HistoryStore(RerunStore):
         limit: int | None = None,
         offset: int = 0,
         target_execution_id: int | None = None,
+        search: str | None = None,
+        sort: str = "step",
+        descending: bool = False,
+        changed_since: datetime | None = None,
     ) -> list[TargetExecution]:
-        """The target executions of a job execution (or one of them), by step then target."""
+        """The target executions of a job execution (or one of them), by step then target.
+
+        `search` keeps targets whose server or database name holds it (any case); `sort` is
+        one of TARGET_SORTS; `changed_since` keeps rows changed at or after that moment.
+        """
         te = t.target_execution
-        conditions: list[ColumnElement[bool]] = [te.c.job_execution_id == job_execution_id]
+        conditions = _target_conditions(job_execution_id, lifecycle, search)
         if target_execution_id is not None:
             conditions.append(te.c.id == target_execution_id)
-        if lifecycle:
-            conditions.append(te.c.lifecycle.in_([s.value for s in lifecycle]))
-        query = select(te).where(*conditions).order_by(te.c.step_id, te.c.id).offset(offset)
+        if changed_since is not None:
+            conditions.append(te.c.updated_at >= changed_since)
+        keys = [te.c[name] for name in TARGET_SORTS[sort]]
+        order = [k.desc() for k in keys] if descending else keys
+        query = select(te).where(*conditions).order_by(*order, te.c.id).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_from_row(TargetExecution, r) for r in rows]
+
+    def count_target_executions(
+        self,
+        job_execution_id: int,
+        *,
+        lifecycle: Sequence[Lifecycle] | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many target executions `list_target_executions` would list without a limit."""
+        conditions = _target_conditions(job_execution_id, lifecycle, search)
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(t.target_execution).where(*conditions)
+                ).scalar_one()
+            )
+
+    def target_changes_cursor(self) -> datetime:
+        """A moment to pass as `changed_since` next time so that no change is missed.
+
+        It lies CHANGE_SLACK before now: a change stamped by a host whose clock is a little
+        behind, or committed a little after it was stamped, is still sent (twice at worst).
+        """
+        return datetime.now(UTC) - CHANGE_SLACK
 
     def list_attempts(self, target_execution_id: int) -> list[Attempt]:
         """Every attempt of a target execution, first first."""
@@ -155,6 +189,45 @@ class HistoryStore(RerunStore):
                 )
                 conn.execute(delete(je).where(je.c.id.in_(part)))
             return len(ids)
+
+
+TargetSort = Literal["step", "server", "database", "state", "attempts", "started", "ended"]
+
+# Sort orders of a target list, by the columns compared in turn (ties by id).
+TARGET_SORTS: dict[str, tuple[str, ...]] = {
+    "step": ("step_id",),
+    "server": ("target_server_name", "target_database_name", "target_schema_name"),
+    "database": ("target_database_name", "target_schema_name", "target_server_name"),
+    "state": ("lifecycle",),
+    "attempts": ("current_attempts",),
+    "started": ("start_time",),
+    "ended": ("end_time",),
+}
+
+CHANGE_SLACK = timedelta(seconds=10)
+
+
+def _target_conditions(
+    job_execution_id: int, lifecycle: Sequence[Lifecycle] | None, search: str | None
+) -> list[ColumnElement[bool]]:
+    te = t.target_execution
+    conditions: list[ColumnElement[bool]] = [te.c.job_execution_id == job_execution_id]
+    if lifecycle:
+        conditions.append(te.c.lifecycle.in_([s.value for s in lifecycle]))
+    if search:
+        pattern = "%" + _escape_like(search.lower()) + "%"
+        conditions.append(
+            or_(
+                func.lower(te.c.target_server_name).like(pattern, escape="\\"),
+                func.lower(te.c.target_database_name).like(pattern, escape="\\"),
+                func.lower(func.coalesce(te.c.target_schema_name, "")).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 M = TypeVar("M")

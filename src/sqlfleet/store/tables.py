@@ -66,6 +66,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _id() -> Column[int]:
     return Column("id", Integer, primary_key=True, autoincrement=True)
 
@@ -275,9 +279,13 @@ target_execution = Table(
     Column("lease_expires_at", UtcDateTime),
     # Its wave in a rollout (0: the canary); it may start once its step opened that wave.
     Column("wave", Integer),
+    # Set on every insert and update through SQLAlchemy, so live pages fetch only what changed.
+    Column("updated_at", UtcDateTime, default=_now, onupdate=_now),
     Index(None, "step_execution_id", "lifecycle"),
     Index(None, "lifecycle", "next_attempt_start_time"),
     Index(None, "job_id", "step_id", "target_database_name", "lifecycle"),
+    Index(None, "job_execution_id", "lifecycle"),
+    Index(None, "job_execution_id", "updated_at"),
 )
 
 attempt = Table(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime
 from starlette.responses import JSONResponse, Response
 
-from sqlfleet import documents
+from sqlfleet import documents, limits
 from sqlfleet.api.pages.common import call, elapsed, flash, fleet_of, redirect, render
 from sqlfleet.api.routes.executions import find_target
 from sqlfleet.api.schemas import PathId
@@ -16,50 +20,128 @@ from sqlfleet.api.security import checked_form, require_login
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.store.history import TARGET_SORTS, TargetSort
 
 router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=False)
 
-# One page shows this many targets; the REST API pages through more.
-MAX_ROWS = 2000
+# One page shows this many targets; the pager, the filters and the REST API reach the rest.
+PAGE_SIZE = 100
+
+Sort = Annotated[TargetSort, Query()]
+Search = Annotated[str, Query(max_length=limits.MAX_NAME)]
+PageNumber = Annotated[int, Query(ge=1, le=limits.INT32_MAX // PAGE_SIZE)]
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """Which targets an execution page shows: a state, a name search, a sort, a page."""
+
+    state: Lifecycle | None = None
+    search: str = ""
+    sort: str = "step"
+    descending: bool = False
+    page: int = 1
+
+    def query(self, **changes: Any) -> str:
+        """The query string of this view with some parts changed (page 1 unless given)."""
+        view = dataclasses.replace(self, page=1)
+        view = dataclasses.replace(view, **changes)
+        params = {
+            "state": str(view.state or ""),
+            "q": view.search,
+            "sort": "" if view.sort == "step" else view.sort,
+            "desc": "1" if view.descending else "",
+            "page": "" if view.page == 1 else str(view.page),
+        }
+        return urlencode({k: v for k, v in params.items() if v})
 
 
 @router.get("/executions")
-async def executions_page(request: Request, active: Annotated[bool, Query()] = False) -> Response:
-    """The latest executions of every job."""
-    executions = await call(fleet_of(request).list_executions, count=200, active=active)
+async def executions_page(
+    request: Request,
+    active: Annotated[bool, Query()] = False,
+    job: Annotated[str, Query(max_length=limits.MAX_NAME)] = "",
+    state: Annotated[Lifecycle | None, Query()] = None,
+) -> Response:
+    """The latest executions of every job, or of one job, or in one state."""
+    fleet = fleet_of(request)
+    executions = await call(
+        fleet.list_executions,
+        count=200,
+        active=active,
+        job=job or None,
+        lifecycle=state.value if state else None,
+    )
+    jobs = await call(fleet.list_jobs)
     return render(
-        request, "executions.html", nav="executions", executions=executions, active=active
+        request,
+        "executions.html",
+        nav="executions",
+        executions=executions,
+        active=active,
+        jobs=[j.name for j in jobs],
+        only_job=job,
+        only_state=state.value if state else "",
+        states=[s.value for s in Lifecycle],
     )
 
 
-def live_document(fleet: Fleet, execution_id: int) -> dict[str, Any]:
-    """An execution as the page shows it: counts, steps, and a row per target."""
+def live_document(
+    fleet: Fleet, execution_id: int, view: TargetView, since: datetime | None = None
+) -> dict[str, Any]:
+    """An execution as the page shows it: counts, steps, and one page of targets.
+
+    With `since`, only the page's rows changed since then are sent, with the ids of the whole
+    page in order so the page can tell when its rows moved and must be fetched whole.
+    """
     now = fleet.clock()
+    cursor = fleet.target_changes_cursor()
     execution = fleet.get_execution(execution_id)
     steps = fleet.list_step_executions(execution_id)
-    targets = fleet.list_target_executions(execution_id, limit=MAX_ROWS)
+    states = [view.state.value] if view.state else None
+    total = fleet.count_target_executions(execution_id, lifecycle=states, search=view.search)
+    targets = fleet.list_target_executions(
+        execution_id,
+        lifecycle=states,
+        search=view.search,
+        sort=view.sort,
+        descending=view.descending,
+        limit=PAGE_SIZE,
+        offset=(view.page - 1) * PAGE_SIZE,
+    )
     names = {s.step_id: s.step_name for s in steps}
     rows = []
     for target in targets:
+        if since is not None and target.updated_at is not None and target.updated_at < since:
+            continue
         row = documents.target_execution(target)
         row["step_name"] = names.get(target.step_id, str(target.step_id))
         row["duration_seconds"] = elapsed(target.start_time, target.end_time, now)
         rows.append(row)
     document = documents.job_execution(execution)
-    if len(targets) < MAX_ROWS:
-        # Counted from the rows shown, so the counts and the rows always agree.
-        counts = Counter(t.lifecycle.value for t in targets)
-        document["target_counts"] = dict(sorted(counts.items()))
     document["duration_seconds"] = elapsed(execution.start_time, execution.end_time, now)
     document["total_targets"] = sum(document["target_counts"].values())
+    unfinished = any(not Lifecycle(s).is_terminal for s in document["target_counts"])
+    first = (view.page - 1) * PAGE_SIZE
     return {
         "execution": document,
         "steps": [documents.step_execution(s) for s in steps],
         "targets": rows,
-        "truncated": document["total_targets"] > len(rows),
+        "ids": [t.id for t in targets],
+        "changes_only": since is not None,
+        "cursor": cursor.isoformat(),
+        "matching": total,
+        "first": first + 1 if targets else 0,
+        "last": first + len(targets),
+        "page": view.page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
         # A stopped execution ends at once; its running targets end a moment later.
-        "live": execution.is_active or any(not t.lifecycle.is_terminal for t in targets),
+        "live": execution.is_active or unfinished,
     }
+
+
+def _view(state: Lifecycle | None, q: str, sort: str, desc: bool, page: int) -> TargetView:
+    return TargetView(state=state, search=q.strip(), sort=sort, descending=desc, page=page)
 
 
 @router.get("/executions/{execution_id}")
@@ -67,23 +149,40 @@ async def execution_page(
     request: Request,
     execution_id: PathId,
     state: Annotated[Lifecycle | None, Query()] = None,
+    q: Search = "",
+    sort: Sort = "step",
+    desc: Annotated[bool, Query()] = False,
+    page: PageNumber = 1,
 ) -> Response:
-    """One execution: counts per state and one row per target, kept up to date live."""
-    live = await call(live_document, fleet_of(request), execution_id)
+    """One execution: counts per state and a page of targets, kept up to date live."""
+    view = _view(state, q, sort, desc, page)
+    live = await call(live_document, fleet_of(request), execution_id, view)
     return render(
         request,
         "execution.html",
         nav="executions",
         live=live,
         execution=live["execution"],
+        view=view,
         only_state=state.value if state else "",
+        sorts=list(TARGET_SORTS),
     )
 
 
 @router.get("/executions/{execution_id}/live.json")
-async def execution_live(request: Request, execution_id: PathId) -> Response:
-    """What the execution page polls every second."""
-    live = await call(live_document, fleet_of(request), execution_id)
+async def execution_live(
+    request: Request,
+    execution_id: PathId,
+    state: Annotated[Lifecycle | None, Query()] = None,
+    q: Search = "",
+    sort: Sort = "step",
+    desc: Annotated[bool, Query()] = False,
+    page: PageNumber = 1,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+) -> Response:
+    """What the execution page polls every second: what changed since its last look."""
+    view = _view(state, q, sort, desc, page)
+    live = await call(live_document, fleet_of(request), execution_id, view, since)
     return JSONResponse(live, headers={"Cache-Control": "no-store"})
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import Field
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime, Field
 
 from sqlfleet import documents, limits
 from sqlfleet.api.deps import FleetDep, LauncherDep
@@ -15,6 +15,7 @@ from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import TargetExecution
+from sqlfleet.store.history import TargetSort
 from sqlfleet.store.reruns import DEFAULT_RERUN_STATES, RERUN_STATES
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -76,17 +77,49 @@ def stop_execution(execution_id: PathId, fleet: FleetDep) -> dict[str, Any]:
 def list_target_executions(
     execution_id: PathId,
     fleet: FleetDep,
+    response: Response,
     lifecycle: Annotated[
         list[Lifecycle] | None, Query(description="Only targets in these states")
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=limits.MAX_NAME,
+            description="Only targets whose server, database or schema name holds this text",
+        ),
+    ] = None,
+    sort: Annotated[
+        TargetSort,
+        Query(description="Sort by step (then target), server, database, state, ..."),
+    ] = "step",
+    desc: Annotated[bool, Query(description="Sort in descending order")] = False,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Only targets changed at or after this time (the X-Changes-Cursor)"),
     ] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    """The execution's target executions, by step then target."""
+    """The execution's target executions, one page, by step then target unless sorted.
+
+    X-Total-Count says how many match the filter; X-Changes-Cursor is the `since` to pass
+    next time to get only the targets changed in the meantime.
+    """
     states = [s.value for s in lifecycle] if lifecycle else None
+    cursor = fleet.target_changes_cursor()
     targets = fleet.list_target_executions(
-        execution_id, lifecycle=states, limit=limit, offset=offset
+        execution_id,
+        lifecycle=states,
+        limit=limit,
+        offset=offset,
+        search=search,
+        sort=sort,
+        descending=desc,
+        changed_since=since,
     )
+    total = fleet.count_target_executions(execution_id, lifecycle=states, search=search)
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Changes-Cursor"] = cursor.isoformat()
     return [documents.target_execution(t) for t in targets]
 
 

@@ -1,5 +1,7 @@
 // The execution page, live: polls live.json every second while the execution runs and
-// updates the counts, the progress bar and one row per target in place. No page reload.
+// updates the counts, the progress bar and the page's rows in place. No page reload. Each
+// poll asks only for the rows changed since the last one; when the page's rows moved (a
+// target left or entered the filter, or the sort order changed) it fetches the page whole.
 "use strict";
 
 (function () {
@@ -11,7 +13,9 @@
   const withStep = table.querySelectorAll("thead th").length === 8;
   const ORDER = ["Created", "InProgress", "WaitingForRetry", "Succeeded", "SucceededWithSkipped",
     "Failed", "TimedOut", "Canceled", "Skipped", "WaitingForChildJobExecutions"];
-  let filter = root.dataset.filter || "";
+  const view = root.dataset.view || "";
+  const filter = root.dataset.filter || "";
+  let cursor = root.dataset.cursor || "";
   let active = root.dataset.active === "true";
 
   function stateBadge(state, big) {
@@ -101,7 +105,14 @@
     tr.querySelector(".next-try").textContent =
       waiting ? "next try at " + target.next_attempt_start_time.slice(11, 19) + " UTC · " : "";
     tr.querySelector(".retry-now").hidden = target.lifecycle !== "WaitingForRetry";
-    tr.classList.toggle("hidden", filter !== "" && target.lifecycle !== filter);
+  }
+
+  function chipHref(name) {
+    const params = new URLSearchParams(view);
+    params.delete("page");
+    if (name && name !== filter) params.set("state", name); else params.delete("state");
+    const query = params.toString();
+    return query ? "?" + query : window.location.pathname;
   }
 
   function updateChips(counts, total) {
@@ -117,8 +128,8 @@
     for (const name of names) {
       let chip = chips.querySelector('[data-filter="' + name + '"]');
       if (!chip) {
-        chip = document.createElement("button");
-        chip.type = "button";
+        chip = document.createElement("a");
+        chip.href = chipHref(name);
         chip.className = "chip state state-" + name.toLowerCase();
         chip.dataset.filter = name;
         chip.append(name + " ", document.createElement("b"));
@@ -153,18 +164,22 @@
 
     const rows = new Map();
     tbody.querySelectorAll("tr").forEach((tr) => rows.set(tr.dataset.id, tr));
-    let previous = null;
-    for (const target of live.targets) {
-      let tr = rows.get(String(target.target_execution_id));
-      if (!tr) {
-        tr = newRow(target, id);
-        if (previous) previous.after(tr); else tbody.prepend(tr);
-      }
-      updateRow(tr, target);
-      previous = tr;
+    if (live.changes_only) {
+      const shown = Array.from(rows.keys()).join(",");
+      if (shown !== live.ids.join(",")) return false;  // the page's rows moved
+      for (const target of live.targets) updateRow(rows.get(String(target.target_execution_id)), target);
+    } else {
+      const ordered = live.targets.map((target) => {
+        const tr = rows.get(String(target.target_execution_id)) || newRow(target, id);
+        updateRow(tr, target);
+        return tr;
+      });
+      tbody.replaceChildren(...ordered);
     }
-    document.getElementById("no-targets").hidden = live.targets.length > 0;
-    document.getElementById("truncated").hidden = !live.truncated;
+    document.getElementById("no-targets").hidden = live.ids.length > 0;
+    document.getElementById("pager-text").textContent =
+      live.matching ? live.first + "–" + live.last + " of " + live.matching : "";
+    cursor = live.cursor;
 
     active = live.live;
     root.dataset.active = String(active);
@@ -173,6 +188,7 @@
     const counts = execution.target_counts;
     const failures = (counts.Failed || 0) + (counts.TimedOut || 0) + (counts.Canceled || 0);
     document.getElementById("rerun-form").hidden = execution.is_active || failures === 0;
+    return true;
   }
 
   tbody.addEventListener("click", (event) => {
@@ -184,29 +200,15 @@
     form.submit();
   });
 
-  function applyFilter(name) {
-    filter = name;
-    root.dataset.filter = name;
-    tbody.querySelectorAll("tr").forEach((tr) => {
-      tr.classList.toggle("hidden", filter !== "" && tr.dataset.state !== filter);
-    });
-    document.querySelectorAll("#chips .chip").forEach((chip) => {
-      chip.classList.toggle("active", chip.dataset.filter === filter);
-    });
-    const url = new URL(window.location.href);
-    if (filter) url.searchParams.set("state", filter); else url.searchParams.delete("state");
-    window.history.replaceState(null, "", url);
-  }
-
-  document.getElementById("chips").addEventListener("click", (event) => {
-    const chip = event.target.closest(".chip");
-    if (chip) applyFilter(chip.dataset.filter === filter ? "" : chip.dataset.filter);
-  });
-
   async function poll() {
     try {
-      const response = await fetch(liveUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
-      if (response.ok) update(await response.json());
+      const options = { headers: { Accept: "application/json" }, cache: "no-store" };
+      const base = liveUrl + "?" + view + (view ? "&" : "");
+      let response = await fetch(base + "since=" + encodeURIComponent(cursor), options);
+      if (response.ok && !update(await response.json())) {
+        response = await fetch(base, options);
+        if (response.ok) update(await response.json());
+      }
     } catch (error) {
       // The server may be restarting: try again at the next tick.
     }
