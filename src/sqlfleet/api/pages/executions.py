@@ -20,6 +20,7 @@ from sqlfleet.api.security import checked_form, require_login
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import Attempt
 from sqlfleet.store.history import TARGET_SORTS, TargetSort
 
 router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=False)
@@ -199,15 +200,65 @@ async def stop_execution(request: Request, execution_id: PathId) -> Response:
     return redirect(f"/executions/{execution_id}")
 
 
+@dataclass(frozen=True)
+class AttemptGroup:
+    """Consecutive attempts that ended alike: one entry in a target's log."""
+
+    attempts: list[Attempt]
+    took: float | None
+
+    @property
+    def first(self) -> Attempt:
+        """The group's first attempt, whose message and state all of them share."""
+        return self.attempts[0]
+
+    @property
+    def label(self) -> str:
+        """`Attempt 3` or `Attempts 1-11`."""
+        low, high = self.attempts[0].attempt_number, self.attempts[-1].attempt_number
+        return f"Attempt {low}" if low == high else f"Attempts {low}\u2013{high}"
+
+
+def group_attempts(attempts: list[Attempt], now: datetime) -> list[AttemptGroup]:
+    """Attempts in order, those in a row with the same outcome and message in one group.
+
+    A target that failed eleven times alike reads "Attempts 1-11" and the message once; the
+    time shown is from the first one's start to the last one's end.
+    """
+    groups: list[list[Attempt]] = []
+    for attempt in attempts:
+        if groups and _alike(groups[-1][-1], attempt):
+            groups[-1].append(attempt)
+        else:
+            groups.append([attempt])
+    return [
+        AttemptGroup(group, elapsed(group[0].start_time, group[-1].end_time, now))
+        for group in groups
+    ]
+
+
+def _alike(one: Attempt, other: Attempt) -> bool:
+    # Only ended attempts are grouped: a running one is news of its own.
+    return (
+        one.end_time is not None
+        and other.end_time is not None
+        and dataclasses.replace(
+            one,
+            attempt_number=0,
+            agent_name=None,
+            start_time=other.start_time,
+            end_time=other.end_time,
+        )
+        == dataclasses.replace(other, attempt_number=0, agent_name=None)
+    )
+
+
 def _target_log(fleet: Fleet, execution_id: int, target_execution_id: int) -> dict[str, Any]:
     now = fleet.clock()
     target = find_target(fleet, execution_id, target_execution_id)
     execution = fleet.get_execution(execution_id)
     steps = {s.step_id: s.step_name for s in fleet.list_step_executions(execution_id)}
-    attempts = [
-        (attempt, elapsed(attempt.start_time, attempt.end_time, now))
-        for attempt in fleet.list_attempts(target.id)
-    ]
+    attempts = group_attempts(fleet.list_attempts(target.id), now)
     return {
         "execution": execution,
         "target": target,
