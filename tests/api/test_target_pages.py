@@ -23,6 +23,7 @@ from sqlfleet.store import tables as t
 from sqlfleet.store.history import TARGET_SORTS, TargetSort
 from tests.api.conftest import PG, Api
 from tests.api.test_security import HTML
+from tests.cli_runner import Cli
 
 TARGETS = 10_000
 # The budget is 300 ms of server time; the best of a few tries is taken, as this machine is
@@ -219,3 +220,34 @@ def test_target_lists_and_counts_use_an_index(
 
 def test_every_sort_is_offered() -> None:
     assert set(get_args(TargetSort)) == set(TARGET_SORTS)
+
+
+def test_execution_show_prints_ten_thousand_targets_fast(
+    fleet_on_sqlite: Fleet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet_on_sqlite.add_credential("pg", "postgres", Secret("x"))
+    execution_id = big_execution(fleet_on_sqlite)
+    cli = Cli(capsys, monkeypatch, str(fleet_on_sqlite.store.engine.url))
+    start = time.perf_counter()
+    shown = cli.ok("execution", "show", str(execution_id), "--targets")
+    took = time.perf_counter() - start
+    lines = shown.out.splitlines()
+    assert len([line for line in lines if "tenant_" in line]) == TARGETS
+    assert re.search(r"^created: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", shown.out, re.MULTILINE)
+    assert took < 3.0, f"execution show --targets: {took:.2f} s"
+
+    page = cli.ok(
+        "execution",
+        "show",
+        str(execution_id),
+        "--targets",
+        "--sort",
+        "database",
+        "--limit",
+        "3",
+        "--offset",
+        "10",
+    )
+    assert re.findall(r"tenant_\d+", page.out) == ["tenant_00011", "tenant_00012", "tenant_00013"]
+    failed = cli.ok("execution", "show", str(execution_id), "--failed")
+    assert re.findall(r"tenant_\d+", failed.out) == [f"tenant_{TARGETS:05d}"]

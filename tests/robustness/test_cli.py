@@ -250,6 +250,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
             ),
         ),
     ),
+    "execution show --limit": (
+        lambda v: ["execution", "show", "1", "--targets", "--limit", v],
+        bad.bad_number_args(limits.COUNT),
+    ),
+    "execution show --offset": (
+        lambda v: ["execution", "show", "1", "--targets", "--offset", v],
+        bad.bad_number_args(limits.OFFSET),
+    ),
+    "execution show --sort": (
+        lambda v: ["execution", "show", "1", "--targets", "--sort", v],
+        bad.bad_names(),
+    ),
     "execution list --count": (
         lambda v: ["execution", "list", "--count", v],
         bad.bad_number_args(limits.COUNT),

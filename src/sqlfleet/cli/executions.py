@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -20,6 +20,7 @@ from sqlfleet.cli.app import (
     checked,
     number_option,
     open_fleet,
+    print_columns,
     print_fields,
     print_json,
     print_table,
@@ -31,6 +32,7 @@ from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
+from sqlfleet.store.history import TARGET_SORTS
 
 R = TypeVar("R")
 EXIT_FAILED = 1
@@ -38,6 +40,7 @@ EXIT_INTERRUPTED = 130
 # How long `start --wait`, interrupted, waits for the agents to cancel running targets.
 CANCEL_WAIT_SECONDS = 15.0
 SUCCESS = (Lifecycle.SUCCEEDED, Lifecycle.SUCCEEDED_WITH_SKIPPED)
+FAILING = (Lifecycle.FAILED, Lifecycle.TIMED_OUT, Lifecycle.CANCELED)
 ORDER = [s.value for s in Lifecycle]
 
 execution_app = typer.Typer(
@@ -90,9 +93,10 @@ class Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as Bar
 
+        column = BarColumn()
         with Bar(
             TextColumn("execution {task.fields[id]}"),
-            BarColumn(),
+            column,
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[counts]}"),
@@ -105,6 +109,9 @@ class Progress:
                 ended = sum(
                     n for s, n in execution.target_counts.items() if Lifecycle(s).is_terminal
                 )
+                if any(execution.target_counts.get(s.value) for s in FAILING):
+                    # Red as soon as a target failed: no need to wait for the end to know.
+                    column.complete_style = column.finished_style = "red"
                 bar.update(task, total=total or None, completed=ended, counts=_counts(execution))
                 if done.is_set():
                     break
@@ -434,9 +441,22 @@ def execution_show(
     failed: Annotated[
         bool, typer.Option("--failed", help="Only targets that did not succeed.")
     ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", help="Only targets whose server or database name holds this."),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option("--sort", help=f"Sort targets by {', '.join(TARGET_SORTS)}."),
+    ] = "step",
+    limit: Annotated[int | None, number_option("--limit", limits.COUNT)] = None,
+    offset: Annotated[int, number_option("--offset", limits.OFFSET)] = 0,
     json: JsonOption = False,
 ) -> None:
-    """Show an execution, and with --steps/--targets its steps and targets."""
+    """Show an execution, and with --steps/--targets its steps and targets.
+
+    --limit and --offset page through the targets; without --limit all of them are printed.
+    """
     with open_fleet(ctx) as fleet:
         execution = fleet.get_execution(execution_id)
         step_list = fleet.list_step_executions(execution_id) if steps or json else []
@@ -444,7 +464,14 @@ def execution_show(
             [s.value for s in Lifecycle if s.is_terminal and s not in SUCCESS] if failed else None
         )
         target_list = (
-            fleet.list_target_executions(execution_id, lifecycle=states)
+            fleet.list_target_executions(
+                execution_id,
+                lifecycle=states,
+                search=search,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
             if targets or failed
             else []
         )
@@ -461,9 +488,9 @@ def execution_show(
             ("job", f"{execution.job_name} (version {execution.job_version})"),
             ("lifecycle", execution.lifecycle.value + _marks(execution)),
             *([("re-runs", f"execution {execution.rerun_of}")] if execution.rerun_of else []),
-            ("created", execution.create_time),
-            ("started", execution.start_time),
-            ("ended", execution.end_time),
+            ("created", _time(execution.create_time)),
+            ("started", _time(execution.start_time)),
+            ("ended", _time(execution.end_time)),
             ("targets", _counts(execution)),
             ("message", execution.last_message),
         ]
@@ -485,7 +512,7 @@ def execution_show(
         )
     if targets or failed:
         say("")
-        print_table(
+        print_columns(
             [
                 "STEP",
                 "SERVER",
@@ -520,6 +547,11 @@ def _marks(execution: JobExecution) -> str:
     if execution.rerun_of is not None:
         marks.append(f"re-run of {execution.rerun_of}")
     return f" ({', '.join(marks)})" if marks else ""
+
+
+def _time(moment: datetime | None) -> str | None:
+    """A time as `execution list` prints it."""
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else None
 
 
 def _counts_of(counts: dict[str, int]) -> str:
