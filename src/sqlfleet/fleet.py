@@ -384,6 +384,11 @@ class Fleet:
         """Remove a step from a job."""
         return self.store.remove_step(_stored("job", job), _stored("step", name))
 
+    def move_step(self, job: str, name: str, position: int) -> Job:
+        """Move a step to `position` (1 is first), making a new version."""
+        limits.ID.check(position, label="position")
+        return self.store.move_step(_stored("job", job), _stored("step", name), position)
+
     # -- targets and executions -----------------------------------------------------------------
 
     async def resolve_target_group(

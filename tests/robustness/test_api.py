@@ -530,6 +530,67 @@ def test_the_new_job_form_shows_an_error_and_saves_nothing(
     assert seeded.dump() == before
 
 
+STEP_FORM = {"command": "SELECT 1", "target_group": "g", "credential": "pg", "step_name": "s2"}
+OUTPUT_FORM = {
+    "output_server": "postgresql://h",
+    "output_database": "d",
+    "output_table": "t",
+    "output_credential": "pg",
+}
+EDIT_FORMS: dict[str, tuple[str, dict[str, str], str, st.SearchStrategy[str]]] = {
+    **{
+        f"add step {field}": ("/jobs/j/steps/new", STEP_FORM, field, values)
+        for field, values in FORM_FIELDS.items()
+        if field not in ("name", "description", "schedule")
+    },
+    **{
+        f"edit step {field}": ("/jobs/j/steps/s/edit", STEP_FORM, field, values)
+        for field, values in FORM_FIELDS.items()
+        if field not in ("name", "description", "schedule")
+    },
+    "add step output server": (
+        "/jobs/j/steps/new",
+        {**STEP_FORM, **OUTPUT_FORM},
+        "output_server",
+        bad.bad_urls().filter(lambda v: v.strip() != ""),
+    ),
+    "add step output table": (
+        "/jobs/j/steps/new",
+        {**STEP_FORM, **OUTPUT_FORM},
+        "output_table",
+        bad.bad_text(limits.IDENTIFIER).filter(lambda v: v.strip() != ""),
+    ),
+    "edit job description": ("/jobs/j/edit", {}, "description", FORM_FIELDS["description"]),
+    "edit job schedule": ("/jobs/j/edit", {"timezone": "UTC"}, "schedule", FORM_FIELDS["schedule"]),
+    "edit job time zone": (
+        "/jobs/j/edit",
+        {"schedule": "once"},
+        "timezone",
+        bad.bad_timezones().filter(lambda v: v.strip() != ""),
+    ),
+}
+
+
+@pytest.mark.parametrize("form", sorted(EDIT_FORMS))
+def test_the_edit_forms_show_an_error_and_save_nothing(
+    client: TestClient, seeded: Seeded, form: str
+) -> None:
+    path, fields, field, values = EDIT_FORMS[form]
+    token = csrf(client)
+    before = seeded.dump()
+
+    @_settings(3)
+    @given(value=values.filter(_form_value))
+    def refused(value: str) -> None:
+        data = {**fields, field: value, "csrf_token": token}
+        response = client.post(path, data=data, headers=HTML, follow_redirects=False)
+        assert response.status_code == 422, response.text[:300]
+        assert 'id="form-error"' in response.text and "Traceback" not in response.text
+
+    refused()
+    assert seeded.dump() == before
+
+
 FORMS: dict[str, tuple[str, dict[str, str], str, st.SearchStrategy[str]]] = {
     "credential name": ("/credentials", {"username": "u", "secret": "s"}, "name", bad.bad_names()),
     "credential username": (

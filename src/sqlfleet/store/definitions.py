@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sqlfleet.errors import ConcurrentChange, DuplicateName, InUse, NotFound
+from sqlfleet.errors import ConcurrentChange, DuplicateName, InUse, InvalidValue, NotFound
 from sqlfleet.lifecycle import ACTIVE
 from sqlfleet.model import (
     Credential,
@@ -505,6 +505,24 @@ class DefinitionStore:
             if len(kept) == len(steps):
                 raise NotFound(f"job {job!r} has no step named {name!r}")
             self._new_version(conn, row, kept)
+            return self._job(conn, self._require_job(conn, job))
+
+    def move_step(self, job: str, name: str, position: int) -> Job:
+        """Move a step to `position` (1 is first); the others keep their order. A new version."""
+        with self.engine.begin() as conn:
+            row = self._require_job(conn, job)
+            steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
+            index = next((i for i, s in enumerate(steps) if s["step_name"] == name), None)
+            if index is None:
+                raise NotFound(f"job {job!r} has no step named {name!r}")
+            if not 1 <= position <= len(steps):
+                raise InvalidValue(
+                    f"job {job!r} has {len(steps)} step(s): position must be 1 to {len(steps)}"
+                )
+            if index == position - 1:
+                return self._job(conn, row)
+            steps.insert(position - 1, steps.pop(index))
+            self._new_version(conn, row, steps)
             return self._job(conn, self._require_job(conn, job))
 
     def _new_version(

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sqlfleet.api.pages import (
     credentials,
     executions,
+    job_edits,
     jobs,
     login,
     results,
@@ -17,5 +18,14 @@ from sqlfleet.api.pages import (
 
 def include_pages(app: FastAPI) -> None:
     """Add every page (behind a login when the server has a token)."""
-    for module in (login, jobs, executions, results, rollout, target_groups, credentials):
+    for module in (
+        login,
+        jobs,
+        job_edits,
+        executions,
+        results,
+        rollout,
+        target_groups,
+        credentials,
+    ):
         app.include_router(module.router)

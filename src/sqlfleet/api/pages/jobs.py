@@ -21,6 +21,7 @@ from sqlfleet.api.pages.common import (
     render,
     text_field,
 )
+from sqlfleet.api.pages.job_edits import setting_fields, step_body
 from sqlfleet.api.routes.jobs import create_job_with_steps
 from sqlfleet.api.schemas import JobCreate, PathName
 from sqlfleet.api.security import checked_form, require_login
@@ -29,21 +30,6 @@ from sqlfleet.fleet import Fleet
 from sqlfleet.model import Job, JobExecution
 
 router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=False)
-
-STEP_NUMBERS = (
-    "retry_attempts",
-    "initial_retry_interval_seconds",
-    "maximum_retry_interval_seconds",
-    "retry_interval_backoff_multiplier",
-    "step_timeout_seconds",
-    "connect_timeout_seconds",
-    "max_parallelism",
-    "canary",
-    "wave_pause_seconds",
-    "result_rows",
-)
-# The rollout policy's text settings: "N" or "P%", and the retry class.
-STEP_TEXTS = ("wave_size", "max_failures", "retry_on")
 
 
 @router.get("/")
@@ -71,6 +57,7 @@ def _choices(fleet: Fleet) -> dict[str, Any]:
     return {
         "groups": [g.name for g in fleet.list_target_groups()],
         "credentials": [c.name for c in fleet.list_credentials()],
+        "setting_fields": setting_fields(),
     }
 
 
@@ -82,18 +69,7 @@ async def new_job_page(request: Request) -> Response:
 
 
 def _job_body(form: FormData) -> dict[str, Any]:
-    step: dict[str, Any] = {
-        "name": text_field(form, "step_name") or "main",
-        "command": raw_field(form, "command"),
-        "target_group": text_field(form, "target_group") or "",
-        "credential": text_field(form, "credential") or "",
-    }
-    for field in (*STEP_NUMBERS, *STEP_TEXTS):
-        value = text_field(form, field)
-        if value is not None:
-            step[field] = value
-    if checkbox(form, "continue_on_failure"):
-        step["continue_on_failure"] = True
+    step = step_body(form, editing=False)
     body: dict[str, Any] = {
         "name": raw_field(form, "name").strip(),
         "description": raw_field(form, "description").strip(),
