@@ -17,6 +17,11 @@ def data_dir() -> Path:
     return Path(os.environ.get(HOME_ENV) or user_data_dir("sqlfleet", appauthor=False))
 
 
+def demo_dir() -> Path:
+    """The demo's own folder (job database, key, fleet): never the user's job database."""
+    return data_dir() / "demo"
+
+
 def default_job_db() -> str:
     """The embedded default: a SQLite file in the data directory."""
     return f"sqlite:///{data_dir() / 'jobs.db'}"

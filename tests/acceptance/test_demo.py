@@ -46,7 +46,9 @@ def test_demo_serves_a_job_that_ran(tmp_path: Path) -> None:
 
         _until(ran, 30, "the demo job to succeed")
         assert "demo-inventory" in _get(url + "jobs")
-        assert (home / "demo-results" / "results.db").exists()
+        assert (home / "demo" / "demo-results" / "results.db").exists()
+        # The demo keeps to its own folder: the user's job database was never made.
+        assert (home / "demo" / "jobs.db").exists() and not (home / "jobs.db").exists()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()
         assert "Traceback" not in log.read_text()
@@ -54,3 +56,29 @@ def test_demo_serves_a_job_that_ran(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_demo_reset_starts_afresh_and_leaves_the_real_job_database_alone(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "SQLFLEET_HOME": str(home)}
+    env.pop("SQLFLEET_JOB_DB", None)
+
+    def sqlfleet(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "sqlfleet", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    sqlfleet("init")
+    sqlfleet("demo", "--no-serve")
+    again = sqlfleet("demo", "--no-serve")
+    assert "execution 2 started" in again
+    assert "demo-inventory" not in sqlfleet("job", "list")  # the user's own job database
+    fresh = sqlfleet("demo", "--no-serve", "--reset")
+    assert f"demo folder {home / 'demo'} deleted" in fresh
+    assert "execution 1 started" in fresh
