@@ -59,19 +59,20 @@ def create_demo(fleet: Fleet, folder: Path | None = None, databases: int = 12) -
             make()
     if not fleet.get_target_group(GROUP).members:
         fleet.add_member(GROUP, server=f"sqlite:///{folder}")
-    try:
-        fleet.add_job(JOB, description="Counts each tenant's customers into one table.")
-    except DuplicateName:
-        return Demo(folder, databases, JOB, results)
-    fleet.add_step(
-        JOB,
-        "inventory",
-        command=COMMAND,
-        target_group=GROUP,
-        credential=CREDENTIAL,
-        retry_attempts=2,
-        output=_output(output),
-    )
+    step = {
+        "command": COMMAND,
+        "target_group": GROUP,
+        "credential": CREDENTIAL,
+        "retry_attempts": 2,
+        "output": _output(output),
+    }
+    # Made with its step in one go: a new job is version 1.
+    with contextlib.suppress(DuplicateName):
+        fleet.add_job(
+            JOB,
+            description="Counts each tenant's customers into one table.",
+            steps=[("inventory", step)],
+        )
     return Demo(folder, databases, JOB, results)
 
 

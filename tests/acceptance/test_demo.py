@@ -79,6 +79,11 @@ def test_demo_reset_starts_afresh_and_leaves_the_real_job_database_alone(tmp_pat
     again = sqlfleet("demo", "--no-serve")
     assert "execution 2 started" in again
     assert "demo-inventory" not in sqlfleet("job", "list")  # the user's own job database
+    # The demo's own job database, seen through SQLFLEET_HOME: a new job is version 1.
+    env["SQLFLEET_HOME"] = str(home / "demo")
+    [job] = json.loads(sqlfleet("job", "list", "--json"))
+    assert (job["job_name"], job["job_version"]) == ("demo-inventory", 1)
+    env["SQLFLEET_HOME"] = str(home)
     fresh = sqlfleet("demo", "--no-serve", "--reset")
     assert f"demo folder {home / 'demo'} deleted" in fresh
     assert "execution 1 started" in fresh
