@@ -558,6 +558,8 @@ class Fleet:
             limits.COUNT.check(limit, label="limit")
         limits.OFFSET.check(offset)
         states = [parse_lifecycle(s) for s in lifecycle] if lifecycle else None
+        if changed_since is not None:
+            limits.check_time("since", changed_since)
         return self.store.list_target_executions(
             execution_id,
             lifecycle=states,

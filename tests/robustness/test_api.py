@@ -327,7 +327,16 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
     ),
     "GET executions targets since": (
         lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", since=v),
-        st.sampled_from(["", "yesterday", "2026-01-01T00:00:00", "99999-01-01T00:00:00Z"]),
+        st.sampled_from(
+            [
+                "",
+                "yesterday",
+                "2026-01-01T00:00:00",
+                "99999-01-01T00:00:00Z",
+                "9999-12-31T23:59:59-14:00",
+                "0001-01-01T00:00:00+14:00",
+            ]
+        ),
     ),
     "GET executions targets ID": (
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}", {}),
