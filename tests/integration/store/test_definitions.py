@@ -249,3 +249,19 @@ def test_job_with_steps_is_created_whole_or_not_at_all(fleet: Fleet) -> None:
     with pytest.raises(DuplicateName, match="two steps named 'one'"):
         fleet.add_job("twice", steps=[("one", step), ("one", step)])
     assert [j.name for j in fleet.list_jobs()] == ["both"]
+
+
+def test_moving_a_step_makes_a_version_and_keeps_the_others_in_order(fleet: Fleet) -> None:
+    _group_with_credential(fleet)
+    step = {"command": "SELECT 1", "target_group": "tenants", "credential": "admin"}
+    fleet.add_job("j", steps=[(name, step) for name in ("a", "b", "c")])
+    moved = fleet.move_step("j", "c", 1)
+    assert [s.name for s in moved.steps] == ["c", "a", "b"]
+    assert [s.step_id for s in moved.steps] == [1, 2, 3] and moved.version == 2
+    assert [s.name for s in fleet.get_job("j", 1).steps] == ["a", "b", "c"]
+    assert fleet.move_step("j", "c", 1).version == 2  # already there: no new version
+    with pytest.raises(InvalidValue, match="position must be 1 to 3"):
+        fleet.move_step("j", "a", 4)
+    with pytest.raises(NotFound):
+        fleet.move_step("j", "nope", 1)
+    assert fleet.get_job("j").version == 2
