@@ -114,7 +114,8 @@ def test_pages_of_ten_thousand_targets_answer_fast(big: tuple[Api, int]) -> None
     )
     assert response.status_code == 200 and len(response.json()) == 1000
     assert response.headers["X-Total-Count"] == str(TARGETS)
-    assert elapsed < BUDGET_SECONDS, f"API list of 1,000: {elapsed:.3f} s"
+    # Ten times the rows of a page to serialize: three times the budget.
+    assert elapsed < 3 * BUDGET_SECONDS, f"API list of 1,000: {elapsed:.3f} s"
 
     elapsed, response = best_time(lambda: api.client.get(f"{page}/live.json"))
     live = response.json()
