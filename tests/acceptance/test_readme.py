@@ -4,7 +4,8 @@ The repository's tracked files are copied into a fresh folder (as a clone would 
 with the installed `.venv` linked in place of running `scripts/install` again. Every `sh`
 block runs in order in one bash, each command must exit 0; commands that serve until stopped
 (`sqlfleet up`, `web`, `agent`) run in the background until they say they are up, and are
-stopped at the end of their block. The `python` and `sql` blocks run too.
+stopped at the end of their block. A `yaml` block that starts with `# NAME` is written to
+NAME where it stands, as a reader would save it. The `python` and `sql` blocks run too.
 
 Left out, with the reason: `scripts/demo` (it installs, then serves until Ctrl-C: the demo is
 tested by test_demo.py) and `scripts/test` (the whole test suite, this test among them).
@@ -76,6 +77,11 @@ def script_of(readme: str) -> tuple[str, list[str]]:
     ran = []
     port_note = "" if port_free(DEFAULT_PORT) else " --port 0"  # taken by someone else here
     for language, text in blocks(readme):
+        named = re.match(r"# (\S+)\n", text)
+        if language in ("yaml", "yml") and named:
+            # A file the README shows (`# fleet.yaml`) is there when the commands after it run.
+            lines.append(f"cat > {shlex_quote(named[1])} <<'README_FILE'\n{text}README_FILE")
+            continue
         if language != "sh":
             continue
         for command in commands(text):
