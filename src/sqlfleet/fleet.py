@@ -53,7 +53,7 @@ from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
 from sqlfleet.step_settings import build_step_settings, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
-from sqlfleet.store.history import TARGET_SORTS
+from sqlfleet.store.history import TARGET_SORTS, changes_cursor
 from sqlfleet.store.reruns import DEFAULT_RERUN_STATES
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
@@ -515,6 +515,11 @@ class Fleet:
         limits.ID.check(execution_id, label="execution id")
         return self.store.get_execution(execution_id)
 
+    def _require_execution(self, execution_id: int) -> None:
+        # Cheaper than get_execution, which counts the targets per state.
+        limits.ID.check(execution_id, label="execution id")
+        self.store.require_execution(execution_id)
+
     def list_executions(
         self,
         *,
@@ -537,7 +542,7 @@ class Fleet:
 
     def list_step_executions(self, execution_id: int) -> list[StepExecution]:
         """The steps of an execution."""
-        self.get_execution(execution_id)
+        self._require_execution(execution_id)
         return self.store.list_step_executions(execution_id)
 
     def list_target_executions(
@@ -553,7 +558,7 @@ class Fleet:
         changed_since: datetime | None = None,
     ) -> list[TargetExecution]:
         """The targets of an execution: filtered by state and name, sorted, one page."""
-        self.get_execution(execution_id)
+        self._require_execution(execution_id)
         if limit is not None:
             limits.COUNT.check(limit, label="limit")
         limits.OFFSET.check(offset)
@@ -587,7 +592,7 @@ class Fleet:
 
     def target_changes_cursor(self) -> datetime:
         """Where the next look for changed targets should start (see the store's verb)."""
-        return self.store.target_changes_cursor()
+        return changes_cursor()
 
     def get_target_execution(self, execution_id: int, target_execution_id: int) -> TargetExecution:
         """One target execution of an execution."""

@@ -202,13 +202,16 @@ def test_target_lists_and_counts_use_an_index(
         conn.exec_driver_sql("ANALYZE")
     statements.clear()
     api.get(f"/executions/{small}/live.json", params={"state": "Failed"})
-    api.get(f"/api/v1/executions/{small}/targets", params={"lifecycle": "Created"})
+    # Fewer than match, so the matches are counted too.
+    api.get(f"/api/v1/executions/{small}/targets", params={"lifecycle": "Created", "limit": 5})
+    api.get(f"/api/v1/executions/{small}/targets", params={"search": "tenant_0001", "limit": 5})
     queries = [
         (sql, params)
         for sql, params in statements
         if re.search(r"FROM target_execution\b", sql) and sql.lstrip().startswith("SELECT")
     ]
-    assert len(queries) >= 5, [sql for sql, _ in statements]
+    assert len(queries) >= 7, [sql for sql, _ in statements]
+    assert any(sql.startswith("SELECT count(*)") for sql, _ in queries)
     with engine.connect() as conn:
         for sql, params in queries:
             explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "

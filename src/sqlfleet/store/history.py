@@ -30,6 +30,13 @@ class HistoryStore(RerunStore):
             raise NotFound(f"no execution {job_execution_id}")
         return executions[0]
 
+    def require_execution(self, job_execution_id: int) -> None:
+        """Nothing if the job execution exists; else NotFound."""
+        je = t.job_execution
+        with self.engine.connect() as conn:
+            if conn.execute(select(je.c.id).where(je.c.id == job_execution_id)).first() is None:
+                raise NotFound(f"no execution {job_execution_id}")
+
     def list_executions(
         self,
         *,
@@ -140,14 +147,6 @@ class HistoryStore(RerunStore):
                 ).scalar_one()
             )
 
-    def target_changes_cursor(self) -> datetime:
-        """A moment to pass as `changed_since` next time so that no change is missed.
-
-        It lies CHANGE_SLACK before now: a change stamped by a host whose clock is a little
-        behind, or committed a little after it was stamped, is still sent (twice at worst).
-        """
-        return datetime.now(UTC) - CHANGE_SLACK
-
     def list_attempts(self, target_execution_id: int) -> list[Attempt]:
         """Every attempt of a target execution, first first."""
         a = t.attempt
@@ -205,6 +204,15 @@ TARGET_SORTS: dict[str, tuple[str, ...]] = {
 }
 
 CHANGE_SLACK = timedelta(seconds=10)
+
+
+def changes_cursor() -> datetime:
+    """A moment to pass as `changed_since` next time so that no change is missed.
+
+    It lies CHANGE_SLACK before now: a change stamped by a host whose clock is a little
+    behind, or committed a little after it was stamped, is still sent (twice at worst).
+    """
+    return datetime.now(UTC) - CHANGE_SLACK
 
 
 def _target_conditions(

@@ -100,7 +100,6 @@ def live_document(
     execution = fleet.get_execution(execution_id)
     steps = fleet.list_step_executions(execution_id)
     states = [view.state.value] if view.state else None
-    total = fleet.count_target_executions(execution_id, lifecycle=states, search=view.search)
     targets = fleet.list_target_executions(
         execution_id,
         lifecycle=states,
@@ -110,6 +109,10 @@ def live_document(
         limit=PAGE_SIZE,
         offset=(view.page - 1) * PAGE_SIZE,
     )
+    if view.page == 1 and len(targets) < PAGE_SIZE:
+        total = len(targets)  # all of them are on this page: no need to count
+    else:
+        total = fleet.count_target_executions(execution_id, lifecycle=states, search=view.search)
     names = {s.step_id: s.step_name for s in steps}
     rows = []
     for target in targets:
