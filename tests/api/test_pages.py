@@ -48,6 +48,7 @@ def test_every_page_renders(sqlite_api: Api, pg_targets: list[str]) -> None:
         "/new-job": "Save and Run",
         "/jobs/j": "SELECT 1",
         "/executions": "#" + str(execution_id),
+        "/executions?job=j&state=Succeeded": "#" + str(execution_id),
         execution_path: pg_targets[0],
         f"{execution_path}?state=Succeeded": pg_targets[2],
         f"/executions/{execution_id}/targets/{target['target_execution_id']}": "Attempt 1",
@@ -62,6 +63,9 @@ def test_every_page_renders(sqlite_api: Api, pg_targets: list[str]) -> None:
         assert page.status_code == 200, path
         assert page.headers["content-type"].startswith("text/html"), path
         assert text in page.text, path
+
+    none = api.client.get("/executions?job=j&state=Failed", headers=HTML)
+    assert none.status_code == 200 and f'href="/executions/{execution_id}"' not in none.text
 
     live = api.get(f"/executions/{execution_id}/live.json")
     assert live["execution"]["lifecycle"] == "Succeeded"
