@@ -97,8 +97,11 @@ def script_of(readme: str) -> tuple[str, list[str]]:
                     lines.append("stop_servers")
                 lines.append(f"serve {shlex_quote(bare + extra)} {shlex_quote(ready)}")
             else:
+                # A comment that says "exit N" documents that the command exits N there.
+                expected = re.search(r"#.*\bexit (\d+)", command)
+                code = expected[1] if expected else "0"
                 lines.append(
-                    f"{command}\nstatus=$?; [ $status -eq 0 ] || fail $status {shlex_quote(bare)}"
+                    f"{command}\nstatus=$?; [ $status -eq {code} ] || fail $status {shlex_quote(bare)}"
                 )
         lines.append("stop_servers")
     return "\n".join(lines) + "\n", ran
