@@ -99,6 +99,7 @@ def step(s: Step) -> dict[str, Any]:
         "connect_timeout_seconds": settings.connect_timeout_seconds,
         "max_parallelism": settings.max_parallelism,
         "continue_on_failure": settings.continue_on_failure,
+        "allow_database_switch": settings.allow_database_switch,
         "output": None
         if output is None
         else {

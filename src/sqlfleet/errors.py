@@ -119,6 +119,22 @@ class TargetConnectError(TargetError):
 class TargetQueryError(TargetError):
     """The target database reported an error."""
 
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        statement: int | None = None,
+        last_statement: int | None = None,
+        position: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        # Which of the statements sent failed (0-based; one of statement..last_statement
+        # when the server does not say which of several sent together), and where in its
+        # text (1-based character), when the driver knows.
+        self.statement = statement
+        self.last_statement = statement if last_statement is None else last_statement
+        self.position = position
+
 
 class TargetTimeout(TargetError):
     """The target database did not answer in time."""

@@ -24,7 +24,7 @@ from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
-from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
+from sqlfleet.errors import InvalidServerUrl, InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
     Attempt,
@@ -36,6 +36,7 @@ from sqlfleet.model import (
     MemberKind,
     Membership,
     StepExecution,
+    StepSettings,
     Target,
     TargetExecution,
     TargetGroup,
@@ -43,7 +44,8 @@ from sqlfleet.model import (
 from sqlfleet.schedule import Schedule
 from sqlfleet.script import validate_command
 from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
-from sqlfleet.step_settings import build_step_settings, server_url
+from sqlfleet.servers import ServerUrl
+from sqlfleet.step_settings import build_step_settings, check_script_for_engines, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
 from sqlfleet.targets import Login
@@ -266,6 +268,8 @@ class Fleet:
         for step_name, _ in steps:
             limits.check_name("step", step_name)
         built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
+        for _, settings in built:
+            self._check_script(settings)
         return self.store.add_job(
             name,
             description=description,
@@ -328,6 +332,7 @@ class Fleet:
         """Append a step. Settings are `StepSettings` fields and the retry policy's fields."""
         limits.check_name("step", name)
         built = build_step_settings(None, settings)
+        self._check_script(built)
         return self.store.add_step(_stored("job", job), name, built)
 
     def update_step(
@@ -340,7 +345,22 @@ class Fleet:
         if current is None:
             raise NotFound(f"job {job!r} has no step named {name!r}")
         settings = build_step_settings(current.settings, changes)
+        self._check_script(settings)
         return self.store.update_step(job, name, settings, new_name=new_name)
+
+    def _check_script(self, settings: StepSettings) -> None:
+        """Read the script as the clients of the step's target engines will read it."""
+        try:
+            group = self.store.get_target_group(_stored("target group", settings.target_group))
+        except NotFound:
+            return  # the store says so, in the words it uses for every step
+        engines = set()
+        for member in group.members:
+            try:
+                engines.add(ServerUrl.parse(member.server_url).engine)
+            except InvalidServerUrl:
+                continue
+        check_script_for_engines(settings, engines)
 
     def remove_step(self, job: str, name: str) -> Job:
         """Remove a step from a job."""

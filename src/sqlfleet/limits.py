@@ -341,6 +341,15 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
         None,
         help="Run the later steps even if this one fails",
     ),
+    StepSetting(
+        "allow_database_switch",
+        "--allow-database-switch",
+        None,
+        help=(
+            "Let a MySQL/MariaDB script USE, CREATE or DROP a database: every target would "
+            "then work on that same database"
+        ),
+    ),
 )
 STEP_SETTING = {s.field: s for s in STEP_SETTINGS}
 NUMBER_SETTINGS = tuple(s for s in STEP_SETTINGS if isinstance(s.limit, Number))

@@ -96,6 +96,8 @@ class StepSettings:
     max_parallelism: int | None = None
     continue_on_failure: bool = False
     output: OutputDestination | None = None
+    # MySQL/MariaDB: the script may USE, CREATE or DROP a database (see `sqlfleet.statements`).
+    allow_database_switch: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +233,8 @@ class Attempt:
     message: str | None
     row_count: int | None
     server_messages: str | None
+    # Where a failed attempt failed: batch, script line and column, the statement's start.
+    error_batch: int | None = None
+    error_line: int | None = None
+    error_column: int | None = None
+    error_statement: str | None = None

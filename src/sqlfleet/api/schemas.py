@@ -213,6 +213,7 @@ class StepFields(Body):
     connect_timeout_seconds: ConnectTimeout | None = None
     max_parallelism: MaxParallelism | None = None
     continue_on_failure: bool | None = None
+    allow_database_switch: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `Fleet.add_step` / `Fleet.update_step`."""

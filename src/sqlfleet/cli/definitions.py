@@ -468,6 +468,7 @@ def _step_options(
     connect_timeout: int | None,
     max_parallelism: int | None,
     continue_on_failure: bool | None,
+    allow_database_switch: bool | None,
     output_server: str | None,
     output_database: str | None,
     output_schema: str | None,
@@ -508,6 +509,7 @@ def _step_options(
         "connect_timeout_seconds": connect_timeout,
         "max_parallelism": max_parallelism,
         "continue_on_failure": continue_on_failure,
+        "allow_database_switch": allow_database_switch,
         "output": output,
     }
 
@@ -573,6 +575,7 @@ def job_add_step(
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
     continue_on_failure: Annotated[bool, _step_option("continue_on_failure")] = False,
+    allow_database_switch: Annotated[bool, _step_option("allow_database_switch")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -612,6 +615,13 @@ def job_update_step(
         typer.Option(
             "--continue-on-failure/--stop-on-failure",
             help=limits.STEP_SETTING["continue_on_failure"].help_text,
+        ),
+    ] = None,
+    allow_database_switch: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-database-switch/--forbid-database-switch",
+            help=limits.STEP_SETTING["allow_database_switch"].help_text,
         ),
     ] = None,
     output_server: OutputServer = None,

@@ -7,6 +7,7 @@ retried after the policy's backoff while attempts and time remain.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -16,10 +17,11 @@ from typing import Any
 from sqlfleet.clock import Clock
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
-from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetTimeout
+from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetQueryError, TargetTimeout
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
+from sqlfleet.statements import Location, Statement, location_of
 from sqlfleet.store import ClaimedTarget, Outcome
 from sqlfleet.targets import Driver, driver_for
 
@@ -61,11 +63,17 @@ async def run_attempt(
     target = claimed.target
     messages: list[str] = []
     row_count: int | None = None
+    location: Location | None = None
     try:
         remaining = _remaining(deadline, clock)
         server, driver = _server(target.server_url)
         variables = plan.variables(claimed.job_execution_id, target.server_url, target.database)
-        batches = [substitute(batch, variables, driver) for batch in plan.batches]
+        # Everything is read and rendered before connecting: a script that cannot be read,
+        # or a value that cannot be put in it, sends nothing.
+        rendered = [
+            [dataclasses.replace(s, text=substitute(s.text, variables, driver)) for s in batch]
+            for batch in plan.statements(driver.engine)
+        ]
         connection = await driver.connect(
             server,
             target.database,
@@ -75,15 +83,28 @@ async def run_attempt(
         )
         first: FirstResult | None = None
         try:
-            for batch in batches:
-                want_rows = output is not None and first is None and returns_rows(batch)
-                result = await connection.execute(
-                    batch, timeout=_remaining(deadline, clock), want_rows=want_rows
-                )
-                messages.extend(result.messages)
-                row_count = result.row_count
-                if want_rows and result.columns:
-                    first = FirstResult(result.columns, result.rows)
+            for batch, statements in zip(plan.batches, rendered, strict=True):
+                for _ in range(batch.repeat):
+                    want_rows = output is not None and first is None and returns_rows(batch.text)
+                    sent = statements
+                    try:
+                        if want_rows:
+                            text = substitute(batch.text, variables, driver)
+                            sent = [Statement(text, batch.line)]
+                            result = await connection.execute(
+                                text, timeout=_remaining(deadline, clock), want_rows=True
+                            )
+                        else:
+                            result = await connection.run_statements(
+                                statements, timeout=_remaining(deadline, clock)
+                            )
+                    except TargetQueryError as exc:
+                        location = _location(batch.number, batch.line, sent, exc, want_rows)
+                        raise
+                    messages.extend(result.messages)
+                    row_count = result.row_count
+                    if want_rows and result.columns:
+                        first = FirstResult(result.columns, result.rows)
         finally:
             await connection.close()
         if output is not None and first is not None and first.rows:
@@ -103,8 +124,25 @@ async def run_attempt(
         # same script, so the target fails now instead of waiting through its retries.
         return _ended(claimed, Lifecycle.FAILED, clock, exc.message, row_count, messages)
     except SqlfleetError as exc:
-        return _failed(claimed, plan, exc.message, deadline, clock, row_count, messages)
+        message = exc.message if location is None else _located_message(exc.message, location)
+        return _failed(claimed, plan, message, deadline, clock, row_count, messages, location)
     return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages)
+
+
+def _location(
+    batch: int, batch_line: int, sent: list[Statement], exc: TargetQueryError, whole: bool
+) -> Location:
+    if whole:  # the batch went as one text: the error is in it, wherever the server says
+        return location_of(batch, sent, 0, 0, exc.position, batch_line)
+    return location_of(batch, sent, exc.statement, exc.last_statement, exc.position, batch_line)
+
+
+def _located_message(message: str, location: Location) -> str:
+    text = f"{location.describe()}: {message}"
+    if location.statement:
+        shown = "\n".join(f"  | {line}" for line in location.statement.splitlines())
+        text += f"\n{shown}"
+    return text
 
 
 def _remaining(deadline: datetime, clock: Clock) -> float:
@@ -126,6 +164,7 @@ def _failed(
     clock: Clock,
     row_count: int | None,
     messages: list[str],
+    location: Location | None,
 ) -> Outcome:
     retry = plan.step.settings.retry
     now = clock()
@@ -139,8 +178,9 @@ def _failed(
                 next_attempt_start_time=next_time,
                 row_count=row_count,
                 server_messages=_server_messages(messages),
+                location=location,
             )
-    return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages)
+    return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages, location)
 
 
 def _ended(
@@ -150,6 +190,7 @@ def _ended(
     message: str | None,
     row_count: int | None,
     messages: list[str],
+    location: Location | None = None,
 ) -> Outcome:
     return claimed.ended(
         state,
@@ -157,6 +198,7 @@ def _ended(
         _clip(message) if message else None,
         row_count=row_count,
         server_messages=_server_messages(messages),
+        location=location,
     )
 
 

@@ -29,7 +29,7 @@ from sqlfleet.servers import MAX_PORT
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0003"
 CONNECT_TIMEOUT_SECONDS = 10
 
 

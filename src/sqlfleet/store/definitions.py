@@ -505,6 +505,7 @@ class DefinitionStore:
             "connect_timeout_seconds": settings.connect_timeout_seconds,
             "max_parallelism": settings.max_parallelism,
             "continue_on_failure": settings.continue_on_failure,
+            "allow_database_switch": settings.allow_database_switch,
             "output_server_url": output.server_url if output else None,
             "output_database": output.database if output else None,
             "output_schema": output.schema if output else None,
@@ -624,6 +625,7 @@ def _step(row: Row[Any]) -> Step:
             connect_timeout_seconds=row.connect_timeout_seconds,
             max_parallelism=row.max_parallelism,
             continue_on_failure=row.continue_on_failure,
+            allow_database_switch=row.allow_database_switch,
             output=output,
         ),
     )

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -164,6 +165,7 @@ job_step = Table(
     Column("connect_timeout_seconds", Integer, nullable=False),
     Column("max_parallelism", Integer),
     Column("continue_on_failure", Boolean, nullable=False),
+    Column("allow_database_switch", Boolean, nullable=False, server_default=false()),
     Column("output_server_url", String(URL)),
     Column("output_database", String(NAME)),
     Column("output_schema", String(NAME)),
@@ -277,6 +279,11 @@ attempt = Table(
     Column("message", Text),
     Column("row_count", Integer),
     Column("server_messages", Text),
+    # Where a failed attempt failed: batch, script line and column, the statement's start.
+    Column("error_batch", Integer),
+    Column("error_line", Integer),
+    Column("error_column", Integer),
+    Column("error_statement", Text),
 )
 
 agent = Table(

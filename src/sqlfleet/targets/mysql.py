@@ -30,7 +30,8 @@ from sqlfleet.errors import (
     TargetTimeout,
 )
 from sqlfleet.servers import ServerUrl
-from sqlfleet.targets.base import BatchResult, Login, fetch_once
+from sqlfleet.statements import Statement
+from sqlfleet.targets.base import BatchResult, Login, fetch_once, grouped
 from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier", "quote_literal"]
@@ -133,12 +134,52 @@ class MysqlConnection:
         self._where = where
         self._running: asyncio.Task[BatchResult] | None = None
         self._cancel_requested = False
+        # Which statement of the last run_statements failed, for its error's location.
+        self._failing: int | None = None
 
     async def execute(
         self, sql: str, *, timeout: float | None, want_rows: bool = False
     ) -> BatchResult:
         """Run one batch of any number of statements; keep the first result set's rows."""
+        self._failing = None
         return await self._supervise(self._run_batch(sql, want_rows), timeout)
+
+    async def run_statements(
+        self, statements: Sequence[Statement], *, timeout: float | None
+    ) -> BatchResult:
+        """Run the statements in order, as the mysql client sends them: each its own query,
+        consecutive ones grouped while they fit well under any server's max_allowed_packet.
+
+        Statements read under a custom DELIMITER (routine and trigger bodies) go alone.
+        Every statement commits as it ends (autocommit): a failure keeps those before it.
+        """
+        # On a line of its own: a statement may end in a `#` or `-- ` comment.
+        groups = grouped(statements, separator="\n;\n", budget=_GROUP_BUDGET)
+        return await self._supervise(self._run_groups(groups), timeout)
+
+    async def _run_groups(self, groups: list[Any]) -> BatchResult:
+        self._failing = None
+        cursor = await self._connection.cursor(_MessageCursor)
+        cursor.messages = []
+        result = BatchResult(messages=cursor.messages)
+        try:
+            for group in groups:
+                done = 0
+                try:
+                    await cursor.execute(group.text)
+                    done = 1
+                    result.row_count = cursor.rowcount
+                    while await cursor.nextset():
+                        done += 1
+                        result.row_count = cursor.rowcount
+                except aiomysql.Error:
+                    self._failing = group.first + done
+                    raise
+        finally:
+            await cursor.close()
+        if result.row_count is not None and result.row_count < 0:
+            result.row_count = None
+        return result
 
     async def _run_batch(self, sql: str, want_rows: bool) -> BatchResult:
         cursor = await self._connection.cursor(_MessageCursor)
@@ -193,13 +234,13 @@ class MysqlConnection:
                     raise TargetConnectError(
                         f"lost the connection to {self._where}: {_server_error(exc)}"
                     ) from exc
-                raise TargetQueryError(_server_error(exc)) from exc
+                raise TargetQueryError(_server_error(exc), statement=self._failing) from exc
             except aiomysql.InterfaceError as exc:
                 # Before aiomysql.Error, its base: the connection was lost before this batch
                 # (pymysql says "(0, 'Not connected')"), which is no fault of the script.
                 raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
             except aiomysql.Error as exc:
-                raise TargetQueryError(_server_error(exc)) from exc
+                raise TargetQueryError(_server_error(exc), statement=self._failing) from exc
             except OSError as exc:
                 raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
         finally:
@@ -280,6 +321,11 @@ class MysqlConnection:
 
 
 _LOST_CONNECTION = frozenset({2006, 2013})
+
+# Statements sent as one query are grouped up to this many characters (1 MiB at most in
+# UTF-8): under the smallest max_allowed_packet a server ships with. A longer statement goes
+# alone, as the mysql client would send it.
+_GROUP_BUDGET = 250_000
 
 # Rows per INSERT are bounded by size, well under MySQL's and MariaDB's max_allowed_packet.
 _MAX_STATEMENT_CHARS = 1_000_000

@@ -1,0 +1,443 @@
+"""A batch read the way each engine's own client reads it: the statements to send, in order.
+
+- MySQL and MariaDB, as the `mysql` client: statements end at the delimiter, `;` until a
+  `DELIMITER` line changes it (so that `BEGIN ... END` bodies of triggers and routines can
+  hold `;`); quotes, backticks, `#`, `-- ` and `/* */` comments hide the delimiter;
+  versioned comments (`/*! ... */`) are kept, as the client sends them; other comments
+  before a statement are dropped, as the client drops them.
+- PostgreSQL, as `psql`: statements end at `;` outside quotes, dollar quotes and comments;
+  `COPY ... FROM stdin` takes the lines after it, up to a line holding only `\\.`, as its
+  data. Other psql meta-commands are refused, except pg_dump's `\\restrict` and
+  `\\unrestrict`, which only forbid meta-commands in between (sqlfleet runs none).
+- SQLite, as the `sqlite3` shell: statements end at `;`, except inside a `CREATE TRIGGER`
+  body, which ends at `END;`.
+
+Every statement knows the script line and column it starts on, so that an error can say
+where it happened. A script that cannot be read (an unterminated quote, comment or COPY
+block, a `DELIMITER` never set back to `;`, a psql meta-command) raises `InvalidCommand`
+whose message starts with its line number; nothing is sent then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlfleet.errors import InvalidCommand
+
+__all__ = [
+    "Location",
+    "Statement",
+    "first_switch",
+    "locate",
+    "location_of",
+    "read_mysql",
+    "read_postgres",
+    "read_sqlite",
+    "read_statements",
+    "switches_database",
+]
+
+# Lines of a statement shown with an error.
+SHOWN_LINES = 3
+_SHOWN_WIDTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement to send: its text, where it starts in the script, and any COPY data.
+
+    `alone` statements (MySQL: read under a custom delimiter) are sent on their own, never
+    grouped with others.
+    """
+
+    text: str
+    line: int
+    column: int = 1
+    copy_data: str | None = None
+    alone: bool = False
+
+    def excerpt(self) -> str:
+        """The statement's first lines, for an error message."""
+        lines = self.text.splitlines()
+        shown = [line[:_SHOWN_WIDTH] for line in lines[:SHOWN_LINES]]
+        if len(lines) > SHOWN_LINES:
+            shown.append("…")
+        return "\n".join(shown)
+
+
+def locate(statement: Statement, position: int | None) -> tuple[int, int | None]:
+    """The script line and column of a 1-based character `position` in the statement.
+
+    Without a position, the statement's own line and no column.
+    """
+    if position is None or position < 1:
+        return statement.line, None
+    before = statement.text[: position - 1]
+    newlines = before.count("\n")
+    if newlines == 0:
+        return statement.line, statement.column + len(before)
+    return statement.line + newlines, len(before) - before.rfind("\n")
+
+
+class _Reader:
+    """Walks a batch's text keeping track of lines and columns."""
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self.text = text
+        self.first_line = first_line
+        # Offsets where each line starts: line and column of any offset by bisection.
+        self.starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+
+    def where(self, offset: int) -> tuple[int, int]:
+        low, high = 0, len(self.starts) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.starts[middle] <= offset:
+                low = middle
+            else:
+                high = middle - 1
+        return self.first_line + low, offset - self.starts[low] + 1
+
+    def line_of(self, offset: int) -> int:
+        return self.where(offset)[0]
+
+    def fail(self, offset: int, reason: str) -> InvalidCommand:
+        return InvalidCommand(f"line {self.line_of(offset)}: {reason}")
+
+    def end_of_line(self, offset: int) -> int:
+        """The offset of the line break ending the line at `offset` (or the text's end)."""
+        match = re.compile(r"\r\n|\r|\n").search(self.text, offset)
+        return len(self.text) if match is None else match.start()
+
+    def next_line(self, offset: int) -> int:
+        """The offset where the line after the one at `offset` starts (or the text's end)."""
+        match = re.compile(r"\r\n|\r|\n").search(self.text, offset)
+        return len(self.text) if match is None else match.end()
+
+    def statement(self, start: int, end: int, *, alone: bool = False) -> Statement:
+        line, column = self.where(start)
+        return Statement(self.text[start:end].rstrip(), line, column, alone=alone)
+
+    def quoted(self, offset: int, quote: str, *, backslash: bool, what: str) -> int:
+        """The offset after the quote opened at `offset` closes (doubled quotes stay inside)."""
+        text, i = self.text, offset + 1
+        while True:
+            j = text.find(quote, i)
+            if backslash:
+                k = text.find("\\", i)
+                if k != -1 and (j == -1 or k < j):
+                    i = k + 2
+                    continue
+            if j == -1:
+                raise self.fail(offset, f"the {what} opened here is never closed")
+            if text.startswith(quote, j + 1):
+                i = j + 2
+                continue
+            return j + 1
+
+    def block_comment(self, offset: int, *, nested: bool) -> int:
+        """The offset after the `/* ... */` comment opened at `offset`."""
+        text, i, depth = self.text, offset + 2, 1
+        while depth:
+            end = text.find("*/", i)
+            if end == -1:
+                raise self.fail(offset, "the /* comment opened here is never closed")
+            opened = text.find("/*", i) if nested else -1
+            if opened != -1 and opened < end:
+                depth, i = depth + 1, opened + 2
+            else:
+                depth, i = depth - 1, end + 2
+        return i
+
+
+# -- MySQL and MariaDB --------------------------------------------------------------------
+
+_DELIMITER_LINE = re.compile(r"[ \t]*delimiter\b(?:[ \t]+(\S*))?[^\r\n]*", re.IGNORECASE)
+_DATABASE_SWITCH = re.compile(
+    r"(?:/\*!M?\d*\s*)?(?:USE\b|(?:CREATE|DROP)\s+(?:DATABASE|SCHEMA)\b)", re.IGNORECASE
+)
+
+
+def read_mysql(text: str, first_line: int = 1) -> list[Statement]:
+    """The statements of a MySQL/MariaDB batch, as the `mysql` client cuts them."""
+    reader = _Reader(text, first_line)
+    statements: list[Statement] = []
+    delimiter, delimiter_at = ";", 0
+    start: int | None = None  # the current statement's first significant character
+    i, n = 0, len(text)
+    while i < n:
+        if start is None and (i == 0 or text[i - 1] in "\r\n"):
+            match = _DELIMITER_LINE.match(text, i)
+            if match is not None and (match.end() == n or text[match.end()] in "\r\n"):
+                new = match.group(1)
+                if not new:
+                    raise reader.fail(i, "DELIMITER must be followed by the new delimiter")
+                if "\\" in new:
+                    raise reader.fail(i, "a DELIMITER may not contain a backslash")
+                delimiter, delimiter_at = new, i
+                i = match.end()
+                continue
+        char = text[i]
+        if text.startswith(delimiter, i):
+            if start is not None:
+                statements.append(reader.statement(start, i, alone=delimiter != ";"))
+            start = None
+            i += len(delimiter)
+            continue
+        if char in "'\"`":
+            what = {"'": "quote '", '"': 'quote "', "`": "backtick `"}[char]
+            if start is None:
+                start = i
+            i = reader.quoted(i, char, backslash=char != "`", what=what)
+        elif char == "#" or (
+            text.startswith("--", i) and text[i + 2 : i + 3] in ("", " ", "\t", "\r", "\n")
+        ):
+            i = reader.end_of_line(i)
+        elif text.startswith("/*", i):
+            versioned = text.startswith("/*!", i) or text.startswith("/*M!", i)
+            end = reader.block_comment(i, nested=False)
+            # `/*M!999999\- enable the sandbox mode */`, atop MariaDB's dumps, is a command
+            # to the client (refuse client commands from here on): nothing to send.
+            if versioned and start is None and "\\-" not in text[i:end]:
+                start = i
+            i = end
+        else:
+            if start is None and not char.isspace():
+                start = i
+            i += 1
+    if start is not None:
+        # The client sends what is left at the end of its input without a delimiter.
+        statements.append(reader.statement(start, n, alone=delimiter != ";"))
+    if delimiter != ";":
+        raise reader.fail(
+            delimiter_at,
+            f"DELIMITER {delimiter} is never set back to ';' before the end of the batch",
+        )
+    return statements
+
+
+def switches_database(statement: Statement) -> bool:
+    """Whether a MySQL statement changes or creates/drops a database (`USE`, `CREATE ...`)."""
+    return _DATABASE_SWITCH.match(statement.text) is not None
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+_COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
+_META_COMMAND = re.compile(r"\\([A-Za-z]+|.?)")
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$")
+_IDENTIFIER_CHAR = re.compile(r"[A-Za-z_0-9$\u0080-\uffff]")
+_NOOP_META = frozenset({"restrict", "unrestrict"})
+_META_REASONS = {
+    "c": "each target is already connected to its own database",
+    "connect": "each target is already connected to its own database",
+    "i": "sqlfleet reads one script: put the file's text in its place",
+    "ir": "sqlfleet reads one script: put the file's text in its place",
+    "include": "sqlfleet reads one script: put the file's text in its place",
+    "include_relative": "sqlfleet reads one script: put the file's text in its place",
+    "set": "use sqlfleet's $(name) variables instead",
+    "unset": "use sqlfleet's $(name) variables instead",
+    "copy": "write COPY ... FROM stdin with its data inline instead",
+}
+
+
+def read_postgres(text: str, first_line: int = 1) -> list[Statement]:
+    """The statements of a PostgreSQL batch, as `psql` cuts them, with inline COPY data."""
+    reader = _Reader(text, first_line)
+    statements: list[Statement] = []
+    start: int | None = None
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == ";":
+            if start is not None:
+                statement = reader.statement(start, i + 1)
+                if _COPY_FROM_STDIN.match(statement.text):
+                    statement, i = _copy_data(reader, statement, start, i + 1)
+                    statements.append(statement)
+                    start = None
+                    continue
+                statements.append(statement)
+            start = None
+            i += 1
+            continue
+        if char == "'":
+            escapes = i > 0 and text[i - 1] in "eE" and not _identifier_before(text, i - 1)
+            start = i if start is None else start
+            i = reader.quoted(i, "'", backslash=escapes, what="quote '")
+        elif char == '"':
+            start = i if start is None else start
+            i = reader.quoted(i, '"', backslash=False, what='quote "')
+        elif char == "$" and not _identifier_before(text, i):
+            match = _DOLLAR_TAG.match(text, i)
+            if match is None:
+                start = i if start is None else start
+                i += 1
+                continue
+            tag = match.group(0)
+            end = text.find(tag, match.end())
+            if end == -1:
+                raise reader.fail(i, f"the dollar quote {tag} opened here is never closed")
+            start = i if start is None else start
+            i = end + len(tag)
+        elif text.startswith("--", i):
+            i = reader.end_of_line(i)
+        elif text.startswith("/*", i):
+            i = reader.block_comment(i, nested=True)
+        elif char == "\\":
+            i = _meta_command(reader, i)
+        else:
+            if start is None and not char.isspace():
+                start = i
+            i += 1
+    if start is not None:
+        statement = reader.statement(start, n)
+        if _COPY_FROM_STDIN.match(statement.text):
+            statement, _ = _copy_data(reader, statement, start, n)
+        statements.append(statement)
+    return statements
+
+
+def _identifier_before(text: str, offset: int) -> bool:
+    return offset > 0 and _IDENTIFIER_CHAR.match(text, offset - 1) is not None
+
+
+def _meta_command(reader: _Reader, offset: int) -> int:
+    match = _META_COMMAND.match(reader.text, offset)
+    name = match.group(1) if match else ""
+    if name in _NOOP_META:
+        return reader.end_of_line(offset)
+    reason = _META_REASONS.get(name, "sqlfleet sends SQL only, and psql commands are not SQL")
+    raise reader.fail(offset, f"psql meta-command \\{name} cannot run here: {reason}")
+
+
+def _copy_data(
+    reader: _Reader, statement: Statement, start: int, after: int
+) -> tuple[Statement, int]:
+    """The COPY statement with its data: the lines after it up to a line holding `\\.`."""
+    text = reader.text
+    data_start = reader.next_line(after)
+    i = data_start
+    while i < len(text):
+        end = reader.end_of_line(i)
+        if text[i:end] == "\\.":
+            data = text[data_start:i]
+            copy = Statement(statement.text, statement.line, statement.column, copy_data=data)
+            return copy, reader.next_line(i)
+        i = reader.next_line(i)
+    raise reader.fail(
+        start, "the COPY ... FROM stdin starting here has no line holding only \\. to end its data"
+    )
+
+
+# -- SQLite -------------------------------------------------------------------------------
+
+_TRIGGER_START = re.compile(r"CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\b", re.IGNORECASE)
+_ENDS_WITH_END = re.compile(r"\bEND\s*\Z", re.IGNORECASE)
+
+
+def read_sqlite(text: str, first_line: int = 1) -> list[Statement]:
+    """The statements of a SQLite batch, as the `sqlite3` shell cuts them."""
+    reader = _Reader(text, first_line)
+    statements: list[Statement] = []
+    start: int | None = None
+    significant: list[str] = []  # the statement's text without comments, to spot END
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == ";" and start is not None:
+            so_far = "".join(significant)
+            in_trigger = _TRIGGER_START.match(so_far) is not None
+            if not in_trigger or _ENDS_WITH_END.search(so_far):
+                statements.append(reader.statement(start, i + 1))
+                start, significant = None, []
+                i += 1
+                continue
+            significant.append(char)
+            i += 1
+        elif char == ";":
+            i += 1
+        elif char in "'\"`[":
+            close = "]" if char == "[" else char
+            start = i if start is None else start
+            if close == "]":
+                end = text.find("]", i)
+                if end == -1:
+                    raise reader.fail(i, "the bracket [ opened here is never closed")
+                end += 1
+            else:
+                end = reader.quoted(i, close, backslash=False, what=f"quote {close}")
+            significant.append(text[i:end])
+            i = end
+        elif text.startswith("--", i):
+            i = reader.end_of_line(i)
+            significant.append(" ")
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            # SQLite lets a block comment run to the end of the text.
+            i = n if end == -1 else end + 2
+            significant.append(" ")
+        else:
+            if start is None and not char.isspace():
+                start = i
+            if start is not None:
+                significant.append(char)
+            i += 1
+    if start is not None:
+        statements.append(reader.statement(start, n))
+    return statements
+
+
+_READERS = {"mysql": read_mysql, "postgresql": read_postgres, "sqlite": read_sqlite}
+
+
+def read_statements(engine: str, text: str, first_line: int = 1) -> list[Statement]:
+    """The statements of a batch for `engine`; one statement holding it all for others."""
+    read = _READERS.get(engine)
+    if read is None:
+        return [Statement(text, first_line)]
+    return read(text, first_line)
+
+
+def first_switch(statements: Sequence[Statement]) -> Statement | None:
+    """The first MySQL statement that switches database, if any."""
+    return next((s for s in statements if switches_database(s)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in a script an attempt failed: its batch, line, column and statement."""
+
+    batch: int
+    line: int
+    column: int | None = None
+    statement: str | None = None  # the failing statement's first lines
+    last_line: int | None = None  # one of the statements from `line` to here failed
+
+    def describe(self) -> str:
+        """`batch 2, line 115, column 8`, or a range of lines when not known better."""
+        if self.last_line is not None and self.last_line != self.line:
+            lines = f"lines {self.line} to {self.last_line}"
+            return f"batch {self.batch}, one of the statements at {lines}"
+        text = f"batch {self.batch}, line {self.line}"
+        return text if self.column is None else f"{text}, column {self.column}"
+
+
+def location_of(
+    batch: int,
+    statements: Sequence[Statement],
+    index: int | None,
+    last_index: int | None,
+    position: int | None,
+    batch_line: int,
+) -> Location:
+    """The location of an error in statement `index` (or one of `index`..`last_index`)."""
+    if index is None or not 0 <= index < len(statements):
+        return Location(batch, batch_line)
+    statement = statements[index]
+    if last_index is not None and last_index != index and 0 <= last_index < len(statements):
+        return Location(batch, statement.line, last_line=statements[last_index].line)
+    line, column = locate(statement, position)
+    return Location(batch, line, column, statement.excerpt())

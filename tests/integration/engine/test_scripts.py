@@ -1,0 +1,391 @@
+"""Scripts read as each engine's own client reads them: dumps made by the engines' own tools
+load unchanged on a fleet, and a failure says where in the script it happened."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sqlfleet.errors import InvalidCommand
+from sqlfleet.fleet import Fleet
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.servers import ServerUrl
+from tests.integration.engine.conftest import MYSQL, PG, one_step_job
+
+pytestmark = pytest.mark.timeout(180)
+
+TARGETS = 5
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def _dump(*command: str) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout
+
+
+async def _run_on_group(fleet: Fleet, job: str, command: str, credential: str) -> int:
+    one_step_job(fleet, job, "targets", command, credential=credential, retry_attempts=0)
+    execution = await fleet.run(job, concurrency=TARGETS)
+    targets = fleet.list_target_executions(execution.id)
+    assert execution.lifecycle is Lifecycle.SUCCEEDED, [t.last_message for t in targets]
+    assert len(targets) == TARGETS
+    return execution.id
+
+
+# -- PostgreSQL: pg_dump's plain format, COPY ... FROM stdin data and all ---------------------
+
+PG_SOURCE = [
+    "CREATE TABLE author (id serial PRIMARY KEY, name text NOT NULL, note text)",
+    "CREATE TABLE book (id serial PRIMARY KEY, author_id int REFERENCES author (id),"
+    " title text, price numeric(8, 2), updated timestamptz)",
+    "INSERT INTO author (name, note) SELECT 'author ' || g, CASE WHEN g % 3 = 0 THEN NULL"
+    " ELSE E'tab\\there\\nnew line \\\\ back; semi ''quoted'' \\\\.' END"
+    " FROM generate_series(1, 300) g",
+    "INSERT INTO book (author_id, title, price) SELECT 1 + g % 300, 'title ' || g, g * 1.5"
+    " FROM generate_series(1, 700) g",
+    "CREATE VIEW cheap_book AS SELECT id, title FROM book WHERE price < 100",
+    "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN NEW.updated := now(); RETURN NEW; END; $$",
+    "CREATE TRIGGER book_touch BEFORE UPDATE ON book FOR EACH ROW EXECUTE FUNCTION touch()",
+    "CREATE FUNCTION book_count(a int) RETURNS bigint LANGUAGE sql AS"
+    " $body$ SELECT count(*) FROM book WHERE author_id = a; $body$",
+]
+PG_CATALOG = [
+    "SELECT table_name, table_type FROM information_schema.tables"
+    " WHERE table_schema = 'public' ORDER BY 1",
+    "SELECT routine_name, routine_type FROM information_schema.routines"
+    " WHERE routine_schema = 'public' ORDER BY 1",
+    "SELECT trigger_name, event_manipulation, action_timing FROM information_schema.triggers"
+    " ORDER BY 1, 2",
+    "SELECT count(*), md5(string_agg(a::text, ',' ORDER BY id)) FROM author a",
+    "SELECT count(*), md5(string_agg(b::text, ',' ORDER BY id)) FROM book b",
+    "SELECT nextval('book_id_seq')",
+]
+
+
+def _pg_state(pg_sql: Any, database: str) -> list[Any]:
+    return [pg_sql(database, query) for query in PG_CATALOG]
+
+
+async def test_a_pg_dump_loads_unchanged(
+    sqlite_fleet_db: Fleet, pg_fleet: Any, pg_sql: Any
+) -> None:
+    pg_dump = _tool("pg_dump")
+    source = pg_fleet(1, prefix="scripts_pg_source")[0]
+    for statement in PG_SOURCE:
+        pg_sql(source, statement)
+    server = ServerUrl.parse(PG)
+    dump = _dump(pg_dump, "-h", server.host, "-p", str(server.port), "-U", "postgres", source)
+    assert "COPY public.author" in dump and "FROM stdin;" in dump  # what this test is about
+    targets = pg_fleet(TARGETS, prefix="scripts_pg_target")
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=PG, database_pattern="scripts_pg_target*")
+
+    await _run_on_group(fleet, "pg-dump", dump, "pg")
+
+    expected = _pg_state(pg_sql, source)
+    assert expected[0] and expected[1] and expected[2]
+    for target in targets:
+        assert _pg_state(pg_sql, target) == expected, target
+
+
+# -- MariaDB: mariadb-dump with routines and triggers, in DELIMITER blocks --------------------
+
+MYSQL_SOURCE = [
+    "CREATE TABLE author (id int PRIMARY KEY AUTO_INCREMENT, name varchar(100) NOT NULL,"
+    " note text)",
+    "CREATE TABLE book (id int PRIMARY KEY AUTO_INCREMENT, author_id int, title varchar(200),"
+    " price decimal(8, 2), updated datetime, FOREIGN KEY (author_id) REFERENCES author (id))",
+    "INSERT INTO author (name, note) SELECT CONCAT('author ', seq),"
+    " IF(seq % 3 = 0, NULL, 'tab\there\nnew line \\\\ back; semi ''quoted'' # -- /* */ $$')"
+    " FROM seq_1_to_300",
+    "INSERT INTO book (author_id, title, price) SELECT 1 + seq % 300, CONCAT('title ', seq),"
+    " seq * 1.5 FROM seq_1_to_700",
+    "CREATE VIEW cheap_book AS SELECT id, title FROM book WHERE price < 100",
+    "CREATE TRIGGER book_touch BEFORE UPDATE ON book FOR EACH ROW"
+    " BEGIN SET NEW.updated = NOW(); SET NEW.title = TRIM(NEW.title); END",
+    "CREATE PROCEDURE reprice(IN factor decimal(4, 2)) BEGIN"
+    " UPDATE book SET price = price * factor; SELECT COUNT(*) FROM book; END",
+    "CREATE FUNCTION book_count(a int) RETURNS int READS SQL DATA"
+    " BEGIN DECLARE n int; SELECT COUNT(*) INTO n FROM book WHERE author_id = a; RETURN n; END",
+]
+
+
+def _mysql_state(mysql_sql: Any, database: str) -> list[Any]:
+    schema = f"TABLE_SCHEMA = '{database}'"
+    return [
+        mysql_sql(
+            None,
+            f"SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE {schema}"
+            " ORDER BY 1",
+        ),
+        mysql_sql(
+            None,
+            "SELECT ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION FROM information_schema.ROUTINES"
+            f" WHERE ROUTINE_SCHEMA = '{database}' ORDER BY 1",
+        ),
+        mysql_sql(
+            None,
+            "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS"
+            f" WHERE TRIGGER_SCHEMA = '{database}' ORDER BY 1",
+        ),
+        mysql_sql(
+            database,
+            "SELECT COUNT(*), MD5(GROUP_CONCAT(CONCAT_WS('|', id, name, COALESCE(note, '~'))"
+            " ORDER BY id SEPARATOR ',')) FROM author",
+        ),
+        mysql_sql(
+            database,
+            "SELECT COUNT(*), SUM(price), MD5(GROUP_CONCAT(title ORDER BY id)) FROM book",
+        ),
+    ]
+
+
+async def test_a_mariadb_dump_with_routines_and_triggers_loads_unchanged(
+    sqlite_fleet_db: Fleet, mysql_fleet: Any, mysql_sql: Any
+) -> None:
+    mariadb_dump = _tool("mariadb-dump")
+    source = mysql_fleet(1, prefix="scripts_my_source")[0]
+    for statement in MYSQL_SOURCE:
+        mysql_sql(source, statement)
+    server = ServerUrl.parse(MYSQL)
+    dump = _dump(
+        mariadb_dump,
+        "-h",
+        server.host,
+        "-P",
+        str(server.port),
+        "-uroot",
+        "--routines",
+        "--triggers",
+        source,
+    )
+    assert "DELIMITER ;;" in dump  # what this test is about
+    targets = mysql_fleet(TARGETS, prefix="scripts_my_target")
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=MYSQL, database_pattern="scripts_my_target*")
+
+    await _run_on_group(fleet, "mariadb-dump", dump, "my")
+
+    expected = _mysql_state(mysql_sql, source)
+    assert len(expected[0]) == 3 and len(expected[1]) == 2 and len(expected[2]) == 1
+    for target in targets:
+        assert _mysql_state(mysql_sql, target) == expected, target
+
+
+async def test_a_mysql_data_file_is_sent_in_packets_it_fits_in(
+    sqlite_fleet_db: Fleet, mysql_fleet: Any, mysql_sql: Any
+) -> None:
+    # A data file of many statements, several times larger than the largest group of
+    # statements the driver sends as one packet.
+    row = "(" + ", ".join(["'" + "x" * 120 + "'"] * 4) + ")"
+    lines = ["CREATE TABLE filler (a text, b text, c text, d text);"]
+    lines += [f"INSERT INTO filler VALUES {', '.join([row] * 3)};" for _ in range(600)]
+    script = "\n".join(lines)
+    assert len(script) > 900_000
+    targets = mysql_fleet(TARGETS, prefix="scripts_my_data")
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=MYSQL, database_pattern="scripts_my_data*")
+
+    await _run_on_group(fleet, "data-file", script, "my")
+
+    for target in targets:
+        assert mysql_sql(target, "SELECT COUNT(*) FROM filler") == [(1800,)]
+
+
+# -- SQLite: the sqlite3 shell's .dump ----------------------------------------------------------
+
+SQLITE_SOURCE = """
+CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT);
+CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES author (id),
+                   title TEXT, price REAL, updated TEXT);
+WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300)
+INSERT INTO author (name, note) SELECT 'author ' || n,
+    CASE WHEN n % 3 = 0 THEN NULL ELSE 'semi; ''quoted'' -- /* */ ' || char(10) || 'line' END
+FROM g;
+WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 700)
+INSERT INTO book (author_id, title, price) SELECT 1 + n % 300, 'title ' || n, n * 1.5 FROM g;
+CREATE VIEW cheap_book AS SELECT id, title FROM book WHERE price < 100;
+CREATE TRIGGER book_touch AFTER UPDATE ON book BEGIN
+    UPDATE book SET updated = datetime('now') WHERE id = NEW.id;
+    SELECT 1;
+END;
+"""
+
+
+def _sqlite_state(path: Path) -> list[Any]:
+    connection = sqlite3.connect(path)
+    try:
+        return [
+            connection.execute(
+                "SELECT type, name, sql FROM sqlite_master ORDER BY 1, 2"
+            ).fetchall(),
+            connection.execute("SELECT * FROM author ORDER BY id").fetchall(),
+            connection.execute("SELECT * FROM book ORDER BY id").fetchall(),
+        ]
+    finally:
+        connection.close()
+
+
+async def test_a_sqlite_dump_loads_unchanged(
+    sqlite_fleet_db: Fleet, sqlite_fleet: Any, sqlite_server: ServerUrl, tmp_path: Path
+) -> None:
+    shell = _tool("sqlite3")
+    source = tmp_path / "source.db"
+    connection = sqlite3.connect(source)
+    connection.executescript(SQLITE_SOURCE)
+    connection.close()
+    dump = _dump(shell, str(source), ".dump")
+    assert "CREATE TRIGGER" in dump
+    targets = sqlite_fleet(TARGETS, prefix="scripts_lite")
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=str(sqlite_server), database_pattern="scripts_lite*")
+
+    await _run_on_group(fleet, "sqlite-dump", dump, "pg")
+
+    expected = _sqlite_state(source)
+    for target in targets:
+        assert _sqlite_state(Path(sqlite_server.path) / target) == expected, target
+
+
+# -- where a failure happened --------------------------------------------------------------------
+
+
+def _script_failing_at_line_115(table: str) -> str:
+    lines = [f"CREATE TABLE IF NOT EXISTS {table} (n int);"]
+    lines += [f"INSERT INTO {table} VALUES ({n});" for n in range(2, 50)]
+    lines.append("GO")  # line 50: what follows is batch 2
+    lines += [f"INSERT INTO {table} VALUES ({n});" for n in range(51, 115)]
+    lines.append("   SELECT n FROM missing_table;")  # line 115, the name at column 18
+    lines += [f"INSERT INTO {table} VALUES ({n});" for n in range(116, 301)]
+    assert len(lines) == 300 and lines[114].endswith("missing_table;")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+async def test_a_failure_says_its_batch_line_and_column(
+    engine: str,
+    sqlite_fleet_db: Fleet,
+    pg_fleet: Any,
+    mysql_fleet: Any,
+    sqlite_fleet: Any,
+    sqlite_server: ServerUrl,
+) -> None:
+    make, server, credential = {
+        "postgresql": (pg_fleet, PG, "pg"),
+        "mysql": (mysql_fleet, MYSQL, "my"),
+        "sqlite": (sqlite_fleet, str(sqlite_server), "pg"),
+    }[engine]
+    target = make(1, prefix="scripts_where")[0]
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=server, database=target)
+    one_step_job(
+        fleet,
+        "fails",
+        "targets",
+        _script_failing_at_line_115("counted"),
+        credential,
+        retry_attempts=1,
+        initial_retry_interval_seconds=0,
+    )
+
+    execution = await fleet.run("fails", concurrency=1)
+
+    assert execution.lifecycle is Lifecycle.FAILED
+    (failed,) = fleet.list_target_executions(execution.id)
+    attempts = fleet.list_attempts(failed.id)
+    assert len(attempts) == 2
+    for attempt in attempts:
+        assert (attempt.error_batch, attempt.error_line) == (2, 115), attempt
+        assert attempt.error_column == (18 if engine == "postgresql" else None)
+        assert attempt.error_statement == "SELECT n FROM missing_table;".rstrip(
+            ";" if engine == "mysql" else ""
+        )
+        assert attempt.message is not None
+        where = "batch 2, line 115" + (", column 18" if engine == "postgresql" else "")
+        assert attempt.message.startswith(where + ": "), attempt.message
+        assert "missing_table" in attempt.message
+
+
+# -- what cannot be read is refused before anything is sent -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("engine", "script", "expected"),
+    [
+        (
+            "postgresql",
+            "SELECT 1;\n\\connect other\nSELECT 2;",
+            "line 2: psql meta-command \\connect",
+        ),
+        ("postgresql", "SELECT 1;\nCOPY t (a) FROM stdin;\n1\n2\n", "line 2: the COPY"),
+        ("postgresql", "SELECT 1;\n\nSELECT 'open;\n", "line 3: the quote ' opened here"),
+        ("mysql", "SELECT 1;\nDELIMITER //\nSELECT 2//\n", "line 2: DELIMITER // is never set"),
+        ("mysql", "SELECT 1;\nSELECT `open;\n", "line 2: the backtick ` opened here"),
+    ],
+)
+def test_a_script_its_client_cannot_read_is_refused_when_defined(
+    engine: str, script: str, expected: str, sqlite_fleet_db: Fleet
+) -> None:
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=PG if engine == "postgresql" else MYSQL, database="any")
+    fleet.add_job("unreadable")
+    with pytest.raises(InvalidCommand) as caught:
+        fleet.add_step(
+            "unreadable", "main", command=script, target_group="targets", credential="pg"
+        )
+    assert caught.value.message.startswith(expected), caught.value.message
+    assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "USE other",
+        "use `other`",
+        "CREATE DATABASE other",
+        "create schema if not exists other",
+        "DROP DATABASE other",
+        "/*!40000 DROP DATABASE IF EXISTS `other`*/",
+    ],
+)
+def test_a_mysql_step_that_switches_database_needs_leave(
+    statement: str, sqlite_fleet_db: Fleet
+) -> None:
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=MYSQL, database="any")
+    fleet.add_job("switching")
+    script = f"SELECT 1;\n{statement};\nSELECT 2;"
+    with pytest.raises(InvalidCommand) as caught:
+        fleet.add_step("switching", "main", command=script, target_group="targets", credential="my")
+    assert caught.value.message.startswith("line 2: "), caught.value.message
+    assert "same database" in caught.value.message
+    assert "--allow-database-switch" in caught.value.message
+
+    job = fleet.add_step(
+        "switching",
+        "main",
+        command=script,
+        target_group="targets",
+        credential="my",
+        allow_database_switch=True,
+    )
+    assert job.steps[0].settings.allow_database_switch is True
