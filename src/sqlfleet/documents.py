@@ -201,6 +201,10 @@ def attempt(a: Attempt) -> dict[str, Any]:
         "message": a.message,
         "row_count": a.row_count,
         "server_messages": a.server_messages,
+        "error_batch": a.error_batch,
+        "error_line": a.error_line,
+        "error_column": a.error_column,
+        "error_statement": a.error_statement,
     }
 
 

@@ -525,6 +525,13 @@ class Fleet:
         limits.ID.check(target_execution_id, label="target execution id")
         return self.store.list_attempts(target_execution_id)
 
+    def list_execution_attempts(
+        self, execution_id: int, target_execution_ids: Sequence[int]
+    ) -> dict[int, list[Attempt]]:
+        """The attempts of some targets of an execution, by target execution id."""
+        limits.ID.check(execution_id, label="execution id")
+        return self.store.list_execution_attempts(execution_id, target_execution_ids)
+
     def purge(self, *, older_than_days: float = 45, job: str | None = None) -> int:
         """Delete ended executions older than the retention; how many were deleted."""
         older_than_days = limits.OLDER_THAN_DAYS.check(older_than_days)

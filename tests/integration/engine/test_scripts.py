@@ -15,6 +15,7 @@ from sqlfleet.errors import InvalidCommand
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.servers import ServerUrl
+from tests.cli_runner import Cli
 from tests.integration.engine.conftest import MYSQL, PG, one_step_job
 
 pytestmark = pytest.mark.timeout(180)
@@ -389,3 +390,47 @@ def test_a_mysql_step_that_switches_database_needs_leave(
         allow_database_switch=True,
     )
     assert job.steps[0].settings.allow_database_switch is True
+
+
+# -- every attempt, and the first error, on the command line -------------------------------------
+
+
+async def test_execution_show_lists_each_attempt_and_the_first_error(
+    sqlite_fleet_db: Fleet,
+    sqlite_job_db: str,
+    sqlite_fleet: Any,
+    sqlite_server: ServerUrl,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = sqlite_fleet(1, prefix="scripts_attempts")[0]
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=str(sqlite_server), database=target)
+    # The first attempt fails in batch 2; the retry then fails on what batch 1 left behind.
+    script = "CREATE TABLE once (n int);\nGO\nSELECT * FROM missing_table;"
+    one_step_job(
+        fleet, "twice", "targets", script, "pg", retry_attempts=1, initial_retry_interval_seconds=0
+    )
+    execution = await fleet.run("twice", concurrency=1)
+    assert execution.lifecycle is Lifecycle.FAILED
+    cli = Cli(capsys, monkeypatch, sqlite_job_db)
+
+    shown = cli.ok("execution", "show", str(execution.id), "--attempts").out
+    first = shown.index("attempt 1: Failed")
+    second = shown.index("attempt 2: Failed")
+    assert first < shown.index("batch 2, line 3: ") < second
+    assert "missing_table" in shown[first:second]
+    assert "batch 1, line 1: " in shown[second:] and "already exists" in shown[second:]
+
+    failed = cli.ok("execution", "show", str(execution.id), "--failed").out
+    assert "FIRST MESSAGE" in failed
+    assert "missing_table" in failed.split("FIRST MESSAGE", 1)[1]
+
+    document = cli.ok("execution", "show", str(execution.id), "--failed", "--json").json()
+    (shown_target,) = document["targets"]
+    assert "missing_table" in shown_target["first_message"]
+    assert "already exists" in shown_target["last_message"]
+    attempts = cli.ok("execution", "show", str(execution.id), "--attempts", "--json").json()
+    located = [(a["error_batch"], a["error_line"]) for a in attempts["targets"][0]["attempts"]]
+    assert located == [(2, 3), (1, 1)]
