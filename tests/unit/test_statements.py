@@ -18,6 +18,7 @@ from sqlfleet.statements import (
     read_sqlite,
     read_statements,
 )
+from sqlfleet.targets.base import grouped
 
 # -- MySQL / MariaDB ------------------------------------------------------------------------
 
@@ -263,3 +264,30 @@ def test_a_location_shows_batch_line_column_and_the_statement() -> None:
     ranged = location_of(1, statements, 0, 1, None, 1)
     assert ranged.describe() == "batch 1, one of the statements at lines 3 to 4"
     assert location_of(1, statements, None, None, None, 7).describe() == "batch 1, line 7"
+
+
+# -- grouping statements into packets ------------------------------------------------------------
+
+_STATEMENT_TEXTS = st.lists(
+    st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=40), max_size=30
+)
+
+
+@given(texts=_STATEMENT_TEXTS, budget=st.integers(1, 200), alone=st.sets(st.integers(0, 29)))
+def test_groups_keep_every_statement_in_order_within_the_budget(
+    texts: list[str], budget: int, alone: set[int]
+) -> None:
+    statements = [Statement(text, n + 1, alone=n in alone) for n, text in enumerate(texts)]
+    groups = grouped(statements, separator="\n;\n", budget=budget)
+    seen: list[str] = []
+    for group in groups:
+        members = [statements[i].text for i in range(group.first, group.last + 1)]
+        assert group.text == "\n;\n".join(members)
+        if len(members) > 1:
+            assert len(group.text.encode("utf-8")) <= budget
+            assert not any(statements[i].alone for i in range(group.first, group.last + 1))
+        for offset, start in enumerate(group.starts):
+            # A position in a statement maps back to that statement and its own position.
+            assert group.which(start + 1) == (group.first + offset, 1)
+        seen.extend(members)
+    assert seen == texts

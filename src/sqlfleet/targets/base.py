@@ -223,14 +223,16 @@ def grouped(
 ) -> list[Group]:
     """Consecutive plain statements joined into groups; COPY and `alone` statements apart.
 
-    With a `budget` (characters), a group grows only while its text stays within it; a
+    With a `budget` (bytes of UTF-8), a group grows only while its text stays within it; a
     statement longer than the budget is a group of its own.
     """
     parts: list[Group] = []
     texts: list[str] = []
     starts: list[int] = []
     first = 0
-    size = 0
+    size = 0  # characters, for the statements' starts
+    used = 0  # bytes, for the budget
+    gap = len(separator.encode("utf-8"))
 
     def close() -> None:
         if texts:
@@ -243,15 +245,17 @@ def grouped(
             close()
             parts.append(Group(index, statement.text, copy_data=statement.copy_data))
             continue
-        length = len(statement.text)
-        if texts and budget is not None and size + len(separator) + length > budget:
+        length = len(statement.text.encode("utf-8"))
+        if texts and budget is not None and used + gap + length > budget:
             close()
         if not texts:
-            first, size = index, 0
+            first, size, used = index, 0, 0
         else:
             size += len(separator)
+            used += gap
         starts.append(size)
         texts.append(statement.text)
-        size += length
+        size += len(statement.text)
+        used += length
     close()
     return parts

@@ -136,6 +136,8 @@ class MysqlConnection:
         self._cancel_requested = False
         # Which statement of the last run_statements failed, for its error's location.
         self._failing: int | None = None
+        # The server's max_allowed_packet, asked once, and only for a large batch.
+        self._packet_limit: int | None = None
 
     async def execute(
         self, sql: str, *, timeout: float | None, want_rows: bool = False
@@ -153,17 +155,27 @@ class MysqlConnection:
         Statements read under a custom DELIMITER (routine and trigger bodies) go alone.
         Every statement commits as it ends (autocommit): a failure keeps those before it.
         """
-        # On a line of its own: a statement may end in a `#` or `-- ` comment.
-        groups = grouped(statements, separator="\n;\n", budget=_GROUP_BUDGET)
-        return await self._supervise(self._run_groups(groups), timeout)
+        return await self._supervise(self._run_groups(statements), timeout)
 
-    async def _run_groups(self, groups: list[Any]) -> BatchResult:
+    async def _budget(self, cursor: Any, statements: Sequence[Statement]) -> int:
+        """How many bytes of statements may go in one packet to this server."""
+        if sum(len(s.text) for s in statements) * 4 <= _ASK_ABOVE:
+            return _GROUP_BUDGET  # fits in any packet whatever its characters: ask nothing
+        if self._packet_limit is None:
+            await cursor.execute("SELECT @@max_allowed_packet")
+            row = await cursor.fetchone()
+            self._packet_limit = int(row[0]) if row else _ASK_ABOVE
+        return max(1, min(_GROUP_BUDGET, self._packet_limit - _PACKET_HEADROOM))
+
+    async def _run_groups(self, statements: Sequence[Statement]) -> BatchResult:
         self._failing = None
         cursor = await self._connection.cursor(_MessageCursor)
         cursor.messages = []
         result = BatchResult(messages=cursor.messages)
         try:
-            for group in groups:
+            budget = await self._budget(cursor, statements)
+            # On a line of its own: a statement may end in a `#` or `-- ` comment.
+            for group in grouped(statements, separator="\n;\n", budget=budget):
                 done = 0
                 try:
                     await cursor.execute(group.text)
@@ -322,10 +334,13 @@ class MysqlConnection:
 
 _LOST_CONNECTION = frozenset({2006, 2013})
 
-# Statements sent as one query are grouped up to this many characters (1 MiB at most in
-# UTF-8): under the smallest max_allowed_packet a server ships with. A longer statement goes
-# alone, as the mysql client would send it.
-_GROUP_BUDGET = 250_000
+# Statements sent as one query are grouped up to this many bytes, and never beyond the
+# server's max_allowed_packet (less some headroom for the packet's own bytes): a statement
+# longer than that goes alone, as the mysql client would send it. A batch that fits in
+# _ASK_ABOVE bytes is sent without asking the server its limit (no server ships with less).
+_GROUP_BUDGET = 1024 * 1024
+_ASK_ABOVE = 64 * 1024
+_PACKET_HEADROOM = 1024
 
 # Rows per INSERT are bounded by size, well under MySQL's and MariaDB's max_allowed_packet.
 _MAX_STATEMENT_CHARS = 1_000_000

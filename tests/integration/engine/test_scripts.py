@@ -3,17 +3,23 @@ load unchanged on a fleet, and a failure says where in the script it happened.""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import sqlite3
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from sqlfleet.errors import InvalidCommand
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.secrets import Secret
 from sqlfleet.servers import ServerUrl
 from tests.cli_runner import Cli
 from tests.integration.engine.conftest import MYSQL, PG, one_step_job
@@ -187,25 +193,116 @@ async def test_a_mariadb_dump_with_routines_and_triggers_loads_unchanged(
         assert _mysql_state(mysql_sql, target) == expected, target
 
 
-async def test_a_mysql_data_file_is_sent_in_packets_it_fits_in(
-    sqlite_fleet_db: Fleet, mysql_fleet: Any, mysql_sql: Any
+@pytest.fixture(scope="module")
+def small_packet_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl]:
+    """A MariaDB server of this module's own with max_allowed_packet at 64 KiB.
+
+    The shared server's global setting must not change, and its session value is read-only:
+    a server of our own is the honest way to have a packet limit smaller than a script.
+    """
+    mariadbd = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin")
+    install = shutil.which("mariadb-install-db")
+    if mariadbd is None or install is None:
+        pytest.skip("mariadbd is not installed")
+    folder = tmp_path_factory.mktemp("mariadb")
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [
+            install,
+            "--no-defaults",
+            *user,
+            f"--datadir={folder / 'data'}",
+            "--skip-test-db",
+            "--auth-root-authentication-method=normal",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            mariadbd,
+            "--no-defaults",
+            *user,
+            f"--datadir={folder / 'data'}",
+            f"--socket={folder / 's'}",
+            "--bind-address=127.0.0.1",
+            f"--port={port}",
+            f"--max-allowed-packet={SMALL_PACKET}",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=8M",
+            f"--log-error={folder / 'error.log'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                pymysql.connect(host="127.0.0.1", port=port, user="root", password="").close()
+                break
+            except pymysql.err.OperationalError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+        yield ServerUrl.parse(f"mysql://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+SMALL_PACKET = 64 * 1024
+
+
+def _small_packet_sql(server: ServerUrl, statement: str, database: str | None = None) -> Any:
+    connection = pymysql.connect(
+        host=server.host,
+        port=server.port,
+        user="root",
+        password="",
+        database=database,
+        autocommit=True,
+        client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+async def test_a_mysql_data_file_larger_than_max_allowed_packet_loads(
+    sqlite_fleet_db: Fleet, small_packet_mariadb: ServerUrl
 ) -> None:
-    # A data file of many statements, several times larger than the largest group of
-    # statements the driver sends as one packet.
+    server = small_packet_mariadb
     row = "(" + ", ".join(["'" + "x" * 120 + "'"] * 4) + ")"
     lines = ["CREATE TABLE filler (a text, b text, c text, d text);"]
-    lines += [f"INSERT INTO filler VALUES {', '.join([row] * 3)};" for _ in range(600)]
+    lines += [f"INSERT INTO filler VALUES {', '.join([row] * 3)};" for _ in range(300)]
     script = "\n".join(lines)
-    assert len(script) > 900_000
-    targets = mysql_fleet(TARGETS, prefix="scripts_my_data")
+    assert len(script) > 6 * SMALL_PACKET
+    targets = [f"packet_{n}" for n in range(TARGETS)]
+    for target in targets:
+        _small_packet_sql(server, f"CREATE DATABASE {target}")
+    # Sent whole, as one packet, the server refuses it: the limit is real.
+    with pytest.raises(pymysql.err.OperationalError):
+        _small_packet_sql(server, script, targets[0])
     fleet = sqlite_fleet_db
+    fleet.add_credential("small", "root", Secret(""))
     fleet.add_target_group("targets")
-    fleet.add_member("targets", server=MYSQL, database_pattern="scripts_my_data*")
+    fleet.add_member("targets", server=str(server), database_pattern="packet_*")
 
-    await _run_on_group(fleet, "data-file", script, "my")
+    await _run_on_group(fleet, "data-file", script, "small")
 
     for target in targets:
-        assert mysql_sql(target, "SELECT COUNT(*) FROM filler") == [(1800,)]
+        assert _small_packet_sql(server, "SELECT COUNT(*) FROM filler", target) == ((900,),)
 
 
 # -- SQLite: the sqlite3 shell's .dump ----------------------------------------------------------
