@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlfleet.errors import InvalidCommand
+from sqlfleet.limits import shown
+from sqlfleet.script import Batch
 
 __all__ = [
     "Location",
@@ -34,6 +36,7 @@ __all__ = [
     "location_of",
     "read_mysql",
     "read_postgres",
+    "read_script",
     "read_sqlite",
     "read_statements",
     "switches_database",
@@ -404,6 +407,27 @@ def read_statements(engine: str, text: str, first_line: int = 1) -> list[Stateme
 def first_switch(statements: Sequence[Statement]) -> Statement | None:
     """The first MySQL statement that switches database, if any."""
     return next((s for s in statements if switches_database(s)), None)
+
+
+def read_script(
+    engine: str, batches: Sequence[Batch], *, allow_database_switch: bool
+) -> list[list[Statement]]:
+    """Each batch's statements for `engine`; `InvalidCommand` (starting with the line) for a
+    script its client cannot read, or a MySQL one that switches database unless allowed:
+    a `USE` would send every target's work to one and the same database."""
+    read = [read_statements(engine, batch.text, batch.line) for batch in batches]
+    if engine == "mysql" and not allow_database_switch:
+        for statements in read:
+            switch = first_switch(statements)
+            if switch is not None:
+                first = shown(switch.text.splitlines()[0])
+                raise InvalidCommand(
+                    f"line {switch.line}: {first} switches database on MySQL/MariaDB, so every "
+                    "target of the step would work on that same database instead of its own: "
+                    "remove it, or allow it with --allow-database-switch "
+                    "(allow_database_switch)"
+                )
+    return read
 
 
 @dataclass(frozen=True, slots=True)

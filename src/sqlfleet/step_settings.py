@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlfleet import limits
-from sqlfleet.errors import InvalidCommand, InvalidServerUrl, InvalidValue
+from sqlfleet.errors import InvalidServerUrl, InvalidValue
 from sqlfleet.model import OutputDestination, StepSettings
 from sqlfleet.retry import RetryPolicy
 from sqlfleet.script import read_batches, validate_command
 from sqlfleet.servers import ServerUrl
-from sqlfleet.statements import first_switch, read_statements
+from sqlfleet.statements import read_script
 
 _RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
 _SETTING_FIELDS = {f.name for f in dataclasses.fields(StepSettings)} - {"retry", "output"}
@@ -65,20 +65,9 @@ def check_script_for_engines(settings: StepSettings, engines: set[str]) -> None:
     or MariaDB script that switches database needs `allow_database_switch`, since a `USE`
     sends every target's work to the same database.
     """
+    batches = read_batches(settings.command)
     for engine in sorted(engines):
-        for batch in read_batches(settings.command):
-            statements = read_statements(engine, batch.text, batch.line)
-            if engine != "mysql" or settings.allow_database_switch:
-                continue
-            switch = first_switch(statements)
-            if switch is not None:
-                first = limits.shown(switch.text.splitlines()[0])
-                raise InvalidCommand(
-                    f"line {switch.line}: {first} switches database on MySQL/MariaDB, so every "
-                    "target of the step would work on that same database instead of its own: "
-                    "remove it, or allow it with --allow-database-switch "
-                    "(allow_database_switch)"
-                )
+        read_script(engine, batches, allow_database_switch=settings.allow_database_switch)
 
 
 def _checked_output(output: OutputDestination) -> OutputDestination:

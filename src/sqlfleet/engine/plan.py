@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlfleet.model import Job, OutputDestination, Step
 from sqlfleet.script import Batch, read_batches
-from sqlfleet.statements import Statement, read_statements
+from sqlfleet.statements import Statement, read_script
 from sqlfleet.targets import Login
 
 
@@ -32,7 +32,10 @@ class StepPlan:
         cannot read them (its message starts with the line number)."""
         read = self._statements.get(engine)
         if read is None:
-            read = [read_statements(engine, b.text, b.line) for b in self.batches]
+            # Checked again here, not only when the step was defined: its target group may
+            # have gained servers of another engine since.
+            allow = self.step.settings.allow_database_switch
+            read = read_script(engine, self.batches, allow_database_switch=allow)
             self._statements[engine] = read
         return read
 

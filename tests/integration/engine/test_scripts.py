@@ -531,3 +531,23 @@ async def test_execution_show_lists_each_attempt_and_the_first_error(
     attempts = cli.ok("execution", "show", str(execution.id), "--attempts", "--json").json()
     located = [(a["error_batch"], a["error_line"]) for a in attempts["targets"][0]["attempts"]]
     assert located == [(2, 3), (1, 1)]
+
+
+async def test_a_database_switch_is_refused_on_mysql_targets_that_came_after_the_step(
+    sqlite_fleet_db: Fleet, mysql_fleet: Any, mysql_sql: Any
+) -> None:
+    target = mysql_fleet(1, prefix="scripts_late")[0]
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")  # no server yet: no engine to read the script for
+    script = "CREATE TABLE here (a int);\nUSE mysql;\nCREATE TABLE there (a int);"
+    one_step_job(fleet, "switch", "targets", script, "my", retry_attempts=3)
+    fleet.add_member("targets", server=MYSQL, database=target)
+
+    execution = await fleet.run("switch", concurrency=1)
+
+    assert execution.lifecycle is Lifecycle.FAILED
+    (failed,) = fleet.list_target_executions(execution.id)
+    assert failed.last_message is not None
+    assert failed.last_message.startswith("line 2: 'USE mysql' switches database")
+    assert failed.current_attempts == 1  # every retry would read the same script
+    assert mysql_sql(target, "SHOW TABLES") == []  # nothing was sent
