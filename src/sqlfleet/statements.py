@@ -231,6 +231,7 @@ def switches_database(statement: Statement) -> bool:
 _COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 _META_COMMAND = re.compile(r"\\([A-Za-z]+|.?)")
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$")
+_WORD = re.compile(r"[A-Za-z_\u0080-\uffff][A-Za-z_0-9$\u0080-\uffff]*")
 _IDENTIFIER_CHAR = re.compile(r"[A-Za-z_0-9$\u0080-\uffff]")
 _NOOP_META = frozenset({"restrict", "unrestrict"})
 _META_REASONS = {
@@ -251,10 +252,19 @@ def read_postgres(text: str, first_line: int = 1) -> list[Statement]:
     reader = _Reader(text, first_line)
     statements: list[Statement] = []
     start: int | None = None
+    # As psql: `;` inside parentheses (CREATE RULE ... DO (a; b)) or inside the BEGIN ATOMIC
+    # ... END body of a CREATE [OR REPLACE] FUNCTION|PROCEDURE ends nothing.
+    parentheses = depth = 0
+    words: list[str] = []  # the statement's first words, to spot CREATE FUNCTION
     i, n = 0, len(text)
     while i < n:
         char = text[i]
+        if char == ";" and (parentheses > 0 or depth > 0):
+            i += 1
+            continue
         if char == ";":
+            parentheses = depth = 0
+            words = []
             if start is not None:
                 statement = reader.statement(start, i + 1)
                 if _COPY_FROM_STDIN.match(statement.text):
@@ -291,9 +301,24 @@ def read_postgres(text: str, first_line: int = 1) -> list[Statement]:
             i = reader.block_comment(i, nested=True)
         elif char == "\\":
             i = _meta_command(reader, i)
+        elif (word := _WORD.match(text, i)) is not None and not _identifier_before(text, i):
+            start = i if start is None else start
+            keyword = word.group(0).lower()
+            if len(words) < 4:
+                words.append(keyword)
+            if parentheses == 0 and _routine_body(words):
+                if keyword == "begin" or (keyword == "case" and depth > 0):
+                    depth += 1
+                elif keyword == "end" and depth > 0:
+                    depth -= 1
+            i = word.end()
         else:
             if start is None and not char.isspace():
                 start = i
+            if char == "(":
+                parentheses += 1
+            elif char == ")" and parentheses > 0:
+                parentheses -= 1
             i += 1
     if start is not None:
         statement = reader.statement(start, n)
@@ -301,6 +326,16 @@ def read_postgres(text: str, first_line: int = 1) -> list[Statement]:
             statement, _ = _copy_data(reader, statement, start, n)
         statements.append(statement)
     return statements
+
+
+def _routine_body(words: list[str]) -> bool:
+    """Whether a statement starting with `words` is CREATE [OR REPLACE] FUNCTION|PROCEDURE."""
+    kinds = ("function", "procedure")
+    if words[:1] != ["create"]:
+        return False
+    if len(words) >= 2 and words[1] in kinds:
+        return True
+    return words[1:3] == ["or", "replace"] and len(words) >= 4 and words[3] in kinds
 
 
 def _identifier_before(text: str, offset: int) -> bool:

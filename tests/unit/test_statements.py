@@ -134,6 +134,23 @@ def test_statements_that_only_mention_a_database_switch_are_not_one(script: str)
         ("SELECT 1 /* a /* nested; */ still; */;", ["SELECT 1 /* a /* nested; */ still; */;"]),
         ("-- c;\nSELECT 1;", ["SELECT 1;"]),
         ("\\restrict abc\nSELECT 1;\n\\unrestrict abc\n", ["SELECT 1;"]),
+        (
+            "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
+            "SELECT CASE WHEN true THEN 2 END; END; SELECT 3;",
+            [
+                "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
+                "SELECT CASE WHEN true THEN 2 END; END;",
+                "SELECT 3;",
+            ],
+        ),
+        (
+            'BEGIN; SELECT begin, "end" FROM t; END;',
+            ["BEGIN;", 'SELECT begin, "end" FROM t;', "END;"],
+        ),
+        (
+            "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); DELETE FROM b);",
+            ["CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); DELETE FROM b);"],
+        ),
     ],
 )
 def test_postgres_statements_end_where_psql_ends_them(script: str, texts: list[str]) -> None:

@@ -67,6 +67,8 @@ PG_SOURCE = [
     "CREATE TRIGGER book_touch BEFORE UPDATE ON book FOR EACH ROW EXECUTE FUNCTION touch()",
     "CREATE FUNCTION book_count(a int) RETURNS bigint LANGUAGE sql AS"
     " $body$ SELECT count(*) FROM book WHERE author_id = a; $body$",
+    "CREATE FUNCTION author_name(i int) RETURNS text LANGUAGE sql"
+    " BEGIN ATOMIC SELECT name FROM author WHERE id = i; END",
 ]
 PG_CATALOG = [
     "SELECT table_name, table_type FROM information_schema.tables"
