@@ -126,8 +126,12 @@ class TargetQueryError(TargetError):
         statement: int | None = None,
         last_statement: int | None = None,
         position: int | None = None,
+        line: int | None = None,
     ) -> None:
         super().__init__(message)
+        # The line of the statement (1-based) where the server says the error is, when it
+        # gives a line rather than a position.
+        self.line = line
         # Which of the statements sent failed (0-based; one of statement..last_statement
         # when the server does not say which of several sent together), and where in its
         # text (1-based character), when the driver knows.

@@ -491,12 +491,17 @@ def location_of(
     last_index: int | None,
     position: int | None,
     batch_line: int,
+    line_in_statement: int | None = None,
 ) -> Location:
-    """The location of an error in statement `index` (or one of `index`..`last_index`)."""
+    """The location of an error in statement `index` (or one of `index`..`last_index`), at
+    a character `position` of it, or else on its `line_in_statement` (1-based; for a COPY,
+    its data lines count after its own), when the server says."""
     if index is None or not 0 <= index < len(statements):
         return Location(batch, batch_line)
     statement = statements[index]
     if last_index is not None and last_index != index and 0 <= last_index < len(statements):
         return Location(batch, statement.line, last_line=statements[last_index].line)
     line, column = locate(statement, position)
+    if position is None and line_in_statement is not None and line_in_statement >= 1:
+        line = statement.line + line_in_statement - 1
     return Location(batch, line, column, statement.excerpt())

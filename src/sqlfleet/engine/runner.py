@@ -133,8 +133,10 @@ def _location(
     batch: int, batch_line: int, sent: list[Statement], exc: TargetQueryError, whole: bool
 ) -> Location:
     if whole:  # the batch went as one text: the error is in it, wherever the server says
-        return location_of(batch, sent, 0, 0, exc.position, batch_line)
-    return location_of(batch, sent, exc.statement, exc.last_statement, exc.position, batch_line)
+        return location_of(batch, sent, 0, 0, exc.position, batch_line, exc.line)
+    return location_of(
+        batch, sent, exc.statement, exc.last_statement, exc.position, batch_line, exc.line
+    )
 
 
 def _located_message(message: str, location: Location) -> str:

@@ -14,6 +14,7 @@ its own. Only if it does not end within a grace period is the connection dropped
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -246,17 +247,24 @@ class MysqlConnection:
                     raise TargetConnectError(
                         f"lost the connection to {self._where}: {_server_error(exc)}"
                     ) from exc
-                raise TargetQueryError(_server_error(exc), statement=self._failing) from exc
+                raise self._query_error(exc) from exc
             except aiomysql.InterfaceError as exc:
                 # Before aiomysql.Error, its base: the connection was lost before this batch
                 # (pymysql says "(0, 'Not connected')"), which is no fault of the script.
                 raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
             except aiomysql.Error as exc:
-                raise TargetQueryError(_server_error(exc), statement=self._failing) from exc
+                raise self._query_error(exc) from exc
             except OSError as exc:
                 raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
         finally:
             self._running = None
+
+    def _query_error(self, exc: aiomysql.Error) -> TargetQueryError:
+        """The server's error, with the statement it is about and the line it names."""
+        text = _server_error(exc)
+        near = _NEAR_LINE.search(text) if exc.args and exc.args[0] == ER.PARSE_ERROR else None
+        line = int(near.group(1)) if near else None
+        return TargetQueryError(text, statement=self._failing, line=line)
 
     async def _stop(self, task: asyncio.Task[BatchResult]) -> str | None:
         """Kill the task's statement on the server and let the task end; why killing failed."""
@@ -333,6 +341,8 @@ class MysqlConnection:
 
 
 _LOST_CONNECTION = frozenset({2006, 2013})
+# A syntax error says "... near 'x' at line 3": the line of the statement.
+_NEAR_LINE = re.compile(r"at line (\d+)\Z")
 
 # Statements sent as one query are grouped up to this many bytes, and never beyond the
 # server's max_allowed_packet (less some headroom for the packet's own bytes): a statement

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -54,6 +55,8 @@ _MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
 _MAINTENANCE_DATABASES = ("postgres", "template1")
 
 _CLOSE_TIMEOUT = 5.0
+
+_COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")
 
 
 def quote_identifier(name: str) -> str:
@@ -224,8 +227,14 @@ class PostgresConnection:
             return TargetQueryError(_server_error(exc))
         statement, within = group.which(where)
         last = statement if where is not None else group.last
+        line = None
+        if group.copy_data is not None:
+            # "COPY author, line 5, column note: ...": the 5th line of the data.
+            match = _COPY_LINE.match(getattr(exc, "context", None) or "")
+            if match:
+                line = group.text.count("\n") + 1 + int(match.group(1))
         return TargetQueryError(
-            _server_error(exc), statement=statement, last_statement=last, position=within
+            _server_error(exc), statement=statement, last_statement=last, position=within, line=line
         )
 
     async def cancel(self) -> None:

@@ -553,3 +553,38 @@ async def test_a_database_switch_is_refused_on_mysql_targets_that_came_after_the
     assert failed.last_message.startswith("line 2: 'USE mysql' switches database")
     assert failed.current_attempts == 1  # every retry would read the same script
     assert mysql_sql(target, "SHOW TABLES") == []  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    ("engine", "script"),
+    [
+        (
+            "postgresql",
+            "CREATE TABLE IF NOT EXISTS copied (n int, s text);\n"
+            "COPY copied (n, s) FROM stdin;\n1\tone\n2\ttwo\nx\tthree\n\\.\n",
+        ),
+        (
+            "mysql",
+            "CREATE TABLE IF NOT EXISTS t1 (n int);\nINSERT INTO t1 VALUES (1);\n"
+            "INSERT INTO t1\nVALUES (2),\n(3) oops;\nINSERT INTO t1 VALUES (4);\n",
+        ),
+    ],
+)
+async def test_a_line_the_server_names_is_a_line_of_the_script(
+    engine: str, script: str, sqlite_fleet_db: Fleet, pg_fleet: Any, mysql_fleet: Any
+) -> None:
+    make, server, credential = (
+        (pg_fleet, PG, "pg") if engine == "postgresql" else (mysql_fleet, MYSQL, "my")
+    )
+    target = make(1, prefix="scripts_line")[0]
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=server, database=target)
+    one_step_job(fleet, "bad-line", "targets", script, credential, retry_attempts=0)
+
+    execution = await fleet.run("bad-line", concurrency=1)
+
+    (failed,) = fleet.list_target_executions(execution.id)
+    (attempt,) = fleet.list_attempts(failed.id)
+    assert (attempt.error_batch, attempt.error_line) == (1, 5), attempt.message
+    assert attempt.message is not None and attempt.message.startswith("batch 1, line 5: ")
