@@ -283,6 +283,14 @@ def test_a_location_shows_batch_line_column_and_the_statement() -> None:
     assert location_of(1, statements, None, None, None, 7).describe() == "batch 1, line 7"
 
 
+def test_a_line_the_server_names_counts_from_the_statements_first_line() -> None:
+    copy = Statement("COPY t (a)\nFROM stdin;", 10, copy_data="1\n2\nx\n")
+    # The data's 3rd line comes after the statement's own two lines.
+    assert location_of(1, [copy], 0, 0, None, 1, line_in_statement=5).line == 14
+    # A position, when there is one, says more than a line.
+    assert location_of(1, [copy], 0, 0, 3, 1, line_in_statement=5).line == 10
+
+
 # -- grouping statements into packets ------------------------------------------------------------
 
 _STATEMENT_TEXTS = st.lists(

@@ -119,8 +119,9 @@ async def run_attempt(
             messages,
         )
     except InvalidCommand as exc:
-        # The script cannot be rendered for this target (a value that is not a plain name,
-        # one that cannot be quoted): nothing was sent, and every retry would render the
+        # The script cannot be read by this target's client (an unclosed quote, a psql
+        # meta-command, a database switch) or rendered for it (a value that is not a plain
+        # name, one that cannot be quoted): nothing was sent, and every retry would render the
         # same script, so the target fails now instead of waiting through its retries.
         return _ended(claimed, Lifecycle.FAILED, clock, exc.message, row_count, messages)
     except SqlfleetError as exc:
