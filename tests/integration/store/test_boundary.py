@@ -49,6 +49,7 @@ SAMPLES: dict[str, Any] = {
     "Sequence[Outcome]": [Outcome(1, 1, NOW, Lifecycle.SUCCEEDED, NOW)],
     "Sequence[tuple[str, StepSettings]]": [],
     "Iterable[str]": ["x"],
+    "Sequence[int]": [1],
 }
 NO_DATABASE_CALL = {"close"}
 
