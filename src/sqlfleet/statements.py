@@ -20,6 +20,7 @@ whose message starts with its line number; nothing is sent then.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -206,10 +207,13 @@ def read_mysql(text: str, first_line: int = 1) -> list[Statement]:
             if versioned and start is None and "\\-" not in text[i:end]:
                 start = i
             i = end
-        else:
-            if start is None and not char.isspace():
+        elif start is None:
+            if not char.isspace():
                 start = i
             i += 1
+        else:
+            # Inside a statement, only these characters can change anything.
+            i = _next(_special(delimiter), text, i + 1)
     if start is not None:
         # The client sends what is left at the end of its input without a delimiter.
         statements.append(reader.statement(start, n, alone=delimiter != ";"))
@@ -219,6 +223,17 @@ def read_mysql(text: str, first_line: int = 1) -> list[Statement]:
             f"DELIMITER {delimiter} is never set back to ';' before the end of the batch",
         )
     return statements
+
+
+@functools.lru_cache(maxsize=64)
+def _special(delimiter: str) -> re.Pattern[str]:
+    return re.compile("['\"`#/-]|" + re.escape(delimiter[0]))
+
+
+def _next(special: re.Pattern[str], text: str, offset: int) -> int:
+    """The offset of the next character that `special` matches, or the text's end."""
+    match = special.search(text, offset)
+    return len(text) if match is None else match.start()
 
 
 def switches_database(statement: Statement) -> bool:
@@ -233,6 +248,9 @@ _META_COMMAND = re.compile(r"\\([A-Za-z]+|.?)")
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$")
 _WORD = re.compile(r"[A-Za-z_\u0080-\uffff][A-Za-z_0-9$\u0080-\uffff]*")
 _IDENTIFIER_CHAR = re.compile(r"[A-Za-z_0-9$\u0080-\uffff]")
+# What can matter inside a PostgreSQL statement: the rest is skipped in one step.
+_POSTGRES_SPECIAL = re.compile(r"[;'\"$/\\()A-Za-z_\u0080-\uffff-]")
+_POSTGRES_SPECIAL_NO_WORDS = re.compile(r"[;'\"$/\\()-]")
 _NOOP_META = frozenset({"restrict", "unrestrict"})
 _META_REASONS = {
     "c": "each target is already connected to its own database",
@@ -301,7 +319,11 @@ def read_postgres(text: str, first_line: int = 1) -> list[Statement]:
             i = reader.block_comment(i, nested=True)
         elif char == "\\":
             i = _meta_command(reader, i)
-        elif (word := _WORD.match(text, i)) is not None and not _identifier_before(text, i):
+        elif (
+            (len(words) < 4 or depth or _routine_body(words))
+            and (word := _WORD.match(text, i)) is not None
+            and not _identifier_before(text, i)
+        ):
             start = i if start is None else start
             keyword = word.group(0).lower()
             if len(words) < 4:
@@ -319,7 +341,12 @@ def read_postgres(text: str, first_line: int = 1) -> list[Statement]:
                 parentheses += 1
             elif char == ")" and parentheses > 0:
                 parentheses -= 1
-            i += 1
+            if start is None:
+                i += 1
+            else:
+                words_matter = len(words) < 4 or depth or _routine_body(words)
+                special = _POSTGRES_SPECIAL if words_matter else _POSTGRES_SPECIAL_NO_WORDS
+                i = _next(special, text, i + 1)
     if start is not None:
         statement = reader.statement(start, n)
         if _COPY_FROM_STDIN.match(statement.text):
@@ -372,6 +399,8 @@ def _copy_data(
 
 # -- SQLite -------------------------------------------------------------------------------
 
+_SQLITE_COMMENT = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
+_SQLITE_SPECIAL = re.compile(r"[;'\"`\[/-]")
 _TRIGGER_START = re.compile(r"CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\b", re.IGNORECASE)
 _ENDS_WITH_END = re.compile(r"\bEND\s*\Z", re.IGNORECASE)
 
@@ -381,19 +410,16 @@ def read_sqlite(text: str, first_line: int = 1) -> list[Statement]:
     reader = _Reader(text, first_line)
     statements: list[Statement] = []
     start: int | None = None
-    significant: list[str] = []  # the statement's text without comments, to spot END
+    last_end = 0  # where the last string or name ended: an END just before it is no END
     i, n = 0, len(text)
     while i < n:
         char = text[i]
         if char == ";" and start is not None:
-            so_far = "".join(significant)
-            in_trigger = _TRIGGER_START.match(so_far) is not None
-            if not in_trigger or _ENDS_WITH_END.search(so_far):
+            in_trigger = _TRIGGER_START.match(text, start) is not None
+            before = _SQLITE_COMMENT.sub(" ", text[max(start, last_end) : i])
+            if not in_trigger or _ENDS_WITH_END.search(before):
                 statements.append(reader.statement(start, i + 1))
-                start, significant = None, []
-                i += 1
-                continue
-            significant.append(char)
+                start = None
             i += 1
         elif char == ";":
             i += 1
@@ -407,22 +433,19 @@ def read_sqlite(text: str, first_line: int = 1) -> list[Statement]:
                 end += 1
             else:
                 end = reader.quoted(i, close, backslash=False, what=f"quote {close}")
-            significant.append(text[i:end])
-            i = end
+            i = last_end = end
         elif text.startswith("--", i):
             i = reader.end_of_line(i)
-            significant.append(" ")
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             # SQLite lets a block comment run to the end of the text.
             i = n if end == -1 else end + 2
-            significant.append(" ")
-        else:
-            if start is None and not char.isspace():
+        elif start is None:
+            if not char.isspace():
                 start = i
-            if start is not None:
-                significant.append(char)
             i += 1
+        else:
+            i = _next(_SQLITE_SPECIAL, text, i + 1)
     if start is not None:
         statements.append(reader.statement(start, n))
     return statements
