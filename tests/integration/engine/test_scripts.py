@@ -588,3 +588,46 @@ async def test_a_line_the_server_names_is_a_line_of_the_script(
     (attempt,) = fleet.list_attempts(failed.id)
     assert (attempt.error_batch, attempt.error_line) == (1, 5), attempt.message
     assert attempt.message is not None and attempt.message.startswith("batch 1, line 5: ")
+
+
+@pytest.mark.parametrize(("engine", "rows_left"), [("postgresql", 0), ("mysql", 2), ("sqlite", 2)])
+async def test_what_a_failed_batch_leaves_behind(
+    engine: str,
+    rows_left: int,
+    sqlite_fleet_db: Fleet,
+    pg_fleet: Any,
+    pg_sql: Any,
+    mysql_fleet: Any,
+    mysql_sql: Any,
+    sqlite_fleet: Any,
+    sqlite_server: ServerUrl,
+) -> None:
+    make, server, credential = {
+        "postgresql": (pg_fleet, PG, "pg"),
+        "mysql": (mysql_fleet, MYSQL, "my"),
+        "sqlite": (sqlite_fleet, str(sqlite_server), "pg"),
+    }[engine]
+    target = make(1, prefix="scripts_left")[0]
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=server, database=target)
+    script = (
+        "CREATE TABLE kept (n int);\nGO\n"
+        "INSERT INTO kept VALUES (1);\nINSERT INTO kept VALUES (2);\nSELECT * FROM missing_table;"
+    )
+    one_step_job(fleet, "half", "targets", script, credential, retry_attempts=0)
+
+    execution = await fleet.run("half", concurrency=1)
+
+    assert execution.lifecycle is Lifecycle.FAILED
+    count = "SELECT COUNT(*) FROM kept"
+    if engine == "postgresql":
+        assert pg_sql(target, count) == [(rows_left,)]  # the table of batch 1 stays
+    elif engine == "mysql":
+        assert mysql_sql(target, count) == [(rows_left,)]
+    else:
+        connection = sqlite3.connect(Path(sqlite_server.path) / target)
+        try:
+            assert connection.execute(count).fetchall() == [(rows_left,)]
+        finally:
+            connection.close()
