@@ -223,8 +223,8 @@ class PostgresConnection:
         group, self._sending = self._sending, None
         position = getattr(exc, "position", None)
         where = int(position) if isinstance(position, str) and position.isdigit() else None
-        if group is None:
-            return TargetQueryError(_server_error(exc))
+        if group is None:  # a batch sent whole: the position counts from its start
+            return TargetQueryError(_server_error(exc), position=where)
         statement, within = group.which(where)
         last = statement if where is not None else group.last
         line = None

@@ -19,6 +19,7 @@ import pytest
 from sqlfleet.errors import InvalidCommand
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import OutputDestination
 from sqlfleet.secrets import Secret
 from sqlfleet.servers import ServerUrl
 from tests.cli_runner import Cli
@@ -631,3 +632,28 @@ async def test_what_a_failed_batch_leaves_behind(
             assert connection.execute(count).fetchall() == [(rows_left,)]
         finally:
             connection.close()
+
+
+async def test_a_failing_output_query_says_its_line_and_column(
+    sqlite_fleet_db: Fleet, pg_fleet: Any
+) -> None:
+    target, results = pg_fleet(2, prefix="scripts_output")
+    fleet = sqlite_fleet_db
+    fleet.add_target_group("targets")
+    fleet.add_member("targets", server=PG, database=target)
+    script = "CREATE TABLE IF NOT EXISTS t (a int);\nGO\n\n  SELECT nope FROM t"
+    one_step_job(
+        fleet,
+        "query",
+        "targets",
+        script,
+        "pg",
+        retry_attempts=0,
+        output=OutputDestination(PG, results, "collected", "pg", "public"),
+    )
+
+    execution = await fleet.run("query", concurrency=1)
+
+    (failed,) = fleet.list_target_executions(execution.id)
+    (attempt,) = fleet.list_attempts(failed.id)
+    assert (attempt.error_batch, attempt.error_line, attempt.error_column) == (2, 4, 10)
