@@ -231,6 +231,7 @@ class Agent:
                         f.job_name,
                         f.scheduled_time,
                         f.job_execution_id,
+                        extra={"job": f.job_name, "job_execution_id": f.job_execution_id},
                     )
                 if fired:
                     self.dispatcher.wake()

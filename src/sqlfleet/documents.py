@@ -15,9 +15,12 @@ from sqlfleet.model import (
     Job,
     JobExecution,
     JobVersion,
+    KeptResult,
     Member,
+    ResultPage,
     Step,
     StepExecution,
+    StepPreview,
     Target,
     TargetExecution,
     TargetGroup,
@@ -99,6 +102,12 @@ def step(s: Step) -> dict[str, Any]:
         "connect_timeout_seconds": settings.connect_timeout_seconds,
         "max_parallelism": settings.max_parallelism,
         "continue_on_failure": settings.continue_on_failure,
+        "canary": settings.canary,
+        "wave_size": settings.wave_size,
+        "wave_pause_seconds": settings.wave_pause_seconds,
+        "max_failures": settings.max_failures,
+        "retry_on": settings.retry_on,
+        "result_rows": settings.result_rows,
         "allow_database_switch": settings.allow_database_switch,
         "output": None
         if output is None
@@ -147,6 +156,8 @@ def job_execution(e: JobExecution) -> dict[str, Any]:
         "end_time": iso(e.end_time),
         "last_message": e.last_message,
         "target_counts": dict(sorted(e.target_counts.items())),
+        "trial": e.trial,
+        "rerun_of": e.rerun_of,
     }
 
 
@@ -215,4 +226,53 @@ def target(t: Target) -> dict[str, Any]:
         "target_server_name": t.server_url,
         "target_database_name": t.database,
         "target_schema_name": t.schema,
+    }
+
+
+def step_preview(p: StepPreview) -> dict[str, Any]:
+    """A step of a dry run (or preflight): per target, the batches it would get."""
+    return {
+        "step_id": p.step.step_id,
+        "step_name": p.step.name,
+        "target_group_name": p.step.settings.target_group,
+        "error": p.error,
+        "targets": [
+            {**target(t.target), "batches": t.batches, "error": t.error} for t in p.targets
+        ],
+    }
+
+
+def kept_result(r: KeptResult) -> dict[str, Any]:
+    """The rows one target kept of its first result set."""
+    return {
+        "columns": list(r.columns),
+        "rows": [list(row) for row in r.rows],
+        "returned_rows": r.returned_rows,
+        "kept_rows": r.kept_rows,
+        "truncated": r.truncated,
+    }
+
+
+def result_page(p: ResultPage) -> dict[str, Any]:
+    """Kept result rows merged across targets: target columns first, then the results'."""
+    return {
+        "job_execution_id": p.job_execution_id,
+        "step_name": p.step_name,
+        "columns": list(p.columns),
+        "rows": [list(row) for row in p.rows],
+        "offset": p.offset,
+        "total_rows": p.total_rows,
+        "targets_with_results": p.targets,
+        "truncated_targets": p.cut_targets,
+        "truncated": [
+            {
+                "step_name": c.step_name,
+                "target_server_name": c.target.server_url,
+                "target_database_name": c.target.database,
+                "target_schema_name": c.target.schema,
+                "returned_rows": c.returned_rows,
+                "kept_rows": c.kept_rows,
+            }
+            for c in p.cut
+        ],
     }

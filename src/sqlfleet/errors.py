@@ -111,6 +111,12 @@ class ConcurrentChange(StoreError):
 class TargetError(SqlfleetError):
     """The target database failed."""
 
+    def __init__(self, message: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message)
+        # Judged once, by the driver that raised it: may the error pass on its own (a lost
+        # connection, a deadlock), so that `retry_on=transient` tries again?
+        self.transient = transient
+
 
 class TargetConnectError(TargetError):
     """Cannot connect to the target database."""
@@ -127,8 +133,9 @@ class TargetQueryError(TargetError):
         last_statement: int | None = None,
         position: int | None = None,
         line: int | None = None,
+        transient: bool = False,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, transient=transient)
         # The line of the statement (1-based) where the server says the error is, when it
         # gives a line rather than a position.
         self.line = line
@@ -138,6 +145,10 @@ class TargetQueryError(TargetError):
         self.statement = statement
         self.last_statement = statement if last_statement is None else last_statement
         self.position = position
+
+
+class MultipleStatements(TargetQueryError):
+    """Rows were asked of a batch that holds several statements; nothing of it ran."""
 
 
 class TargetTimeout(TargetError):

@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,10 @@ from typing import Any
 from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.engine.preview import preview
+from sqlfleet.engine.rerun import check_rerun_states
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
+from sqlfleet.engine.trial import check_trial
 from sqlfleet.errors import InvalidServerUrl, InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
@@ -32,10 +36,13 @@ from sqlfleet.model import (
     Job,
     JobExecution,
     JobVersion,
+    KeptResult,
     Member,
     MemberKind,
     Membership,
+    ResultPage,
     StepExecution,
+    StepPreview,
     StepSettings,
     Target,
     TargetExecution,
@@ -48,6 +55,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.step_settings import build_step_settings, check_script_for_engines, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
+from sqlfleet.store.reruns import DEFAULT_RERUN_STATES
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
 
@@ -116,6 +124,10 @@ class Fleet:
     def availability(self) -> Availability:
         """Whether the job database answers, and how long to wait before asking again."""
         return self.store.availability
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Make the definition changes made inside one transaction: all of them, or none."""
+        return self.store.transaction()
 
     def close(self) -> None:
         """Release the job database."""
@@ -216,7 +228,7 @@ class Fleet:
         server + database + shard-map query: the databases the catalog query names.
         """
         url = server_url("server URL", server)
-        kind = _member_kind(database, database_pattern, schema_pattern, shard_map_query)
+        kind = member_kind(database, database_pattern, schema_pattern, shard_map_query)
         for limit, label, value in (
             (limits.IDENTIFIER, "database", database),
             (limits.PATTERN, "database pattern", database_pattern),
@@ -272,6 +284,31 @@ class Fleet:
             self._check_script(settings)
         return self.store.add_job(
             name,
+            description=description,
+            enabled=enabled,
+            schedule=self._anchored(schedule),
+            steps=built,
+        )
+
+    def replace_job(
+        self,
+        name: str,
+        *,
+        description: str,
+        enabled: bool,
+        schedule: Schedule | None,
+        steps: Sequence[tuple[str, dict[str, Any]]],
+    ) -> Job:
+        """Give a job these settings and exactly these steps (as `add_job` takes them), in
+        one new version."""
+        limits.DESCRIPTION.check(description)
+        if len(steps) > limits.MAX_STEPS:
+            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(steps)}")
+        for step_name, _ in steps:
+            limits.check_name("step", step_name)
+        built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
+        return self.store.replace_job(
+            _stored("job", name),
             description=description,
             enabled=enabled,
             schedule=self._anchored(schedule),
@@ -381,11 +418,41 @@ class Fleet:
         default = Login(*self.credential_login(credential)) if credential else None
         return await resolve_group(group, default_login=default, logins=logins)
 
-    def create_execution(self, job: str, *, trigger: str = "manual") -> JobExecution:
-        """Create an execution of the job's current version for an agent (or `run`) to run."""
+    async def preview(self, job: str, *, preflight: bool = False) -> list[StepPreview]:
+        """What `job` would run where, rendered per target now; nothing runs or is recorded.
+
+        With `preflight`, every target is also logged in to with its step's credential.
+        """
+        definition = self.get_job(job)
+        self.secrets  # noqa: B018 -- a wrong key fails here, before any server is asked
+        return await preview(
+            definition, self.get_target_group, self.credential_login, preflight=preflight
+        )
+
+    def create_execution(
+        self, job: str, *, trigger: str = "manual", trial: bool = False
+    ) -> JobExecution:
+        """Create an execution of the job's current version for an agent (or `run`) to run.
+
+        A `trial` runs each target's batches in a transaction that is rolled back; it is
+        refused when a step's targets are on MySQL/MariaDB, whose DDL commits at once.
+        """
         job = _stored("job", job)
-        execution_id = self.store.create_execution(job, trigger=trigger, now=self.clock())
+        if trial:
+            check_trial(self.get_job(job), self.get_target_group)
+        execution_id = self.store.create_execution(
+            job, trigger=trigger, now=self.clock(), trial=trial
+        )
         return self.store.get_execution(execution_id)
+
+    def rerun(
+        self, execution_id: int, *, states: Sequence[Lifecycle] = DEFAULT_RERUN_STATES
+    ) -> JobExecution:
+        """A new execution of the same job version, on the targets that ended in `states`."""
+        limits.ID.check(execution_id, label="execution id")
+        states = check_rerun_states(states)
+        new_id = self.store.create_rerun(execution_id, states, now=self.clock())
+        return self.store.get_execution(new_id)
 
     async def run(
         self,
@@ -395,14 +462,16 @@ class Fleet:
         on_created: Callable[[JobExecution], None] | None = None,
         stop: asyncio.Event | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        trial: bool = False,
     ) -> JobExecution:
         """Create an execution of `job` and run it in this process until it ends.
 
         Setting `stop` cancels it: running statements are canceled, targets end Canceled.
+        A `trial` rolls back each target's transaction (see `create_execution`).
         """
         limits.CONCURRENCY.check(concurrency)
         self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
-        execution = self.create_execution(job, trigger="run")
+        execution = self.create_execution(job, trigger="run", trial=trial)
         if on_created is not None:
             on_created(execution)
         return await self.run_execution(
@@ -516,6 +585,12 @@ class Fleet:
             )
         return found[0]
 
+    def retry_now(self, execution_id: int, target_execution_id: int) -> TargetExecution:
+        """Let a target that waits for its next attempt (WaitingForRetry) try again now."""
+        self.get_target_execution(execution_id, target_execution_id)  # NotFound if not there
+        self.store.retry_now(target_execution_id, now=self.clock())
+        return self.get_target_execution(execution_id, target_execution_id)
+
     def get_credential(self, name: str) -> Credential:
         """One credential (never its secret)."""
         return self.store.get_credential(_stored("credential", name))
@@ -524,6 +599,27 @@ class Fleet:
         """Every attempt of one target execution."""
         limits.ID.check(target_execution_id, label="target execution id")
         return self.store.list_attempts(target_execution_id)
+
+    def execution_results(
+        self,
+        execution_id: int,
+        *,
+        step: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> ResultPage:
+        """Kept result rows of an execution (or of its step `step`), merged across targets."""
+        self.get_execution(execution_id)
+        limits.OFFSET.check(offset)
+        if limit is not None:
+            limits.COUNT.check(limit, label="limit")
+        step = None if step is None else _stored("step", step)
+        return self.store.result_page(execution_id, step=step, offset=offset, limit=limit)
+
+    def target_result(self, execution_id: int, target_execution_id: int) -> KeptResult | None:
+        """The rows one target kept, if its step kept any."""
+        target = self.get_target_execution(execution_id, target_execution_id)
+        return self.store.target_result(target.id)
 
     def list_execution_attempts(
         self, execution_id: int, target_execution_ids: Sequence[int]
@@ -565,12 +661,13 @@ def _check_secret(secret: Secret) -> None:
     limits.SECRET.check(secret.reveal())
 
 
-def _member_kind(
+def member_kind(
     database: str | None,
     database_pattern: str | None,
     schema_pattern: str | None,
     shard_map_query: str | None,
 ) -> MemberKind:
+    """The kind of member the options given make; InvalidValue when they make none."""
     if shard_map_query is not None:
         if database is None:
             raise InvalidValue("a shard-map member needs --database: the catalog database")

@@ -151,6 +151,25 @@ def check_name(what: str, name: object) -> str:
     return name
 
 
+def check_share(label: str, value: object) -> str:
+    """A share of a step's targets, `N` (1 or more) or `P%` (1 to 100), in its stored form."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidValue(f"{label} must be N or P%, not {shown(value)}")
+    match = re.fullmatch(r"\s*(\d{1,9})\s*(%?)\s*", value)
+    if match is None:
+        raise InvalidValue(
+            f"{label} must be a number of targets (N) or a percentage (P%), not {shown(value)}"
+        )
+    number, percent = int(match[1]), match[2]
+    if percent and not 1 <= number <= 100:
+        raise InvalidValue(f"{label} must be a percentage from 1% to 100%, not {number}%")
+    if not percent and number < 1:
+        raise InvalidValue(f"{label} must be at least 1, not {number}")
+    return f"{number}{percent}"
+
+
 def check_time(label: str, moment: datetime) -> datetime:
     """`moment` if it lies in the years a schedule may name (naive times taken as UTC)."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -251,6 +270,13 @@ class StepSetting:
             return value
         if isinstance(self.limit, Text) and self.limit is NAME:
             return check_name(self.field.replace("_", " "), value)
+        if self.limit is SHARE:
+            return check_share(self.field, value)
+        if self.limit is RETRY_ON:
+            text = RETRY_ON.check(value, label=self.field)
+            if text not in RETRY_ON_CHOICES:
+                raise InvalidValue(f"retry_on must be 'all' or 'transient', not {shown(value)}")
+            return text
         return self.limit.check(value, label=self.field)
 
 
@@ -265,6 +291,7 @@ DEFAULT_MAXIMUM_RETRY_INTERVAL = 120.0
 DEFAULT_BACKOFF_MULTIPLIER = 2.0
 DEFAULT_STEP_TIMEOUT = 43_200
 DEFAULT_CONNECT_TIMEOUT = 30
+DEFAULT_RESULT_ROWS = 1000
 
 RETRY_ATTEMPTS = Number(
     "retry_attempts",
@@ -317,6 +344,29 @@ CONNECT_TIMEOUT = _seconds(
 MAX_PARALLELISM = Number(
     "max_parallelism", True, 0, INT32_MAX, "Databases per server at a time, 0 for no limit"
 )
+# Kept rows live in the job database, one JSON document per target: the cap keeps a
+# 10,000-target execution's results within what a job database holds comfortably.
+RESULT_ROWS = Number(
+    "result_rows",
+    True,
+    0,
+    100_000,
+    "Rows of each target's first result set kept in the job database, 0 for none",
+    default=DEFAULT_RESULT_ROWS,
+)
+
+CANARY = Number(
+    "canary", True, 0, INT32_MAX, "Run this many targets first; all must succeed, 0 for none"
+)
+WAVE_PAUSE = _seconds(
+    "wave_pause_seconds", 0, 31_536_000, "Wait between waves of a rollout", 0.0, False
+)
+# A share of a step's targets: a count ("20") or a percentage ("25%").
+SHARE = Text("share", 16, "N targets or P% of them")
+WAVE_SIZE = "wave_size"
+MAX_FAILURES = "max_failures"
+RETRY_ON = Text("retry_on", 16, "Which errors are retried")
+RETRY_ON_CHOICES = ("all", "transient")
 
 STEP_SETTINGS: tuple[StepSetting, ...] = (
     StepSetting("command", "--command", SCRIPT, "SQL", "The script to run"),
@@ -335,11 +385,38 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
     StepSetting("step_timeout_seconds", "--timeout", STEP_TIMEOUT, "S"),
     StepSetting("connect_timeout_seconds", "--connect-timeout", CONNECT_TIMEOUT, "S"),
     StepSetting("max_parallelism", "--max-parallelism", MAX_PARALLELISM, "N"),
+    StepSetting("result_rows", "--result-rows", RESULT_ROWS, "N"),
     StepSetting(
         "continue_on_failure",
         "--continue-on-failure",
         None,
         help="Run the later steps even if this one fails",
+    ),
+    StepSetting("canary", "--canary", CANARY, "N"),
+    StepSetting(
+        WAVE_SIZE,
+        "--wave-size",
+        SHARE,
+        "N|P%",
+        "After the canary, start targets in waves of N targets or P% of them, each wave when "
+        "the previous one ended",
+    ),
+    StepSetting("wave_pause_seconds", "--wave-pause", WAVE_PAUSE, "S"),
+    StepSetting(
+        MAX_FAILURES,
+        "--max-failures",
+        SHARE,
+        "N|P%",
+        "Failure budget: once N targets (or P% of them) failed, no new target starts and the "
+        "step ends Failed",
+    ),
+    StepSetting(
+        "retry_on",
+        "--retry-on",
+        RETRY_ON,
+        "all|transient",
+        "Retry every error (all), or only those that may pass on their own: lost "
+        "connections, deadlocks, lock timeouts (transient)",
     ),
     StepSetting(
         "allow_database_switch",

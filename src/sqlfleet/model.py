@@ -7,8 +7,10 @@ a `Credential` names a user; its secret stays encrypted in the job database.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlfleet import limits
 from sqlfleet.lifecycle import Lifecycle
@@ -95,9 +97,22 @@ class StepSettings:
     connect_timeout_seconds: int = limits.DEFAULT_CONNECT_TIMEOUT
     max_parallelism: int | None = None
     continue_on_failure: bool = False
+    result_rows: int = limits.DEFAULT_RESULT_ROWS
     output: OutputDestination | None = None
     # MySQL/MariaDB: the script may USE, CREATE or DROP a database (see `sqlfleet.statements`).
     allow_database_switch: bool = False
+
+    # Rollout policy (see sqlfleet.engine.rollout): canary targets, waves, failure budget.
+    canary: int | None = None
+    wave_size: str | None = None  # "N" or "P%"
+    wave_pause_seconds: float = 0.0
+    max_failures: str | None = None  # "N" or "P%"
+    retry_on: str = "all"  # "all" or "transient"
+
+    @property
+    def has_rollout(self) -> bool:
+        """Whether the step runs in stages or halts on a failure budget."""
+        return bool(self.canary) or self.wave_size is not None or self.max_failures is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +188,8 @@ class JobExecution:
     end_time: datetime | None
     last_message: str | None
     target_counts: dict[str, int] = field(default_factory=dict)
+    trial: bool = False  # its batches ran in transactions that were rolled back
+    rerun_of: int | None = None  # the execution whose targets it runs again
 
     @property
     def is_active(self) -> bool:
@@ -221,6 +238,43 @@ class TargetExecution:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetPreview:
+    """One target of a step: the batches it would get, or why it would fail."""
+
+    target: Target
+    batches: list[str] = field(default_factory=list)
+    error: str | None = None  # the script cannot be rendered for it, or (preflight) no login
+
+
+@dataclass(frozen=True, slots=True)
+class StepPreview:
+    """One step: its targets as resolved now, or why they cannot be resolved."""
+
+    step: Step
+    targets: list[TargetPreview] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the step resolved and every target rendered (and logged in)."""
+        return self.error is None and all(t.error is None for t in self.targets)
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutProgress:
+    """Where a staged step execution stands: what its rollout policy decides from."""
+
+    step_execution_id: int
+    settings: StepSettings  # only the rollout fields are filled in
+    total: int
+    open_wave: int | None
+    unfinished_by_wave: dict[int | None, int]  # targets not yet terminal, per wave
+    failed: int  # targets that ended Failed or TimedOut
+    canary_failed: int  # of those, targets of the canary (wave 0 when there is a canary)
+    not_started: int  # targets still Created
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One attempt of a target execution."""
 
@@ -238,3 +292,76 @@ class Attempt:
     error_line: int | None = None
     error_column: int | None = None
     error_statement: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """An attempt this process ran has ended: what metrics are made of."""
+
+    job_name: str
+    step_name: str
+    lifecycle: Lifecycle
+    seconds: float
+
+
+# -- results --------------------------------------------------------------------------------
+
+# What a kept value can be: dates, decimals, bytes and the like are kept as text.
+JsonValue: TypeAlias = bool | int | float | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeptResult:
+    """A target's first result set as kept: its columns, JSON-safe rows, and how many it had."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[JsonValue, ...], ...]
+    returned_rows: int
+
+    @property
+    def kept_rows(self) -> int:
+        """How many rows were kept (at most the step's `result_rows`)."""
+        return len(self.rows)
+
+    @property
+    def truncated(self) -> bool:
+        """True when the target returned more rows than its step keeps."""
+        return self.returned_rows > len(self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CutResult:
+    """A target whose first result set had more rows than its step keeps."""
+
+    step_name: str
+    target: Target
+    returned_rows: int
+    kept_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPage:
+    """Kept result rows of an execution, merged across its targets, one page of them.
+
+    `columns` are `step_name` (when several steps are shown), the target's server, database
+    and (when any target is a schema) schema, then the union of the result sets' columns in
+    the order they were first seen; a target without one of them has None there.
+    """
+
+    job_execution_id: int
+    step_name: str | None
+    columns: tuple[str, ...]
+    rows: tuple[tuple[JsonValue, ...], ...]
+    offset: int
+    total_rows: int
+    targets: int
+    cut_targets: int
+    cut: tuple[CutResult, ...] = ()
+
+    def aligned(self, columns: Sequence[str]) -> list[tuple[JsonValue, ...]]:
+        """The rows with `columns` (another page's, say), None where this page has none."""
+        if tuple(columns) == self.columns:
+            return list(self.rows)
+        where = {name: i for i, name in enumerate(self.columns)}
+        picks = [where.get(name) for name in columns]
+        return [tuple(None if i is None else row[i] for i in picks) for row in self.rows]

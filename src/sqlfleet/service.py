@@ -22,6 +22,7 @@ from sqlfleet.api import create_app
 from sqlfleet.api.access_log import quiet_polling
 from sqlfleet.api.launcher import AgentLauncher
 from sqlfleet.fleet import Fleet
+from sqlfleet.metrics import FleetMetrics
 
 log = logging.getLogger("sqlfleet.up")
 
@@ -40,7 +41,7 @@ class _Server(uvicorn.Server):
 async def serve_web(application: ASGIApp, listener: socket.socket) -> None:
     """Serve the web UI and the API until SIGTERM/SIGINT, then close gracefully and return
     (uvicorn on its own would re-raise the signal, and the process would die of it)."""
-    server = _Server(uvicorn.Config(application, log_level="info", proxy_headers=False))
+    server = _Server(uvicorn.Config(application, log_config=None, proxy_headers=False))
     quiet_polling()
 
     def stop() -> None:
@@ -62,12 +63,16 @@ async def serve_with_agent(
     *,
     token: str | None,
     settings: AgentSettings,
+    name: str | None = None,
     on_ready: Callable[[Agent], None] | None = None,
 ) -> None:
     """Run the agent and the web server until SIGTERM/SIGINT."""
-    agent = Agent(fleet, settings=settings)
-    application = create_app(fleet, token=token, launcher=AgentLauncher())
-    server = _Server(uvicorn.Config(application, log_level="info", proxy_headers=False))
+    agent = Agent(fleet, name=name, settings=settings)
+    metrics = FleetMetrics(fleet.store)
+    agent.dispatcher.observers.append(metrics.observe_attempt)
+    metrics.count_in_flight(lambda: agent.dispatcher.running)
+    application = create_app(fleet, token=token, launcher=AgentLauncher(), metrics=metrics)
+    server = _Server(uvicorn.Config(application, log_config=None, proxy_headers=False))
     quiet_polling()
 
     def stop() -> None:

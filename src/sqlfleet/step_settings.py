@@ -28,7 +28,7 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
     `changes` may hold StepSettings fields, RetryPolicy fields, and `output` (an
     `OutputDestination`, or None to keep it; `remove_output=True` drops it). Each value is
     checked against its limits in `sqlfleet.limits.STEP_SETTINGS`, the table every door uses.
-    `max_parallelism=0` means no limit.
+    `max_parallelism=0` means no limit, `canary=0` no canary.
     """
     changes = {k: v for k, v in changes.items() if v is not None}
     unknown = set(changes) - _RETRY_FIELDS - _SETTING_FIELDS - {"output", "remove_output"}
@@ -47,8 +47,9 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
         base = StepSettings(command=changes["command"], target_group="", credential="")
     if "command" in changes:
         changes["command"] = validate_command(changes["command"])
-    if "max_parallelism" in changes:
-        changes["max_parallelism"] = changes["max_parallelism"] or None
+    for zero_is_none in ("max_parallelism", "canary"):
+        if zero_is_none in changes:
+            changes[zero_is_none] = changes[zero_is_none] or None
     output = changes.pop("output", None)
     if output is not None:
         changes["output"] = _checked_output(output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -79,27 +80,36 @@ def _admin(statement: sql.Composable) -> None:
         conn.execute(statement)
 
 
-@pytest.fixture(scope="module")
-def big_fleet() -> Iterator[tuple[str, list[str]]]:
-    """300 PostgreSQL databases shared by a module's tests: (name prefix, names)."""
+@contextlib.contextmanager
+def database_fleet(n: int) -> Iterator[tuple[str, list[str]]]:
+    """`n` PostgreSQL databases on the shared server, dropped afterwards: (prefix, names)."""
     prefix = f"sqlfleet_acc_{uuid.uuid4().hex[:8]}"
-    names = [f"{prefix}_{i:03d}" for i in range(300)]
+    names = [f"{prefix}_{i:03d}" for i in range(n)]
     with ThreadPoolExecutor(8) as pool:
         list(
             pool.map(
                 lambda n: _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n))), names
             )
         )
-    yield prefix, names
-    with ThreadPoolExecutor(8) as pool:
-        list(
-            pool.map(
-                lambda n: _admin(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n))
-                ),
-                names,
+    try:
+        yield prefix, names
+    finally:
+        with ThreadPoolExecutor(8) as pool:
+            list(
+                pool.map(
+                    lambda n: _admin(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n))
+                    ),
+                    names,
+                )
             )
-        )
+
+
+@pytest.fixture(scope="module")
+def big_fleet() -> Iterator[tuple[str, list[str]]]:
+    """300 PostgreSQL databases shared by a module's tests: (name prefix, names)."""
+    with database_fleet(300) as fleet:
+        yield fleet
 
 
 def count_rows(names: list[str], table: str) -> dict[str, int]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from sqlfleet.schedule import Schedule
 from sqlfleet.secrets import Secret
 from sqlfleet.store import JobStore, open_engine
 from tests.acceptance.conftest import count_rows
+from tests.polling import wait_for_async as _until
 
 pytestmark = pytest.mark.timeout(240)
 PG = "postgresql://127.0.0.1:5432"
@@ -49,17 +49,6 @@ def _define(fleet: Fleet, job: str, prefix: str, command: str) -> None:
         credential="pg",
         initial_retry_interval_seconds=0.2,
     )
-
-
-async def _until(check: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"gave up after {within} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def _attempt_agents(job_db: str, execution_id: int) -> dict[str, list[str]]:

@@ -8,11 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.polling import wait_for as _until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,17 +21,6 @@ pytestmark = pytest.mark.timeout(120)
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return str(response.read().decode())
-
-
-def _until(check, within: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {within} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_demo_serves_a_job_that_ran(tmp_path: Path) -> None:

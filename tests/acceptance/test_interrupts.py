@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.secrets import Secret
+from tests.polling import wait_for_async as _until
 
 pytestmark = pytest.mark.timeout(240)
 PG = "postgresql://127.0.0.1:5432"
@@ -83,17 +83,6 @@ def _sleeping(prefix: str, seconds: str) -> int:
             [f"{prefix}\\_%", f"%pg_sleep({seconds})%"],
         ).fetchone()
         return int(row[0]) if row else 0
-
-
-async def _until(check: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {within} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def _sqlfleet(job_db: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -120,6 +120,12 @@ def test_the_openapi_document_lists_every_route(sqlite_api: Api) -> None:
         "/api/v1/executions/{execution_id}/targets",
         "/api/v1/executions/{execution_id}/targets/{target_execution_id}",
         "/api/v1/executions/{execution_id}/targets/{target_execution_id}/attempts",
+        "/api/v1/executions/{execution_id}/targets/{target_execution_id}/result",
+        "/api/v1/executions/{execution_id}/targets/{target_execution_id}/retry-now",
+        "/api/v1/executions/{execution_id}/results",
+        "/api/v1/executions/{execution_id}/results.csv",
+        "/api/v1/executions/{execution_id}/rerun",
+        "/api/v1/jobs/{name}/preview",
     }
     assert "HTTPBearer" in document["components"]["securitySchemes"]
     # Swagger UI and ReDoc would fetch their assets from the internet.

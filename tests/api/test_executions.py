@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, one_step_job, pattern_group
+from tests.api.conftest import PG, Api, one_step_job, pattern_group
+from tests.polling import wait_for
 
 URL = "/api/v1/executions"
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait_for(check: Callable[[], Any], *, within: float = 30.0, what: str = "") -> Any:
-    """Poll `check` until it is truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {within:g} s waiting for {what or check}")
-        time.sleep(0.05)
 
 
 def ended(api: Api, execution_id: int) -> dict[str, Any]:
@@ -157,3 +144,63 @@ def test_bad_execution_queries_are_refused(
 ) -> None:
     message = queue_api.error("GET", path, 422, "ValidationError", params=params)
     assert "\x00" not in message
+
+
+def test_rerun_and_retry_now_refuse_what_they_cannot_do(queue_api: Api) -> None:
+    api = queue_api
+    api.post("/api/v1/target-groups", 201, json={"name": "g"})
+    one_step_job(api, "j", "g", "SELECT 1")
+    created = api.post("/api/v1/jobs/j/executions", 202, params={"trial": "true"})
+    assert created["trial"] is True and created["rerun_of"] is None
+    execution_id = created["job_execution_id"]
+    message = api.error("POST", f"{URL}/{execution_id}/rerun", 422, "InvalidValue")
+    assert "still Created" in message
+    api.error("POST", f"{URL}/999/rerun", 404, "NotFound")
+    api.error("POST", f"{URL}/{execution_id}/targets/999/retry-now", 404, "NotFound")
+    api.post(f"{URL}/{execution_id}/stop")
+    message = api.error(
+        "POST", f"{URL}/{execution_id}/rerun", 422, "InvalidValue", json={"states": ["Failed"]}
+    )
+    assert "nothing to re-run" in message
+    rerun = api.post(f"{URL}/{execution_id}/rerun", 202, json={"states": ["Canceled"]})
+    assert rerun["rerun_of"] == execution_id and rerun["trial"] is True
+
+
+def test_retry_now_runs_a_waiting_target_at_once(sqlite_api: Api, pg_targets: list[str]) -> None:
+    api = sqlite_api
+    api.post("/api/v1/target-groups", 201, json={"name": "g"})
+    api.post("/api/v1/target-groups/g/members", 201, json={"server": PG, "database": pg_targets[0]})
+    one_step_job(
+        api,
+        "later",
+        "g",
+        "SELECT 1/0",
+        retry_attempts=1,
+        initial_retry_interval_seconds=3600,
+        maximum_retry_interval_seconds=3600,
+    )
+    execution_id = api.post("/api/v1/jobs/later/executions", 202)["job_execution_id"]
+    [waiting] = wait_for(
+        lambda: [
+            t
+            for t in api.get(f"{URL}/{execution_id}/targets")
+            if t["lifecycle"] == "WaitingForRetry"
+        ],
+        what="the target to wait for its retry, an hour away",
+    )
+    assert waiting["next_attempt_start_time"] is not None
+    page = api.client.get(f"/executions/{execution_id}", headers={"accept": "text/html"})
+    assert "next try at" in page.text and "Retry now" in page.text
+
+    target = f"{URL}/{execution_id}/targets/{waiting['target_execution_id']}"
+    api.post(f"{target}/retry-now")
+
+    final = wait_for(
+        lambda: (t := api.get(target))["lifecycle"] == "Failed" and t,
+        within=15,
+        what="the second attempt to run now",
+    )
+    assert final["current_attempts"] == 2
+    assert "not waiting for a retry" in api.error(
+        "POST", f"{target}/retry-now", 422, "InvalidValue"
+    )

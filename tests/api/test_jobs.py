@@ -319,3 +319,29 @@ def test_a_running_job_is_deleted_only_by_force(queue_api: Api) -> None:
     api.error("DELETE", f"{URL}/j", 422, "ValidationError", params={"force": "maybe"})
     api.delete(f"{URL}/j", params={"force": "true"})
     assert api.get(URL) == []
+
+
+def test_preview_renders_the_batches_and_records_nothing(api: Api, group: str) -> None:
+    one_step_job(
+        api,
+        "deploy",
+        group,
+        "UPDATE t SET db = $(target_database_name:literal)\nGO\nSELECT $(step_id)",
+        canary=2,
+        wave_size="10%",
+        max_failures="1",
+        retry_on="transient",
+    )
+    shown = api.get(f"{URL}/deploy")["steps"][0]
+    assert (shown["canary"], shown["wave_size"], shown["max_failures"]) == (2, "10%", "1")
+    assert shown["retry_on"] == "transient"
+
+    preview = api.post(f"{URL}/deploy/preview")
+
+    assert preview["ok"] is True
+    [step] = preview["steps"]
+    [target] = step["targets"]
+    assert (target["target_server_name"], target["target_database_name"]) == (PG, "x")
+    assert target["batches"] == ["UPDATE t SET db = 'x'", "SELECT 1"]
+    assert api.get("/api/v1/executions") == []
+    api.error("POST", f"{URL}/nope/preview", 404, "NotFound")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import PG, Api, pattern_group
-from tests.api.test_executions import wait_for
 from tests.api.test_security import HTML, csrf_of
+from tests.polling import wait_for
 
 
 def form_post(api: Api, page: str, path: str, data: dict[str, Any]) -> Any:

@@ -13,42 +13,37 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from sqlfleet.fleet import Fleet
 from sqlfleet.secrets import Secret
-from sqlfleet.servers import ServerUrl
-from tests.faults.conftest import PrivateServer, Process, wait_until
+from tests.acceptance.conftest import database_fleet
+from tests.faults.conftest import PrivateServer, Process
+from tests.polling import wait_for
 
+PG = "postgresql://127.0.0.1:5432"
 TARGETS = 200
 OUTAGE_SECONDS = 20.0
 
 
-@pytest.fixture
-def schema_fleet(pg_server: ServerUrl, pg_fleet: Callable[..., list[str]]) -> tuple[str, str]:
-    """200 tenant schemas in one database of the shared server: (server URL, database)."""
-    (database,) = pg_fleet(1)
-    with psycopg.connect(
-        f"postgresql://postgres@{pg_server.host}:{pg_server.port}/{database}"
-    ) as c:
-        for i in range(TARGETS):
-            c.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"t_{i:03d}")))
-    return str(pg_server), database
+@pytest.fixture(scope="module")
+def tenant_databases() -> Iterator[tuple[str, str]]:
+    """200 tenant databases on the shared server: (server URL, name pattern)."""
+    with database_fleet(TARGETS) as (prefix, _):
+        yield PG, f"{prefix}_*"
 
 
-def define_job(private_pg: PrivateServer, schema_fleet: tuple[str, str], seconds: float) -> str:
-    """A job database on the private server with job `slow` over the 200 schemas; its URL."""
+def define_job(private_pg: PrivateServer, tenants: tuple[str, str], seconds: float) -> str:
+    """A job database on the private server with job `slow` over 200 databases; its URL."""
     job_db = private_pg.create_database(f"jobs_{uuid.uuid4().hex[:6]}")
     Fleet.init(job_db)
-    server, database = schema_fleet
+    server, pattern = tenants
     with Fleet.open(job_db) as fleet:
         fleet.add_credential("admin", "postgres", Secret("trust-auth-needs-none"))
         fleet.add_target_group("tenants")
-        fleet.add_member("tenants", server=server, database=database, schema_pattern="t_*")
+        fleet.add_member("tenants", server=server, database_pattern=pattern)
         step = {
             "command": f"SELECT pg_sleep({seconds})",
             "target_group": "tenants",
@@ -102,20 +97,20 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
 
 def test_agent_start_wait_and_web_ride_out_a_restart_and_an_outage(
     private_pg: PrivateServer,
-    schema_fleet: tuple[str, str],
+    tenant_databases: tuple[str, str],
     processes: Callable[..., Process],
 ) -> None:
-    job_db = define_job(private_pg, schema_fleet, 0.5)
+    job_db = define_job(private_pg, tenant_databases, 0.5)
     agent = processes("agent", "--job-db", job_db, "agent", "--name", "a1", "--concurrency", "10")
     web = processes("web", "--job-db", job_db, "web", "--port", "0")
-    found = wait_until(
+    found = wait_for(
         lambda: re.search(r"http://127\.0\.0\.1:(\d+)/", web.stdout), within=30, what="web"
     )
     assert isinstance(found, re.Match)
     base = found.group(0)
     assert get(base + "api/v1/jobs")[0] == 200
     waiting = processes("start", "--job-db", job_db, "start", "slow", "--wait")
-    wait_until(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
+    wait_for(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
 
     answers: list[tuple[int, dict[str, str], str]] = []
     outage(private_pg, during=lambda: answers.append(get(base + "api/v1/jobs")))
@@ -149,12 +144,12 @@ def test_agent_start_wait_and_web_ride_out_a_restart_and_an_outage(
 
 def test_run_rides_out_a_restart_and_an_outage(
     private_pg: PrivateServer,
-    schema_fleet: tuple[str, str],
+    tenant_databases: tuple[str, str],
     processes: Callable[..., Process],
 ) -> None:
-    job_db = define_job(private_pg, schema_fleet, 0.5)
+    job_db = define_job(private_pg, tenant_databases, 0.5)
     run = processes("run", "--job-db", job_db, "run", "slow", "--concurrency", "10")
-    wait_until(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
+    wait_for(lambda: succeeded(job_db) >= 10, within=30, what="the first targets to succeed")
     outage(private_pg)
     assert run.wait(timeout=120) == 0, run.stderr
     assert "Succeeded (200 Succeeded)" in run.stdout
@@ -164,12 +159,12 @@ def test_run_rides_out_a_restart_and_an_outage(
 
 def test_an_agent_told_to_stop_while_the_job_database_is_away_drains_and_exits(
     private_pg: PrivateServer,
-    schema_fleet: tuple[str, str],
+    tenant_databases: tuple[str, str],
     processes: Callable[..., Process],
 ) -> None:
-    job_db = define_job(private_pg, schema_fleet, 0.5)
+    job_db = define_job(private_pg, tenant_databases, 0.5)
     agent = processes("agent", "--job-db", job_db, "agent", "--name", "a1", "--grace-period", "1")
-    wait_until(lambda: "running on" in agent.stderr, within=30, what="the agent to start")
+    wait_for(lambda: "running on" in agent.stderr, within=30, what="the agent to start")
     private_pg.stop()
     agent.process.send_signal(signal.SIGTERM)
     assert agent.wait(timeout=40) == 0, agent.stderr

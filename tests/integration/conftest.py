@@ -14,7 +14,6 @@ database behind the driver's back.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -32,6 +31,7 @@ from psycopg import sql
 from sqlfleet.secrets import Secret
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets.base import Login
+from tests.polling import wait_for_async
 
 PG_HOST = os.environ.get("SQLFLEET_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SQLFLEET_TEST_PG_PORT", "5432"))
@@ -258,18 +258,7 @@ def poll() -> Callable[..., Any]:
     value `check()` returned.
     """
 
-    async def wait(check: Callable[[], Any], *, within: float = 10.0, what: str = "") -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            value = check()
-            if value:
-                return value
-            if loop.time() > deadline:
-                pytest.fail(f"gave up after {within:g} s waiting for {what or check}")
-            await asyncio.sleep(0.05)
-
-    return wait
+    return wait_for_async
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def test_job_show_json_has_every_setting_and_version(defined: Cli) -> None:
             "connect_timeout_seconds": 30,
             "max_parallelism": None,
             "continue_on_failure": False,
+            "result_rows": 1000,
             "allow_database_switch": False,
             "output": None,
         }

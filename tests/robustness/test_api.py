@@ -277,11 +277,67 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, s: query(f"{API}/executions/{s.execution_id}/targets", limit=v),
         bad.bad_ints(limits.COUNT),
     ),
+    "POST executions rerun states": (
+        lambda v, s: body("POST", f"{API}/executions/{s.execution_id}/rerun", {"states": v}),
+        st.sampled_from([[], ["Succeeded"], ["Nope"], "Failed", [1], None, [["Failed"]]]),
+    ),
+    "POST executions rerun ID": (
+        lambda v, _: body("POST", f"{API}/executions/{segment(v)}/rerun", {}),
+        bad.bad_ints(limits.ID),
+    ),
+    "POST jobs preview preflight": (
+        lambda v, _: ("POST", f"{API}/jobs/j/preview", {"params": {"preflight": v}}),
+        st.sampled_from(["maybe", "2", "", "yes please", "\u00e9"]),
+    ),
+    "GET executions results ID": (
+        lambda v, _: ("GET", f"{API}/executions/{v}/results", {}),
+        bad.bad_ints(limits.ID),
+    ),
+    "GET executions results limit": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results", limit=v),
+        bad.bad_ints(limits.COUNT),
+    ),
+    "GET executions results offset": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results", offset=v),
+        bad.bad_ints(limits.OFFSET),
+    ),
+    "GET executions results step": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results", step=v),
+        bad.bad_names().filter(_no_surrogates),
+    ),
+    "GET executions results.csv step": (
+        lambda v, s: query(f"{API}/executions/{s.execution_id}/results.csv", step=v),
+        bad.bad_names().filter(_no_surrogates),
+    ),
+    "GET executions results.csv ID": (
+        lambda v, _: ("GET", f"{API}/executions/{v}/results.csv", {}),
+        bad.bad_ints(limits.ID),
+    ),
+    "GET executions targets ID result": (
+        lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}/result", {}),
+        bad.bad_ints(limits.ID),
+    ),
     "GET executions targets ID": (
         lambda v, s: ("GET", f"{API}/executions/{s.execution_id}/targets/{v}", {}),
         bad.bad_ints(limits.ID),
     ),
 }
+
+# The rollout policy's shares and the retry class: text the table checks.
+_BAD_TEXT_SETTINGS = {
+    "wave_size": st.sampled_from(["0", "0%", "101%", "ten", "", 1.5, True, [], -3]),
+    "max_failures": st.sampled_from(["0", "200%", "x%", "%", 0, {}, "1 0"]),
+    "retry_on": st.sampled_from(["", "some", "ALL", 1, True, "transient "]),
+}
+for _field, _values in _BAD_TEXT_SETTINGS.items():
+    SLOTS[f"PATCH steps {_field}"] = (
+        lambda v, _, f=_field: body("PATCH", f"{API}/jobs/j/steps/s", {f: v}),
+        _values,
+    )
+    SLOTS[f"POST steps {_field}"] = (
+        lambda v, _, f=_field: body("POST", f"{API}/jobs/j/steps", {**STEP, f: v}),
+        _values,
+    )
 
 for _setting in limits.NUMBER_SETTINGS:
     assert isinstance(_setting.limit, limits.Number)
@@ -383,6 +439,9 @@ LISTED: list[Request] = [
     *[("POST", f"{API}/executions/{n}/stop", {}) for n in (2147483648, 99999999999999999999)],
     query(f"{API}/jobs/j", version=99999999999999999999),
     query(f"{API}/executions", limit=99999999999999999999, offset=2147483648),
+    query(f"{API}/executions/1/results", limit=99999999999999999999, offset=2147483648),
+    query(f"{API}/executions/1/results", step="no-such-step"),
+    ("GET", f"{API}/executions/99999999999999999999/results.csv", {}),
     ("DELETE", f"{API}/target-groups/g/members/99999999999999999999", {}),
     ("GET", f"{API}/jobs/%FF%FE", {}),
     ("GET", f"{API}/jobs/%ED%B3%A9", {}),
@@ -436,6 +495,9 @@ FORM_FIELDS: dict[str, st.SearchStrategy[str]] = {
         for s in limits.NUMBER_SETTINGS
         if isinstance(s.limit, limits.Number)
     },
+    "wave_size": st.sampled_from(["0", "ten", "101%", "5%%", "-2"]),
+    "max_failures": st.sampled_from(["0%", "x", "1.5", "99999999999"]),
+    "retry_on": st.sampled_from(["some", "ALL", "transient,all"]),
 }
 
 

@@ -216,11 +216,39 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["run", "j", "--concurrency", v],
         bad.bad_number_args(limits.CONCURRENCY),
     ),
+    "run --lease-seconds": (
+        lambda v: ["run", "j", "--lease-seconds", v],
+        bad.bad_number_args(limits.LEASE_SECONDS),
+    ),
+    "execution resume ID": (
+        lambda v: ["execution", "resume", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution resume --concurrency": (
+        lambda v: ["execution", "resume", "1", "--concurrency", v],
+        bad.bad_number_args(limits.CONCURRENCY),
+    ),
     "start NAME": (lambda v: ["start", v], bad.bad_names()),
     "stop ID": (lambda v: ["stop", v], bad.bad_number_args(limits.ID)),
     "execution show ID": (
         lambda v: ["execution", "show", v],
         bad.bad_number_args(limits.ID),
+    ),
+    "execution rerun ID": (
+        lambda v: ["execution", "rerun", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution rerun --state": (
+        lambda v: ["execution", "rerun", "1", "--state", v],
+        st.one_of(
+            st.sampled_from(["", ",", "Succeeded", "InProgress", "failed", "Failed,,Nope"]),
+            st.text(max_size=20).filter(
+                lambda v: (
+                    not {p.strip() for p in v.split(",")}
+                    <= {"Failed", "TimedOut", "Canceled", "Skipped"}
+                )
+            ),
+        ),
     ),
     "execution list --count": (
         lambda v: ["execution", "list", "--count", v],
@@ -231,6 +259,18 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         lambda v: ["execution", "list", "--lifecycle", v],
         bad.bad_lifecycles(),
     ),
+    "execution results ID": (
+        lambda v: ["execution", "results", v],
+        bad.bad_number_args(limits.ID),
+    ),
+    "execution results --step": (
+        lambda v: ["execution", "results", "1", "--step", v],
+        bad.bad_names(),
+    ),
+    "execution results --format": (
+        lambda v: ["execution", "results", "1", "--format", v],
+        st.text(max_size=8).filter(lambda v: v not in ("table", "csv", "json")),
+    ),
     "purge --older-than": (
         lambda v: ["purge", "--older-than", v],
         bad.bad_number_args(limits.OLDER_THAN_DAYS),
@@ -240,6 +280,10 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
     "agent --concurrency": (
         lambda v: ["agent", "--concurrency", v],
         bad.bad_number_args(limits.CONCURRENCY),
+    ),
+    "agent --metrics-port": (
+        lambda v: ["agent", "--metrics-port", v],
+        bad.bad_number_args(limits.PORT),
     ),
     "agent --lease-seconds": (
         lambda v: ["agent", "--lease-seconds", v],
@@ -291,6 +335,25 @@ for _setting in limits.NUMBER_SETTINGS:
         lambda v, flag=_setting.flag: ["job", "update-step", "j", "s", flag, v],
         _bad,
     )
+
+# The rollout policy's shares and the retry class: text the table checks.
+_BAD_SHARES = st.one_of(
+    st.sampled_from(["0", "0%", "101%", "ten", "5%%", "-1", "", "1e3", "12345678901"]),
+    st.text(max_size=20).filter(lambda v: not v.strip().rstrip("%").strip().isdigit()),
+)
+for _flag in ("--wave-size", "--max-failures"):
+    SLOTS[f"job add-step {_flag}"] = (
+        lambda v, flag=_flag: ["job", "add-step", "j", *STEP, flag, v],
+        _BAD_SHARES,
+    )
+    SLOTS[f"job update-step {_flag}"] = (
+        lambda v, flag=_flag: ["job", "update-step", "j", "s", flag, v],
+        _BAD_SHARES,
+    )
+SLOTS["job update-step --retry-on"] = (
+    lambda v: ["job", "update-step", "j", "s", "--retry-on", v],
+    st.text(max_size=20).filter(lambda v: v not in ("all", "transient")),
+)
 
 
 @pytest.mark.parametrize("slot", sorted(SLOTS))
@@ -386,9 +449,16 @@ def test_hosts_that_cannot_be_served_are_refused(
 
 TOO_BIG = ["2147483648", "99999999999999999999"]
 LISTED: list[list[str]] = [
+    ["apply", "/nonexistent/fleet.yaml"],
+    ["apply", "/proc/self/mem"],
+    ["apply", "/etc"],
+    ["export", "--job", "no-such-job"],
+    ["export", "--job", "j", "--output", "/nonexistent/folder/out.yaml"],
     *[["target-group", "remove-member", "g", n] for n in TOO_BIG],
     *[["stop", n] for n in TOO_BIG],
     *[["execution", "show", n] for n in TOO_BIG],
+    *[["execution", "results", n] for n in TOO_BIG],
+    ["execution", "results", "1", "--step", "no-such-step"],
     *[["execution", "list", "--count", n] for n in TOO_BIG],
     *[["job", "show", "j", "--version", n] for n in TOO_BIG],
     *[["run", "j", "--concurrency", n] for n in TOO_BIG],

@@ -77,6 +77,9 @@ def test_step_numbers_have_one_boundary_on_every_door(
             "step_timeout_seconds": step.settings.step_timeout_seconds,
             "connect_timeout_seconds": step.settings.connect_timeout_seconds,
             "max_parallelism": step.settings.max_parallelism or 0,
+            "canary": step.settings.canary or 0,
+            "wave_pause_seconds": step.settings.wave_pause_seconds,
+            "result_rows": step.settings.result_rows,
             **{
                 f: getattr(step.settings.retry, f)
                 for f in ("retry_attempts", *RETRY_PAIR, "retry_interval_backoff_multiplier")

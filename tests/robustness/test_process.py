@@ -17,8 +17,8 @@ from sqlfleet.errors import DuplicateName
 from sqlfleet.fleet import Fleet
 from sqlfleet.secrets import Secret
 from sqlfleet.store.definitions import DefinitionStore
-from tests.api.test_executions import wait_for
 from tests.conftest import pg_admin
+from tests.polling import wait_for
 from tests.robustness.conftest import KEY, Seeded
 
 SQLFLEET = str(Path(sys.executable).with_name("sqlfleet"))

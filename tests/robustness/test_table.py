@@ -29,7 +29,10 @@ def test_the_defaults_are_the_tables() -> None:
         value = getattr(settings.retry, setting.field, None)
         if value is None:
             value = getattr(settings, setting.field)
-        assert value == (setting.limit.default or None), setting.field
+        if setting.limit.default is None:
+            assert value is None, setting.field
+        else:
+            assert value == setting.limit.default, setting.field
 
 
 @pytest.mark.parametrize("setting", limits.NUMBER_SETTINGS, ids=lambda s: s.field)

@@ -1,7 +1,8 @@
 """The web server's access log, without the routine polling of the live pages.
 
-An open execution page asks for its `live.json` every second: logging each of those lines
-at info level would bury everything else. Polls that succeed are left out; failed ones stay.
+An open execution page asks for its `live.json` every second, and Prometheus scrapes
+`/metrics`: logging each of those lines at info level would bury everything else. Polls
+that succeed are left out; failed ones stay.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 
 # uvicorn.access records carry (client, method, path, http version, status) as their args.
 _ACCESS_ARGS = 5
-QUIET_SUFFIXES = ("/live.json",)
+QUIET_SUFFIXES = ("/live.json", "/metrics")
 
 
 class QuietPolling(logging.Filter):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
 import sqlfleet
+from sqlfleet.api import metrics as metrics_routes
 from sqlfleet.api.errors import CatchAll, error_body, install_error_handlers, wants_html
 from sqlfleet.api.launcher import InProcessLauncher, Launcher
 from sqlfleet.api.pages import include_pages
@@ -21,6 +23,9 @@ from sqlfleet.api.routes import include_api
 from sqlfleet.api.security import TOKEN_ENV, CsrfRefused, LoginRequired, RequestGuard, Security
 from sqlfleet.api.sessions import MAX_AGE_SECONDS, SessionStore
 from sqlfleet.fleet import Fleet
+
+if TYPE_CHECKING:
+    from sqlfleet.metrics import FleetMetrics
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "sqlfleet_session"
@@ -34,12 +39,14 @@ def create_app(
     token: str | None = None,
     launcher: Launcher | None = None,
     allowed_hosts: Iterable[str] | None = None,
+    metrics: FleetMetrics | None = None,
 ) -> FastAPI:
     """The ASGI app on a Fleet.
 
     `fleet` is a Fleet (the caller closes it), a factory, or a job database URL (None: the
     default); the app closes what it opened. `token` turns on the API's bearer token and the
-    pages' login. `launcher` runs started executions (default: in this process).
+    pages' login. `launcher` runs started executions (default: in this process). `metrics`
+    are served at /metrics (default: what the job database holds).
     `allowed_hosts` are the `Host` names served (default without a token: `localhost` and
     any loopback address; with one: any name). Signed-in sessions live in this app's memory.
     """
@@ -54,6 +61,8 @@ def create_app(
             yield
         finally:
             await runner.aclose()
+            if metrics is None and app.state.metrics is not None:
+                app.state.metrics.close()  # made on the first scrape
             if owned:
                 opened.close()
 
@@ -71,6 +80,7 @@ def create_app(
     )
     app.state.fleet = opened
     app.state.launcher = runner
+    app.state.metrics = metrics
     app.state.security = security
     app.state.sessions = SessionStore(max_age=MAX_AGE_SECONDS)
 
@@ -78,6 +88,7 @@ def create_app(
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     include_api(app)
+    app.include_router(metrics_routes.router)
     include_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

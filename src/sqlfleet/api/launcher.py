@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -26,17 +27,21 @@ class Launcher(Protocol):
         """Create an execution of `job`'s current version; return it as created."""
         ...
 
+    async def launch(self, fleet: Fleet, create: Callable[[], JobExecution]) -> JobExecution:
+        """Create an execution with `create` (a re-run, say); return it as created."""
+        ...
+
     async def aclose(self) -> None:
         """The server is stopping: let go of what runs here."""
         ...
 
 
-async def _create(fleet: Fleet, job: str) -> JobExecution:
-    def create() -> JobExecution:
+async def _create(fleet: Fleet, create: Callable[[], JobExecution]) -> JobExecution:
+    def checked() -> JobExecution:
         fleet.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
-        return fleet.create_execution(job, trigger="manual")
+        return create()
 
-    return await run_in_threadpool(create)
+    return await run_in_threadpool(checked)
 
 
 class AgentLauncher:
@@ -44,7 +49,11 @@ class AgentLauncher:
 
     async def start(self, fleet: Fleet, job: str) -> JobExecution:
         """Create the execution for the agents."""
-        return await _create(fleet, job)
+        return await self.launch(fleet, lambda: fleet.create_execution(job, trigger="manual"))
+
+    async def launch(self, fleet: Fleet, create: Callable[[], JobExecution]) -> JobExecution:
+        """Create the execution for the agents."""
+        return await _create(fleet, create)
 
     async def aclose(self) -> None:
         """Nothing runs here."""
@@ -64,7 +73,11 @@ class InProcessLauncher:
 
     async def start(self, fleet: Fleet, job: str) -> JobExecution:
         """Create the execution and start running it here."""
-        execution = await _create(fleet, job)
+        return await self.launch(fleet, lambda: fleet.create_execution(job, trigger="manual"))
+
+    async def launch(self, fleet: Fleet, create: Callable[[], JobExecution]) -> JobExecution:
+        """Create the execution with `create` and start running it here."""
+        execution = await _create(fleet, create)
         task = asyncio.create_task(
             self._run(fleet, execution.id), name=f"sqlfleet-execution-{execution.id}"
         )
@@ -76,9 +89,18 @@ class InProcessLauncher:
         try:
             ended = await fleet.run_execution(execution_id, concurrency=self.concurrency)
         except Exception:
-            log.exception("execution %s stopped running on an error", execution_id)
+            log.exception(
+                "execution %s stopped running on an error",
+                execution_id,
+                extra={"job_execution_id": execution_id},
+            )
         else:
-            log.info("execution %s ended %s", execution_id, ended.lifecycle.value)
+            log.info(
+                "execution %s ended %s",
+                execution_id,
+                ended.lifecycle.value,
+                extra={"job": ended.job_name, "job_execution_id": execution_id},
+            )
 
     async def aclose(self) -> None:
         """Stop running (what was running is taken over by an agent when its lease expires)."""

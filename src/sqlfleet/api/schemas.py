@@ -9,7 +9,7 @@ schedules) and its errors become 4xx answers too.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
@@ -62,6 +62,14 @@ Multiplier = Annotated[float, _number(limits.BACKOFF_MULTIPLIER)]
 StepTimeout = Annotated[int, _number(limits.STEP_TIMEOUT)]
 ConnectTimeout = Annotated[int, _number(limits.CONNECT_TIMEOUT)]
 MaxParallelism = Annotated[int, _number(limits.MAX_PARALLELISM)]
+Canary = Annotated[int, _number(limits.CANARY)]
+WavePause = Annotated[float, _number(limits.WAVE_PAUSE)]
+Share = Annotated[
+    str,
+    Field(min_length=1, max_length=limits.SHARE.max_length, pattern=r"^\s*\d{1,9}\s*%?\s*$"),
+]
+RetryOn = Literal["all", "transient"]
+ResultRows = Annotated[int, _number(limits.RESULT_ROWS)]
 
 # Path and query parameters.
 PathName = Annotated[
@@ -213,6 +221,14 @@ class StepFields(Body):
     connect_timeout_seconds: ConnectTimeout | None = None
     max_parallelism: MaxParallelism | None = None
     continue_on_failure: bool | None = None
+    canary: Canary | None = Field(None, description=limits.STEP_SETTING["canary"].help_text)
+    wave_size: Share | None = Field(None, description=limits.STEP_SETTING["wave_size"].help_text)
+    wave_pause_seconds: WavePause | None = None
+    max_failures: Share | None = Field(
+        None, description=limits.STEP_SETTING["max_failures"].help_text
+    )
+    retry_on: RetryOn | None = Field(None, description=limits.STEP_SETTING["retry_on"].help_text)
+    result_rows: ResultRows | None = None
     allow_database_switch: bool | None = None
 
     def settings(self) -> dict[str, Any]:

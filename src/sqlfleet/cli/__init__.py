@@ -34,7 +34,16 @@ def exit_code(error: SqlfleetError) -> int:
 def command() -> Any:
     """The Click command tree, built once: Typer would rebuild it from signatures each call."""
     # Importing the command modules registers their commands on `app`.
-    from sqlfleet.cli import agents, definitions, demo, executions, web  # noqa: F401
+    from sqlfleet.cli import (  # noqa: F401
+        agents,
+        definitions,
+        demo,
+        executions,
+        jobs_as_code,
+        rerun,
+        results,
+        web,
+    )
 
     return typer.main.get_command(app)
 

@@ -9,9 +9,19 @@ from typing import Annotated
 
 import typer
 
-from sqlfleet import limits
-from sqlfleet.cli.app import JsonOption, app, number_option, open_fleet, print_json, print_table
+from sqlfleet import limits, logs
+from sqlfleet.agent import AgentSettings
+from sqlfleet.cli.app import (
+    JsonOption,
+    app,
+    checked,
+    number_option,
+    open_fleet,
+    print_json,
+    print_table,
+)
 from sqlfleet.documents import iso
+from sqlfleet.logs import LogFormat
 
 agent_app = typer.Typer(
     help="Run an agent: it fires schedules and runs what anyone started. "
@@ -21,40 +31,79 @@ agent_app = typer.Typer(
 app.add_typer(agent_app, name="agent")
 
 
-@agent_app.callback()
-def agent(
-    ctx: typer.Context,
-    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
-    name: Annotated[
-        str | None, typer.Option("--name", help="Agent name (default: host-pid).")
-    ] = None,
-    grace_period: Annotated[
-        float, number_option("--grace-period", limits.GRACE_PERIOD, metavar="S")
-    ] = 30.0,
-    retention_days: Annotated[
-        float, number_option("--retention-days", limits.RETENTION_DAYS, metavar="D")
-    ] = 45.0,
-    lease_seconds: Annotated[
-        float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")
-    ] = 60.0,
-) -> None:
-    """Run an agent until SIGTERM or Ctrl-C."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from sqlfleet.agent import Agent, AgentSettings
+# One option set for `agent` and `up` (which runs an agent too).
+ConcurrencyOption = Annotated[int, number_option("--concurrency", limits.CONCURRENCY)]
+NameOption = Annotated[str | None, typer.Option("--name", help="Agent name (default: host-pid).")]
+GracePeriodOption = Annotated[
+    float, number_option("--grace-period", limits.GRACE_PERIOD, metavar="S")
+]
+RetentionOption = Annotated[
+    float, number_option("--retention-days", limits.RETENTION_DAYS, metavar="D")
+]
+LeaseOption = Annotated[float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")]
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option("--log-format", help="text, or json: one JSON object per line, for log shippers."),
+]
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = AgentSettings(
+
+def agent_settings(
+    concurrency: int, grace_period: float, retention_days: float, lease_seconds: float
+) -> AgentSettings:
+    """The agent's settings from its options."""
+    return AgentSettings(
         concurrency=concurrency,
         grace_period=grace_period,
         retention_days=retention_days,
         lease=timedelta(seconds=lease_seconds),
         heartbeat_interval=min(5.0, lease_seconds / 3),
     )
+
+
+@agent_app.callback()
+def agent(
+    ctx: typer.Context,
+    concurrency: ConcurrencyOption = 100,
+    name: NameOption = None,
+    grace_period: GracePeriodOption = 30.0,
+    retention_days: RetentionOption = 45.0,
+    lease_seconds: LeaseOption = 60.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            metavar="P",
+            help="Serve Prometheus metrics on 127.0.0.1:P/metrics (0: a free port).",
+            callback=checked(limits.PORT, "--metrics-port"),
+        ),
+    ] = None,
+    log_format: LogFormatOption = LogFormat.TEXT,
+) -> None:
+    """Run an agent until SIGTERM or Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlfleet.agent import Agent
+
+    settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
     with open_fleet(ctx) as fleet:
-        asyncio.run(Agent(fleet, name=name, settings=settings).run())
+        logs.configure(log_format)  # only now: a refused command leaves logging as it was
+        agent = Agent(fleet, name=name, settings=settings)
+        stop_metrics = None
+        if metrics_port is not None:
+            from sqlfleet.metrics import FleetMetrics, serve
+
+            metrics = FleetMetrics(fleet.store)
+            agent.dispatcher.observers.append(metrics.observe_attempt)
+            metrics.count_in_flight(lambda: agent.dispatcher.running)
+            bound, stop_metrics = serve(metrics, metrics_port)
+            logging.getLogger("sqlfleet.agent").info(
+                "metrics on http://127.0.0.1:%d/metrics", bound
+            )
+        try:
+            asyncio.run(agent.run())
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 @agent_app.command("list")

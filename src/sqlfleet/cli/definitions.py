@@ -467,7 +467,13 @@ def _step_options(
     timeout: int | None,
     connect_timeout: int | None,
     max_parallelism: int | None,
+    result_rows: int | None,
     continue_on_failure: bool | None,
+    canary: int | None,
+    wave_size: str | None,
+    wave_pause: float | None,
+    max_failures: str | None,
+    retry_on: str | None,
     allow_database_switch: bool | None,
     output_server: str | None,
     output_database: str | None,
@@ -508,7 +514,13 @@ def _step_options(
         "step_timeout_seconds": timeout,
         "connect_timeout_seconds": connect_timeout,
         "max_parallelism": max_parallelism,
+        "result_rows": result_rows,
         "continue_on_failure": continue_on_failure,
+        "canary": canary,
+        "wave_size": wave_size,
+        "wave_pause_seconds": wave_pause,
+        "max_failures": max_failures,
+        "retry_on": retry_on,
         "allow_database_switch": allow_database_switch,
         "output": output,
     }
@@ -533,6 +545,12 @@ Backoff = Annotated[float | None, _step_option("retry_interval_backoff_multiplie
 Timeout = Annotated[int | None, _step_option("step_timeout_seconds")]
 ConnectTimeout = Annotated[int | None, _step_option("connect_timeout_seconds")]
 MaxParallelism = Annotated[int | None, _step_option("max_parallelism")]
+Canary = Annotated[int | None, _step_option("canary")]
+WaveSize = Annotated[str | None, _step_option("wave_size")]
+WavePause = Annotated[float | None, _step_option("wave_pause_seconds")]
+MaxFailures = Annotated[str | None, _step_option("max_failures")]
+RetryOn = Annotated[str | None, _step_option("retry_on")]
+ResultRows = Annotated[int | None, _step_option("result_rows")]
 _NAME_HELP = f"(up to {limits.MAX_NAME} characters)"
 OutputServer = Annotated[
     str | None,
@@ -574,7 +592,13 @@ def job_add_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
+    result_rows: ResultRows = None,
     continue_on_failure: Annotated[bool, _step_option("continue_on_failure")] = False,
+    canary: Canary = None,
+    wave_size: WaveSize = None,
+    wave_pause: WavePause = None,
+    max_failures: MaxFailures = None,
+    retry_on: RetryOn = None,
     allow_database_switch: Annotated[bool, _step_option("allow_database_switch")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
@@ -610,6 +634,7 @@ def job_update_step(
     timeout: Timeout = None,
     connect_timeout: ConnectTimeout = None,
     max_parallelism: MaxParallelism = None,
+    result_rows: ResultRows = None,
     continue_on_failure: Annotated[
         bool | None,
         typer.Option(
@@ -617,6 +642,11 @@ def job_update_step(
             help=limits.STEP_SETTING["continue_on_failure"].help_text,
         ),
     ] = None,
+    canary: Canary = None,
+    wave_size: WaveSize = None,
+    wave_pause: WavePause = None,
+    max_failures: MaxFailures = None,
+    retry_on: RetryOn = None,
     allow_database_switch: Annotated[
         bool | None,
         typer.Option(

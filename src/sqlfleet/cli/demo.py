@@ -28,6 +28,7 @@ def demo(
     ] = True,
 ) -> None:
     """Create a demo fleet (SQLite databases) with a job, run it, and serve the web UI."""
+    from sqlfleet.agent import AgentSettings
     from sqlfleet.demo import create_demo
 
     if folder is not None:
@@ -41,7 +42,7 @@ def demo(
         say(f"job {made.job!r}: execution {execution.id} started; its results go to {made.results}")
 
     if serve:
-        serve_up(ctx, host=host, port=port, concurrency=10, before=prepare)
+        serve_up(ctx, host=host, port=port, settings=AgentSettings(concurrency=10), before=prepare)
         return
     from sqlfleet.cli.app import open_fleet
 

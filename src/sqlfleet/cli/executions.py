@@ -27,6 +27,7 @@ from sqlfleet.cli.app import (
 )
 from sqlfleet.cli.attempts import print_attempts, print_first_errors, target_document
 from sqlfleet.cli.definitions import group_app
+from sqlfleet.cli.preview import DryRunOption, PreflightOption, TrialOption, show_preview
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
@@ -235,6 +236,9 @@ def run(
     concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
+    dry_run: DryRunOption = False,
+    preflight: PreflightOption = False,
+    trial: TrialOption = False,
 ) -> None:
     """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded.
 
@@ -244,6 +248,9 @@ def run(
     """
     interrupt = Interrupt()
     with open_fleet(ctx) as fleet:
+        if dry_run or preflight:
+            show_preview(fleet, job, dry_run=dry_run, preflight=preflight, json=json)
+            return
         progress = Progress(fleet, quiet=json)
 
         async def work(created: Callable[[JobExecution], None]) -> JobExecution:
@@ -254,6 +261,7 @@ def run(
                     on_created=created,
                     stop=stop,
                     lease=timedelta(seconds=lease_seconds),
+                    trial=trial,
                 )
 
         with interrupt.quit_on_second():
@@ -269,6 +277,9 @@ def start(
         bool, typer.Option("--wait", help="Follow it until it ends; exit 0 only if it succeeded.")
     ] = False,
     json: JsonOption = False,
+    dry_run: DryRunOption = False,
+    preflight: PreflightOption = False,
+    trial: TrialOption = False,
 ) -> None:
     """Create an execution of JOB for the agents to run.
 
@@ -278,7 +289,10 @@ def start(
     """
     interrupt = Interrupt()
     with open_fleet(ctx) as fleet:
-        execution = fleet.create_execution(job, trigger="manual")
+        if dry_run or preflight:
+            show_preview(fleet, job, dry_run=dry_run, preflight=preflight, json=json)
+            return
+        execution = fleet.create_execution(job, trigger="manual", trial=trial)
         if not wait:
             if json:
                 print_json(documents.job_execution(execution))
@@ -337,10 +351,8 @@ def stop(ctx: typer.Context, execution_id: ExecutionId) -> None:
 @execution_app.command("resume")
 def execution_resume(
     ctx: typer.Context,
-    execution_id: int,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Target connections at a time.")
-    ] = 100,
+    execution_id: ExecutionId,
+    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
     lease_seconds: LeaseOption = 60.0,
     json: JsonOption = False,
 ) -> None:
@@ -403,7 +415,7 @@ def execution_list(
                 e.id,
                 e.job_name,
                 e.job_version,
-                e.lifecycle.value,
+                e.lifecycle.value + _marks(e),
                 f"{e.create_time:%Y-%m-%d %H:%M:%S}",
                 f"{e.end_time:%H:%M:%S}" if e.end_time else "",
                 _counts(e),
@@ -464,7 +476,8 @@ def execution_show(
         [
             ("execution", execution.id),
             ("job", f"{execution.job_name} (version {execution.job_version})"),
-            ("lifecycle", execution.lifecycle.value),
+            ("lifecycle", execution.lifecycle.value + _marks(execution)),
+            *([("re-runs", f"execution {execution.rerun_of}")] if execution.rerun_of else []),
             ("created", execution.create_time),
             ("started", execution.start_time),
             ("ended", execution.end_time),
@@ -520,6 +533,14 @@ def execution_show(
             print_first_errors(target_list, tried)
     if attempts:
         print_attempts(target_list, tried)
+
+
+def _marks(execution: JobExecution) -> str:
+    """What sets an execution apart in a list: a trial, a re-run."""
+    marks = ["trial"] if execution.trial else []
+    if execution.rerun_of is not None:
+        marks.append(f"re-run of {execution.rerun_of}")
+    return f" ({', '.join(marks)})" if marks else ""
 
 
 def _counts_of(counts: dict[str, int]) -> str:

@@ -10,9 +10,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sqlfleet import limits
+from sqlfleet import limits, logs
+from sqlfleet.agent import AgentSettings
+from sqlfleet.cli.agents import (
+    ConcurrencyOption,
+    GracePeriodOption,
+    LeaseOption,
+    LogFormatOption,
+    NameOption,
+    RetentionOption,
+    agent_settings,
+)
 from sqlfleet.cli.app import app, number_option, open_fleet, say
 from sqlfleet.errors import InvalidValue
+from sqlfleet.logs import LogFormat
 
 if TYPE_CHECKING:
     from sqlfleet.fleet import Fleet
@@ -32,6 +43,7 @@ def web(
         ),
     ] = "127.0.0.1",
     port: Annotated[int, number_option("--port", limits.PORT)] = DEFAULT_PORT,
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
     """Serve the web UI and the REST API (/api/v1, OpenAPI at /openapi.json).
 
@@ -48,6 +60,7 @@ def web(
     with open_fleet(ctx) as fleet:
         fleet.secrets  # noqa: B018 -- a missing or wrong secret key is reported now, not later
         listener = listen(host, port)
+        logs.configure(log_format)  # only now: a refused command leaves logging as it was
         try:
             application = create_app(fleet, token=token)
             shown = f"[{host}]" if ":" in host else host
@@ -101,10 +114,19 @@ def up(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, number_option("--port", limits.PORT)] = DEFAULT_PORT,
-    concurrency: Annotated[int, number_option("--concurrency", limits.CONCURRENCY)] = 100,
+    concurrency: ConcurrencyOption = 100,
+    name: NameOption = None,
+    grace_period: GracePeriodOption = 30.0,
+    retention_days: RetentionOption = 45.0,
+    lease_seconds: LeaseOption = 60.0,
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
-    """Run an agent and the web server in one process (the embedded default's way)."""
-    serve_up(ctx, host=host, port=port, concurrency=concurrency)
+    """Run an agent and the web server in one process (the embedded default's way).
+
+    The agent takes the options `sqlfleet agent` takes; the web server those of `web`.
+    """
+    settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
+    serve_up(ctx, host=host, port=port, settings=settings, name=name, log_format=log_format)
 
 
 def serve_up(
@@ -112,19 +134,16 @@ def serve_up(
     *,
     host: str,
     port: int,
-    concurrency: int,
+    settings: AgentSettings,
+    name: str | None = None,
+    log_format: LogFormat = LogFormat.TEXT,
     before: Callable[[Fleet], None] | None = None,
 ) -> None:
     """Open the job database, listen, and run agent + web until stopped."""
     import asyncio
-    import logging
 
-    from sqlfleet.agent import AgentSettings
     from sqlfleet.service import serve_with_agent
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     token = web_token(host)
     with open_fleet(ctx) as fleet:
         fleet.secrets  # noqa: B018 -- a missing or wrong secret key is reported now, not later
@@ -134,8 +153,10 @@ def serve_up(
         try:
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{listener.getsockname()[1]}/"
-            settings = AgentSettings(concurrency=concurrency)
             say(f"sqlfleet is up: web UI and API on {url} (job database {fleet.store.url})")
-            asyncio.run(serve_with_agent(fleet, listener, token=token, settings=settings))
+            logs.configure(log_format)
+            asyncio.run(
+                serve_with_agent(fleet, listener, token=token, settings=settings, name=name)
+            )
         finally:
             listener.close()

@@ -18,12 +18,13 @@ from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlfleet.clock import Clock, utcnow
+from sqlfleet.engine import rollout
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import JobExecution
+from sqlfleet.model import AttemptEnded, JobExecution, StepSettings, Target
 from sqlfleet.secrets import Secret
 from sqlfleet.store import ClaimedTarget, JobStore, Outcome, StepStart
 from sqlfleet.targets import Login
@@ -67,6 +68,8 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.agent_name = agent_name
+        # Told of every attempt that ends here (metrics): quick calls, on the event loop.
+        self.observers: list[Callable[[AttemptEnded], None]] = []
         self.settings = settings or DispatcherSettings()
         self.clock = clock
         self.job_execution_id = job_execution_id
@@ -88,6 +91,7 @@ class Dispatcher:
         self._claiming = True
         self._steps_may_be_ready = True
         self._targets_may_be_due = True
+        self._rollouts_may_move = True
         self._next_poll = 0.0
 
     @property
@@ -219,6 +223,7 @@ class Dispatcher:
         found = False
         if self._steps_may_be_ready or now >= self._next_poll:
             self._steps_may_be_ready = False
+            self._rollouts_may_move = True
             self._next_poll = now + self.settings.poll_interval
             self._targets_may_be_due = True
             while True:
@@ -233,6 +238,12 @@ class Dispatcher:
                     break
                 found = True
                 await self._start_step(step)
+        if self._rollouts_may_move:
+            # Outcomes were recorded (or time passed): a wave may open, a step may halt.
+            self._rollouts_may_move = False
+            if await rollout.advance(self.db, self.store, self.job_execution_id, self.clock()):
+                self._targets_may_be_due = True
+                self._steps_may_be_ready = True
         capacity = 2 * self.settings.concurrency - len(self._inflight)
         room = capacity >= self.settings.concurrency // 2 or not self._inflight
         if room and self._targets_may_be_due:
@@ -261,18 +272,22 @@ class Dispatcher:
         try:
             job = await self.db(self.store.get_job_by_id, step.job_id, step.job_version)
             settings = next(s for s in job.steps if s.step_id == step.step_id).settings
-            group = await self.db(self.store.get_target_group, settings.target_group)
-            refresh = {m.refresh_credential for m in group.members if m.refresh_credential}
-            logins = {name: await self._login(name) for name in refresh}
-            targets = await resolve_group(
-                group,
-                default_login=await self._login(settings.credential),
-                logins=logins,
-                connect_timeout=float(settings.connect_timeout_seconds),
-            )
+            # A re-run's step runs where the original left targets to run again.
+            rerun = None
+            if step.rerun_of is not None:
+                rerun = await self.db(self.store.rerun_targets, step)
+            targets = rerun if rerun is not None else await self._resolve(settings)
         except SqlfleetError as exc:
             log.warning(
-                "step %s of execution %s: %s", step.step_id, step.job_execution_id, exc.message
+                "step %s of execution %s: %s",
+                step.step_id,
+                step.job_execution_id,
+                exc.message,
+                extra={
+                    "job": step.job_name,
+                    "job_execution_id": step.job_execution_id,
+                    "step": step.step_id,
+                },
             )
             await self.db(
                 self.store.fail_step,
@@ -282,7 +297,25 @@ class Dispatcher:
                 now=self.clock(),
             )
             return
-        await self.db(self.store.add_targets, step, self.agent_name, targets, now=self.clock())
+        await self.db(
+            self.store.add_targets,
+            step,
+            self.agent_name,
+            targets,
+            now=self.clock(),
+            waves=rollout.waves(settings, len(targets)),
+        )
+
+    async def _resolve(self, settings: StepSettings) -> list[Target]:
+        group = await self.db(self.store.get_target_group, settings.target_group)
+        refresh = {m.refresh_credential for m in group.members if m.refresh_credential}
+        logins = {name: await self._login(name) for name in refresh}
+        return await resolve_group(
+            group,
+            default_login=await self._login(settings.credential),
+            logins=logins,
+            connect_timeout=float(settings.connect_timeout_seconds),
+        )
 
     async def _login(self, credential: str) -> Login:
         login = self._logins.get(credential)
@@ -333,7 +366,15 @@ class Dispatcher:
             except SqlfleetError as exc:
                 outcome = claimed.ended(Lifecycle.FAILED, self.clock(), exc.message)
             except Exception as exc:  # a defect must fail one target, not stop the agent
-                log.exception("target execution %s failed unexpectedly", claimed.id)
+                log.exception(
+                    "target execution %s failed unexpectedly",
+                    claimed.id,
+                    extra={
+                        "job_execution_id": claimed.job_execution_id,
+                        "step": claimed.step_id,
+                        "target_execution_id": claimed.id,
+                    },
+                )
                 outcome = claimed.ended(
                     Lifecycle.FAILED, self.clock(), f"internal error: {type(exc).__name__}"
                 )
@@ -348,6 +389,19 @@ class Dispatcher:
         self._unstarted.discard(claimed.id)
         self._pending.append(outcome)
         self._outcomes_ready.set()
+        if self.observers:
+            self._observe(claimed, outcome)
+
+    def _observe(self, claimed: ClaimedTarget, outcome: Outcome) -> None:
+        plan = self._plans.get((claimed.job_id, claimed.job_version, claimed.step_id))
+        ended = AttemptEnded(
+            job_name=plan.job.name if plan else f"job {claimed.job_id}",
+            step_name=plan.step.name if plan else f"step {claimed.step_id}",
+            lifecycle=outcome.lifecycle,
+            seconds=max(0.0, (outcome.end_time - outcome.attempt_start_time).total_seconds()),
+        )
+        for observe in self.observers:
+            observe(ended)
 
     async def _trouble(self, doing: str, exc: StoreError) -> None:
         """The job database failed: say so, and back off before trying again."""
@@ -381,6 +435,7 @@ class Dispatcher:
                 except StoreError:
                     self._pending[:0] = batch
                     raise
+                self._rollouts_may_move = True
                 if finished_steps:
                     self._steps_may_be_ready = True
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):

@@ -17,8 +17,17 @@ from typing import Any
 from sqlfleet.clock import Clock
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
-from sqlfleet.errors import InvalidCommand, SqlfleetError, TargetQueryError, TargetTimeout
+from sqlfleet.engine.results import keep_result
+from sqlfleet.errors import (
+    InvalidCommand,
+    MultipleStatements,
+    SqlfleetError,
+    TargetError,
+    TargetQueryError,
+    TargetTimeout,
+)
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.model import KeptResult
 from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
 from sqlfleet.statements import Location, Statement, location_of
@@ -50,7 +59,7 @@ def _server(url: str) -> tuple[ServerUrl, Driver]:
 
 
 def returns_rows(batch: str) -> bool:
-    """Whether a batch looks like a query (so its rows can go to the output table)."""
+    """Whether a batch looks like a query (so its rows can be kept or go to the output table)."""
     return _QUERY_START.match(batch) is not None
 
 
@@ -74,6 +83,12 @@ async def run_attempt(
             [dataclasses.replace(s, text=substitute(s.text, variables, driver)) for s in batch]
             for batch in plan.statements(driver.engine)
         ]
+        trial = driver.trial_statements if claimed.trial else None
+        if claimed.trial and trial is None:
+            raise InvalidCommand(
+                f"a trial is refused on {driver.engine}: its DDL commits at once, so a "
+                "transaction that is rolled back could not undo it"
+            )
         connection = await driver.connect(
             server,
             target.database,
@@ -82,19 +97,37 @@ async def run_attempt(
             schema=target.schema,
         )
         first: FirstResult | None = None
+        keep = settings.result_rows
         try:
+            if trial is not None:
+                await connection.execute(
+                    trial[0], timeout=_remaining(deadline, clock), want_rows=False
+                )
             for batch, statements in zip(plan.batches, rendered, strict=True):
                 for _ in range(batch.repeat):
-                    want_rows = output is not None and first is None and returns_rows(batch.text)
+                    want_rows = (
+                        (output is not None or keep > 0)
+                        and first is None
+                        and returns_rows(batch.text)
+                    )
                     sent = statements
+                    result = None
                     try:
                         if want_rows:
                             text = substitute(batch.text, variables, driver)
                             sent = [Statement(text, batch.line)]
-                            result = await connection.execute(
-                                text, timeout=_remaining(deadline, clock), want_rows=True
-                            )
-                        else:
+                            try:
+                                result = await connection.execute(
+                                    text, timeout=_remaining(deadline, clock), want_rows=True
+                                )
+                            except MultipleStatements:
+                                if output is not None:
+                                    raise
+                                # Only kept, not written anywhere: a batch of several
+                                # statements runs as any other (nothing of it ran) and keeps
+                                # no rows.
+                                want_rows, sent = False, statements
+                        if result is None:
                             result = await connection.run_statements(
                                 statements, timeout=_remaining(deadline, clock)
                             )
@@ -105,10 +138,17 @@ async def run_attempt(
                     row_count = result.row_count
                     if want_rows and result.columns:
                         first = FirstResult(result.columns, result.rows)
+            if trial is not None:
+                # Closing would roll back too; saying so makes the server confirm it.
+                await connection.execute(
+                    trial[1], timeout=_remaining(deadline, clock), want_rows=False
+                )
         finally:
             await connection.close()
-        if output is not None and first is not None and first.rows:
+        # A trial writes nothing anywhere, its output table included.
+        if output is not None and first is not None and first.rows and not claimed.trial:
             await output.append(claimed, first.columns, first.rows)
+        kept = keep_result(first.columns, first.rows, keep) if first is not None else None
     except TargetTimeout as exc:
         return _ended(
             claimed,
@@ -124,10 +164,19 @@ async def run_attempt(
         # name, one that cannot be quoted): nothing was sent, and every retry would render the
         # same script, so the target fails now instead of waiting through its retries.
         return _ended(claimed, Lifecycle.FAILED, clock, exc.message, row_count, messages)
+    except TargetError as exc:
+        # Judged by the driver that raised it; `retry_on=transient` retries only those.
+        retried = exc.transient or settings.retry_on != "transient"
+        judged = "transient error" if exc.transient else "not a transient error"
+        said = f"{exc.message} ({judged}{'' if retried else ': not retried'})"
+        message = said if location is None else _located_message(said, location)
+        if not retried:
+            return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages, location)
+        return _failed(claimed, plan, message, deadline, clock, row_count, messages, location)
     except SqlfleetError as exc:
         message = exc.message if location is None else _located_message(exc.message, location)
         return _failed(claimed, plan, message, deadline, clock, row_count, messages, location)
-    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages)
+    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages, result=kept)
 
 
 def _location(
@@ -194,6 +243,7 @@ def _ended(
     row_count: int | None,
     messages: list[str],
     location: Location | None = None,
+    result: KeptResult | None = None,
 ) -> Outcome:
     return claimed.ended(
         state,
@@ -202,6 +252,7 @@ def _ended(
         row_count=row_count,
         server_messages=_server_messages(messages),
         location=location,
+        result=result,
     )
 
 

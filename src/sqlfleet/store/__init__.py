@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, insert, select, update
 
 from sqlfleet.store import tables as t
-from sqlfleet.store.agents import AgentInfo, AgentStore, Fired
-from sqlfleet.store.boundary import Availability, guard_verbs
+from sqlfleet.store.agents import AgentInfo, Fired
+from sqlfleet.store.boundary import GUARDED, Availability, guard_verbs, translating
 from sqlfleet.store.claims import ClaimedTarget, Outcome
 from sqlfleet.store.database import (
     check_schema,
@@ -16,6 +19,8 @@ from sqlfleet.store.database import (
 )
 from sqlfleet.store.definitions import UNCHANGED
 from sqlfleet.store.executions import LeaseHold, StepStart
+from sqlfleet.store.metrics import MetricsSnapshot, MetricsStore
+from sqlfleet.store.results import ResultStore
 
 __all__ = [
     "UNCHANGED",
@@ -24,6 +29,7 @@ __all__ = [
     "Fired",
     "JobStore",
     "LeaseHold",
+    "MetricsSnapshot",
     "Outcome",
     "StepStart",
     "check_schema",
@@ -34,7 +40,7 @@ __all__ = [
 
 
 @guard_verbs
-class JobStore(AgentStore):
+class JobStore(MetricsStore, ResultStore):
     """Every read and write of the job database, as domain verbs.
 
     No driver exception leaves a verb: each is translated into a sqlfleet error at this
@@ -49,6 +55,22 @@ class JobStore(AgentStore):
     def url(self) -> str:
         """The job database's URL, password masked."""
         return safe_url(self.engine.url)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make every definition verb called inside one transaction: all of it, or nothing."""
+        if self._shared.get() is not None:
+            yield  # already inside one
+            return
+        with translating(self), self.engine.begin() as conn:
+            token = self._shared.set(conn)
+            try:
+                yield
+            finally:
+                self._shared.reset(token)
+
+    # It translates errors itself: `guard_verbs` would guard only the making of the context.
+    setattr(transaction, GUARDED, True)
 
     def get_meta(self, key: str) -> str | None:
         """A value from the job database's own settings."""

@@ -9,13 +9,14 @@ a plain `StoreError`. Messages are one line and never hold a password.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
@@ -106,6 +107,22 @@ def translate(error: BaseException, where: str) -> SqlfleetError | None:
     return StoreError(f"the job database {where} failed: {detail}")
 
 
+_listeners: list[Callable[[StoreError], None]] = []
+
+
+def listen(listener: Callable[[StoreError], None]) -> Callable[[], None]:
+    """Have `listener` told of every job-database error translated here (metrics count them);
+    returns what stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def _tell(error: SqlfleetError) -> None:
+    if isinstance(error, StoreError):
+        for listener in list(_listeners):
+            listener(error)
+
+
 class Availability:
     """Whether the job database answers: an outage is logged once when it starts and once
     when it ends, however many calls fail in between, and callers back off by it."""
@@ -164,6 +181,7 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
             translated = translate(error, getattr(args[0], "url", "?"))
             if translated is None:
                 raise
+            _tell(translated)
             if availability is not None and isinstance(translated, JobDatabaseUnavailable):
                 availability.failed(translated)
             raise translated from None
@@ -173,6 +191,24 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
 
     setattr(verb, GUARDED, True)
     return verb
+
+
+@contextlib.contextmanager
+def translating(store: Any) -> Iterator[None]:
+    """Translate driver errors raised in a `with` block, as `guarded` does for one call."""
+    availability: Availability | None = getattr(store, "availability", None)
+    try:
+        yield
+    except SqlfleetError:
+        raise
+    except Exception as error:
+        translated = translate(error, getattr(store, "url", "?"))
+        if translated is None:
+            raise
+        _tell(translated)
+        if availability is not None and isinstance(translated, JobDatabaseUnavailable):
+            availability.failed(translated)
+        raise translated from None
 
 
 def guard_verbs(cls: type[R]) -> type[R]:

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import Target
+from sqlfleet.model import KeptResult, Target
 from sqlfleet.statements import Location
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
+from sqlfleet.store.results import keep_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class ClaimedTarget:
     attempt_number: int
     first_start_time: datetime
     attempt_start_time: datetime
+    trial: bool = False  # run the batches in a transaction that is rolled back
 
     def ended(
         self,
@@ -47,6 +49,7 @@ class ClaimedTarget:
         row_count: int | None = None,
         server_messages: str | None = None,
         started: bool = True,
+        result: KeptResult | None = None,
         location: Location | None = None,
     ) -> Outcome:
         """How this attempt ended (`started=False`: it ended before it began)."""
@@ -62,6 +65,7 @@ class ClaimedTarget:
             server_messages,
             started,
             location,
+            result=result,
         )
 
 
@@ -83,6 +87,8 @@ class Outcome:
     started: bool = True
     # Where in the script a failed attempt failed, when it got as far as a statement.
     location: Location | None = None
+    # The first result set's kept rows (a succeeded attempt of a step that keeps rows).
+    result: KeptResult | None = None
 
 
 class ClaimStore(ExecutionStore):
@@ -119,10 +125,14 @@ class ClaimStore(ExecutionStore):
             # nothing stays InProgress past its lease.
             self._take_back(conn, te.c.lease_expires_at < now, now)
             limits = self._parallelism_limits(conn, job_execution_id)
+            se = t.step_execution
+            # A target of a staged rollout waits until its step opens its wave.
+            wave_open = or_(te.c.wave.is_(None), te.c.wave <= se.c.open_wave)
             query = (
-                select(te, je.c.job_version)
+                select(te, je.c.job_version, je.c.trial)
                 .join(je, je.c.id == te.c.job_execution_id)
-                .where(due, je.c.cancel_requested.is_(False))
+                .join(se, se.c.id == te.c.step_execution_id)
+                .where(due, je.c.cancel_requested.is_(False), wave_open)
                 .order_by(te.c.id)
                 .with_for_update(skip_locked=True, of=te)
             )
@@ -162,6 +172,7 @@ class ClaimStore(ExecutionStore):
                     attempt_number=c.current_attempts + 1,
                     first_start_time=c.start_time or now,
                     attempt_start_time=now,
+                    trial=c.trial,
                 )
                 for c in candidates
             ]
@@ -261,6 +272,7 @@ class ClaimStore(ExecutionStore):
             attempted = [o for o in outcomes if o.started]
             if attempted:
                 self._insert_attempts(conn, agent, attempted)
+                keep_results(conn, attempted)
             conn.execute(
                 update(te)
                 .where(te.c.id == bindparam("b_id"))

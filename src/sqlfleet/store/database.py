@@ -29,7 +29,7 @@ from sqlfleet.servers import MAX_PORT
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -112,6 +112,11 @@ def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
         raise InvalidJobDatabaseUrl(
             "the job database must be a SQLite file, not an in-memory database"
         )
+    read_only = _sqlite_read_only(parsed)
+    if read_only and create:
+        raise InvalidJobDatabaseUrl(
+            "a read-only job database (?mode=ro) cannot be created or upgraded"
+        )
     path = Path(database).expanduser()
     if create:
         try:
@@ -123,11 +128,6 @@ def _sqlite_engine(parsed: URL, *, create: bool) -> Engine:
     elif not path.exists():
         raise JobDatabaseNotInitialized(
             f"there is no job database at {path}: run `sqlfleet init` to create it"
-        )
-    read_only = _sqlite_read_only(parsed)
-    if read_only and create:
-        raise InvalidJobDatabaseUrl(
-            "a read-only job database (?mode=ro) cannot be created or upgraded"
         )
     target = parsed.set(database=str(path), drivername="sqlite+pysqlite", query={})
     if read_only:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,30 @@ class DefinitionStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The connection of a transaction that several verbs share (see `transaction`).
+        self._shared: ContextVar[Connection | None] = ContextVar(
+            f"sqlfleet-store-{id(self)}", default=None
+        )
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A connection in a transaction: the shared one, or a new one committed at the end."""
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection to read with: the shared one (to see its changes), or a new one."""
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,7 +81,7 @@ class DefinitionStore:
     def add_credential(self, name: str, username: str, secret_token: str) -> Credential:
         """Store a new credential; its secret is an encrypted token."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             taken = f"a credential named {name!r} already exists"
             if self._credential_row(conn, name) is not None:
                 raise DuplicateName(taken)
@@ -81,14 +106,14 @@ class DefinitionStore:
             values["username"] = username
         if secret_token is not None:
             values["secret_token"] = secret_token
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_credential(conn, name)
             conn.execute(update(t.credential).where(t.credential.c.id == row.id).values(values))
             return _credential(self._require_credential(conn, name))
 
     def remove_credential(self, name: str) -> None:
         """Delete a credential that nothing uses."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_credential(conn, name)
             user = conn.execute(
                 select(t.job.c.name, t.job_step.c.job_version)
@@ -119,18 +144,18 @@ class DefinitionStore:
 
     def list_credentials(self) -> list[Credential]:
         """Every credential, by name."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(select(t.credential).order_by(t.credential.c.name))
             return [_credential(row) for row in rows]
 
     def get_credential(self, name: str) -> Credential:
         """The credential called `name`."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return _credential(self._require_credential(conn, name))
 
     def credential_secret_tokens(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
         """User name and encrypted secret of each named credential, for connecting."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 select(
                     t.credential.c.name, t.credential.c.username, t.credential.c.secret_token
@@ -151,7 +176,7 @@ class DefinitionStore:
 
     def add_target_group(self, name: str) -> TargetGroup:
         """Create an empty target group."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             taken = f"a target group named {name!r} already exists"
             if self._group_row(conn, name) is not None:
                 raise DuplicateName(taken)
@@ -161,7 +186,7 @@ class DefinitionStore:
 
     def remove_target_group(self, name: str) -> None:
         """Delete a target group that no job step uses."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_group(conn, name)
             user = conn.execute(
                 select(t.job.c.name, t.job_step.c.job_version)
@@ -178,13 +203,13 @@ class DefinitionStore:
 
     def list_target_groups(self) -> list[TargetGroup]:
         """Every target group with its members, by name."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(select(t.target_group).order_by(t.target_group.c.name)).all()
             return [self._group(conn, row) for row in rows]
 
     def get_target_group(self, name: str) -> TargetGroup:
         """The target group called `name`, with its members."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return self._group(conn, self._require_group(conn, name))
 
     def add_member(
@@ -201,7 +226,7 @@ class DefinitionStore:
         refresh_credential: str | None = None,
     ) -> Member:
         """Add a member to a target group; the values are validated by the caller."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             group_row = self._require_group(conn, group)
             refresh_id = None
             if refresh_credential is not None:
@@ -227,7 +252,7 @@ class DefinitionStore:
 
     def remove_member(self, group: str, member_id: int) -> None:
         """Take a member out of a target group."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             group_row = self._require_group(conn, group)
             deleted = conn.execute(
                 delete(t.target_group_member).where(
@@ -288,7 +313,7 @@ class DefinitionStore:
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None:
             raise DuplicateName(f"job {name!r} would have two steps named {duplicate!r}")
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if self._job_row(conn, name) is not None:
                 raise DuplicateName(f"a job named {name!r} already exists")
             with _duplicate_as(f"a job named {name!r} already exists"):
@@ -332,7 +357,7 @@ class DefinitionStore:
         schedule: Schedule | None = UNCHANGED,
     ) -> Job:
         """Change a job's own settings; this makes a new version."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_job(conn, name)
             values: dict[str, Any] = {}
             if new_name is not None and new_name != name:
@@ -353,9 +378,36 @@ class DefinitionStore:
                 self._new_version(conn, row, steps, values)
             return self._job(conn, self._require_job(conn, values.get("name", name)))
 
+    def replace_job(
+        self,
+        name: str,
+        *,
+        description: str,
+        enabled: bool,
+        schedule: Schedule | None,
+        steps: Sequence[tuple[str, StepSettings]],
+    ) -> Job:
+        """Give a job these settings and exactly these steps, in one new version."""
+        names = [step_name for step_name, _ in steps]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise DuplicateName(f"job {name!r} would have two steps named {duplicate!r}")
+        with self._begin() as conn:
+            row = self._require_job(conn, name)
+            values: dict[str, Any] = {"description": description, "enabled": enabled}
+            scheduled = _schedule_values(schedule)
+            if any(getattr(row, column) != value for column, value in scheduled.items()):
+                values.update(scheduled, last_fire_time=None)
+            step_values = [
+                {"step_name": step_name, **self._settings_values(conn, settings)}
+                for step_name, settings in steps
+            ]
+            self._new_version(conn, row, step_values, values)
+            return self._job(conn, self._require_job(conn, name))
+
     def remove_job(self, name: str, *, force: bool = False) -> None:
         """Delete a job with its versions and history; refuse while it runs unless forced."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_job(conn, name)
             active = conn.execute(
                 select(func.count())
@@ -374,13 +426,13 @@ class DefinitionStore:
 
     def list_jobs(self) -> list[Job]:
         """Every job at its current version, by name."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(select(t.job).order_by(t.job.c.name)).all()
             return [self._job(conn, row) for row in rows]
 
     def get_job(self, name: str, version: int | None = None) -> Job:
         """The job called `name`, at its current version or the one given."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = self._require_job(conn, name)
             if (
                 version is not None
@@ -395,7 +447,7 @@ class DefinitionStore:
 
     def get_job_by_id(self, job_id: int, version: int) -> Job:
         """A job by id at one version (what an execution pinned)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(t.job).where(t.job.c.id == job_id)).first()
             if row is None:
                 raise NotFound(f"no job with id {job_id}")
@@ -403,7 +455,7 @@ class DefinitionStore:
 
     def job_versions(self, name: str) -> list[JobVersion]:
         """Every version of a job, oldest first."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = self._require_job(conn, name)
             rows = conn.execute(
                 select(t.job_version)
@@ -416,7 +468,7 @@ class DefinitionStore:
 
     def add_step(self, job: str, name: str, settings: StepSettings) -> Job:
         """Append a step to a job; this makes a new version."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_job(conn, job)
             steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
             if any(s["step_name"] == name for s in steps):
@@ -429,7 +481,7 @@ class DefinitionStore:
         self, job: str, name: str, settings: StepSettings, *, new_name: str | None = None
     ) -> Job:
         """Replace a step's settings (and maybe its name); this makes a new version."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_job(conn, job)
             steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
             index = next((i for i, s in enumerate(steps) if s["step_name"] == name), None)
@@ -446,7 +498,7 @@ class DefinitionStore:
 
     def remove_step(self, job: str, name: str) -> Job:
         """Remove a step; the later steps move up. This makes a new version."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = self._require_job(conn, job)
             steps = [_step_values(r) for r in self._step_rows(conn, row.id, row.current_version)]
             kept = [s for s in steps if s["step_name"] != name]
@@ -505,12 +557,18 @@ class DefinitionStore:
             "connect_timeout_seconds": settings.connect_timeout_seconds,
             "max_parallelism": settings.max_parallelism,
             "continue_on_failure": settings.continue_on_failure,
+            "result_rows": settings.result_rows,
             "allow_database_switch": settings.allow_database_switch,
             "output_server_url": output.server_url if output else None,
             "output_database": output.database if output else None,
             "output_schema": output.schema if output else None,
             "output_table": output.table if output else None,
             "output_credential_id": output_credential_id,
+            "canary": settings.canary,
+            "wave_size": settings.wave_size,
+            "wave_pause_seconds": settings.wave_pause_seconds,
+            "max_failures": settings.max_failures,
+            "retry_on": settings.retry_on,
         }
 
     # -- reading jobs -------------------------------------------------------------------------
@@ -625,10 +683,23 @@ def _step(row: Row[Any]) -> Step:
             connect_timeout_seconds=row.connect_timeout_seconds,
             max_parallelism=row.max_parallelism,
             continue_on_failure=row.continue_on_failure,
+            result_rows=row.result_rows,
             allow_database_switch=row.allow_database_switch,
             output=output,
+            **rollout_settings(row),
         ),
     )
+
+
+def rollout_settings(row: Row[Any]) -> dict[str, Any]:
+    """The rollout policy and retry class stored in a job_step row."""
+    return {
+        "canary": row.canary,
+        "wave_size": row.wave_size,
+        "wave_pause_seconds": row.wave_pause_seconds,
+        "max_failures": row.max_failures,
+        "retry_on": row.retry_on,
+    }
 
 
 def _schedule_values(schedule: Schedule | None) -> dict[str, Any]:

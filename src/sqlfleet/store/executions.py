@@ -61,6 +61,10 @@ class StepStart:
     job_name: str
     job_version: int
     step_id: int
+    trial: bool = False
+    # A re-run: the execution whose targets (in these states) this step runs again.
+    rerun_of: int | None = None
+    rerun_states: tuple[str, ...] = ()
 
 
 class ExecutionStore(DefinitionStore):
@@ -69,13 +73,22 @@ class ExecutionStore(DefinitionStore):
     # -- creating -----------------------------------------------------------------------------
 
     def create_execution(
-        self, job_name: str, *, trigger: str, now: datetime, scheduled_time: datetime | None = None
+        self,
+        job_name: str,
+        *,
+        trigger: str,
+        now: datetime,
+        scheduled_time: datetime | None = None,
+        trial: bool = False,
     ) -> int:
-        """A new job execution of the job's current version, with its step executions."""
+        """A new job execution of the job's current version, with its step executions.
+
+        A `trial` runs each target's batches in a transaction that is rolled back.
+        """
         with self.engine.begin() as conn:
             row = self._require_job(conn, job_name)
             return self._create_execution(
-                conn, row, trigger=trigger, now=now, scheduled_time=scheduled_time
+                conn, row, trigger=trigger, now=now, scheduled_time=scheduled_time, trial=trial
             )
 
     def _create_execution(
@@ -86,13 +99,16 @@ class ExecutionStore(DefinitionStore):
         trigger: str,
         now: datetime,
         scheduled_time: datetime | None,
+        version: int | None = None,
+        **extra: Any,
     ) -> int:
+        version = version or job_row.current_version
         steps = conn.execute(
             select(t.job_step.c.step_id, t.job_step.c.step_name, t.target_group.c.name)
             .join(t.target_group, t.target_group.c.id == t.job_step.c.target_group_id)
             .where(
                 t.job_step.c.job_id == job_row.id,
-                t.job_step.c.job_version == job_row.current_version,
+                t.job_step.c.job_version == version,
             )
             .order_by(t.job_step.c.step_id)
         ).all()
@@ -104,12 +120,13 @@ class ExecutionStore(DefinitionStore):
             insert(t.job_execution)
             .values(
                 job_id=job_row.id,
-                job_version=job_row.current_version,
+                job_version=version,
                 lifecycle=Lifecycle.CREATED.value,
                 trigger=trigger,
                 scheduled_time=scheduled_time,
                 cancel_requested=False,
                 create_time=now,
+                **extra,
             )
             .returning(t.job_execution.c.id)
         ).scalar_one()
@@ -176,7 +193,14 @@ class ExecutionStore(DefinitionStore):
             )
             row = conn.execute(
                 select(
-                    se.c.job_execution_id, se.c.step_id, je.c.job_id, je.c.job_version, t.job.c.name
+                    se.c.job_execution_id,
+                    se.c.step_id,
+                    je.c.job_id,
+                    je.c.job_version,
+                    je.c.trial,
+                    je.c.rerun_of,
+                    je.c.rerun_states,
+                    t.job.c.name,
                 )
                 .join(je, je.c.id == se.c.job_execution_id)
                 .join(t.job, t.job.c.id == je.c.job_id)
@@ -194,25 +218,42 @@ class ExecutionStore(DefinitionStore):
                 row.name,
                 row.job_version,
                 row.step_id,
+                trial=row.trial,
+                rerun_of=row.rerun_of,
+                rerun_states=tuple(row.rerun_states.split(",")) if row.rerun_states else (),
             )
 
     def add_targets(
-        self, step: StepStart, agent: str, targets: Sequence[Target], *, now: datetime
+        self,
+        step: StepStart,
+        agent: str,
+        targets: Sequence[Target],
+        *,
+        now: datetime,
+        waves: Sequence[int | None] | None = None,
     ) -> bool:
         """Create the step's target executions and let agents claim them.
 
         A target on which the same step of the same job is already running in another
-        execution is created Skipped. False if this agent no longer holds the step.
+        execution is created Skipped. With `waves` (one per target, see
+        `sqlfleet.engine.rollout`), a target may start only once its wave is open; wave 0
+        opens now. False if this agent no longer holds the step.
         """
         te = t.target_execution
+        waves = list(waves) if waves is not None else [None] * len(targets)
+        staged = any(w is not None for w in waves)
         with self.engine.begin() as conn:
             if not self._leave_step(
-                conn, step, agent, lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value
+                conn,
+                step,
+                agent,
+                lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
+                open_wave=0 if staged else None,
             ):
                 return False
             busy = self._busy_targets(conn, step, now)
             rows = []
-            for target in targets:
+            for target, wave in zip(targets, waves, strict=True):
                 skipped = (target.server_url, target.database, target.schema) in busy
                 rows.append(
                     {
@@ -228,6 +269,7 @@ class ExecutionStore(DefinitionStore):
                         "create_time": now,
                         "end_time": now if skipped else None,
                         "current_attempts": 0,
+                        "wave": wave,
                         "last_message": "skipped: this step is already running on this target "
                         "in another execution"
                         if skipped

@@ -14,11 +14,11 @@ from sqlfleet.errors import NotFound
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
 from sqlfleet.store import tables as t
-from sqlfleet.store.claims import ClaimStore
 from sqlfleet.store.executions import TERMINAL_NAMES
+from sqlfleet.store.reruns import RerunStore
 
 
-class HistoryStore(ClaimStore):
+class HistoryStore(RerunStore):
     """Reading what ran, and forgetting what is old."""
 
     # -- reading ----------------------------------------------------------------------------------
@@ -161,6 +161,9 @@ class HistoryStore(ClaimStore):
                     t.target_execution.c.job_execution_id.in_(part)
                 )
                 conn.execute(delete(t.attempt).where(t.attempt.c.target_execution_id.in_(tes)))
+                conn.execute(
+                    delete(t.target_result).where(t.target_result.c.job_execution_id.in_(part))
+                )
                 conn.execute(
                     delete(t.target_execution).where(
                         t.target_execution.c.job_execution_id.in_(part)

@@ -165,12 +165,24 @@ job_step = Table(
     Column("connect_timeout_seconds", Integer, nullable=False),
     Column("max_parallelism", Integer),
     Column("continue_on_failure", Boolean, nullable=False),
+    Column(
+        "result_rows",
+        Integer,
+        nullable=False,
+        server_default=str(limits.DEFAULT_RESULT_ROWS),
+    ),
     Column("allow_database_switch", Boolean, nullable=False, server_default=false()),
     Column("output_server_url", String(URL)),
     Column("output_database", String(NAME)),
     Column("output_schema", String(NAME)),
     Column("output_table", String(NAME)),
     Column("output_credential_id", Integer, ForeignKey("credential.id")),
+    # The rollout policy: canary targets first, then waves; a failure budget halts the step.
+    Column("canary", Integer),
+    Column("wave_size", String(16)),  # "N" targets or "P%" of them
+    Column("wave_pause_seconds", Float, nullable=False, server_default="0"),
+    Column("max_failures", String(16)),  # "N" or "P%"
+    Column("retry_on", String(16), nullable=False, server_default="all"),
     ForeignKeyConstraint(
         ["job_id", "job_version"],
         ["job_version.job_id", "job_version.version"],
@@ -194,6 +206,11 @@ job_execution = Table(
     Column("start_time", UtcDateTime),
     Column("end_time", UtcDateTime),
     Column("last_message", Text),
+    # A trial runs each target's batches in a transaction that is rolled back.
+    Column("trial", Boolean, nullable=False, server_default=false()),
+    # A re-run: the execution whose targets in `rerun_states` (comma-separated) it runs again.
+    Column("rerun_of", Integer),
+    Column("rerun_states", String(128)),
     UniqueConstraint("job_id", "scheduled_time"),
     Index(None, "lifecycle"),
     Index(None, "create_time"),
@@ -220,6 +237,8 @@ step_execution = Table(
     # Resolving a step's targets is claimed like a target: whoever holds the lease does it.
     Column("agent_name", String(NAME)),
     Column("lease_expires_at", UtcDateTime),
+    # The last wave of targets (see target_execution.wave) that may start; NULL: no waves.
+    Column("open_wave", Integer),
     UniqueConstraint("job_execution_id", "step_id"),
 )
 
@@ -255,6 +274,8 @@ target_execution = Table(
     Column("last_message", Text),
     Column("agent_name", String(NAME)),
     Column("lease_expires_at", UtcDateTime),
+    # Its wave in a rollout (0: the canary); it may start once its step opened that wave.
+    Column("wave", Integer),
     Index(None, "step_execution_id", "lifecycle"),
     Index(None, "lifecycle", "next_attempt_start_time"),
     Index(None, "job_id", "step_id", "target_database_name", "lifecycle"),
@@ -284,6 +305,34 @@ attempt = Table(
     Column("error_line", Integer),
     Column("error_column", Integer),
     Column("error_statement", Text),
+)
+
+# The first result set of a target's successful attempt, up to its step's `result_rows`: one
+# row per target, its rows in one JSON document (10,000 targets make 10,000 rows, not ten
+# million). The column names are a document of their own so that the union of columns of an
+# execution is a GROUP BY, without reading any rows.
+target_result = Table(
+    "target_result",
+    metadata,
+    Column(
+        "target_execution_id",
+        Integer,
+        ForeignKey("target_execution.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "job_execution_id",
+        Integer,
+        ForeignKey("job_execution.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step_id", Integer, nullable=False),
+    Column("attempt_number", Integer, nullable=False),
+    Column("column_names", Text, nullable=False),
+    Column("returned_rows", Integer, nullable=False),
+    Column("kept_rows", Integer, nullable=False),
+    Column("row_values", Text, nullable=False),
+    Index(None, "job_execution_id", "step_id", "target_execution_id"),
 )
 
 agent = Table(

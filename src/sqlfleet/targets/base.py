@@ -11,7 +11,8 @@ The contract, for every engine:
 - `execute(sql, timeout=...)` runs one batch. When `want_rows` is False the batch may hold
   several statements and nothing is fetched; when True the batch must be a single query
   (PostgreSQL and SQLite enforce this; MySQL keeps the first result set) and the first
-  result set's columns and rows come back.
+  result set's columns and rows come back. A batch of several statements given with
+  `want_rows` raises `MultipleStatements` before any of it runs (PostgreSQL, SQLite).
 - A timeout cancels the statement *on the server* and raises `TargetTimeout`; `cancel()`
   does the same from another task and makes `execute()` raise `TargetCanceled`. If the
   task running `execute()` is itself cancelled, the statement is cancelled on the server
@@ -121,6 +122,9 @@ class Driver(Protocol):
     """One database engine: enumerate targets and connect to them."""
 
     engine: str
+    # How a trial wraps a target's batches (begin, roll back); None where DDL commits at
+    # once (MySQL/MariaDB), so a trial could not undo what it ran.
+    trial_statements: tuple[str, str] | None
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string literal of this engine; `InvalidValue` for a NUL in it."""

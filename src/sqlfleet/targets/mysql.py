@@ -87,6 +87,20 @@ def quote_literal(value: str) -> str:
     return "_utf8mb4 X'" + encoded.hex().upper() + "'"
 
 
+# Error numbers that may pass on their own: too many connections, server shutdown, lock
+# wait timeout, deadlock, a killed query or connection, and the client's lost-connection
+# errors (can't connect, gone away, lost during query).
+_TRANSIENT_ERRORS = {1040, 1053, 1205, 1213, 1317, 1927, 2002, 2003, 2006, 2013, 2055}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a MySQL/MariaDB error may pass if the batch is tried again."""
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    args: tuple[Any, ...] = exc.args
+    return bool(args) and args[0] in _TRANSIENT_ERRORS
+
+
 def _server_error(exc: aiomysql.Error) -> str:
     if len(exc.args) >= 2 and isinstance(exc.args[0], int):
         return f"ERROR {exc.args[0]}: {exc.args[1]}"
@@ -245,17 +259,22 @@ class MysqlConnection:
             except aiomysql.OperationalError as exc:
                 if exc.args and exc.args[0] in _LOST_CONNECTION:
                     raise TargetConnectError(
-                        f"lost the connection to {self._where}: {_server_error(exc)}"
+                        f"lost the connection to {self._where}: {_server_error(exc)}",
+                        transient=True,
                     ) from exc
                 raise self._query_error(exc) from exc
             except aiomysql.InterfaceError as exc:
                 # Before aiomysql.Error, its base: the connection was lost before this batch
                 # (pymysql says "(0, 'Not connected')"), which is no fault of the script.
-                raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
+                raise TargetConnectError(
+                    f"lost the connection to {self._where}: {exc}", transient=True
+                ) from exc
             except aiomysql.Error as exc:
                 raise self._query_error(exc) from exc
             except OSError as exc:
-                raise TargetConnectError(f"lost the connection to {self._where}: {exc}") from exc
+                raise TargetConnectError(
+                    f"lost the connection to {self._where}: {exc}", transient=True
+                ) from exc
         finally:
             self._running = None
 
@@ -264,7 +283,9 @@ class MysqlConnection:
         text = _server_error(exc)
         near = _NEAR_LINE.search(text) if exc.args and exc.args[0] == ER.PARSE_ERROR else None
         line = int(near.group(1)) if near else None
-        return TargetQueryError(text, statement=self._failing, line=line)
+        return TargetQueryError(
+            text, statement=self._failing, line=line, transient=is_transient(exc)
+        )
 
     async def _stop(self, task: asyncio.Task[BatchResult]) -> str | None:
         """Kill the task's statement on the server and let the task end; why killing failed."""
@@ -402,6 +423,7 @@ class MysqlDriver:
     """MySQL and MariaDB servers, through aiomysql."""
 
     engine: str = "mysql"
+    trial_statements: tuple[str, str] | None = None
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string: a hexadecimal literal `_utf8mb4 X'...'`, safe in every mode."""
@@ -494,5 +516,7 @@ async def _connect(
             reason = f"the server is not reachable: {exc.strerror or exc}"
         else:
             raise
-        raise TargetConnectError(f"cannot connect to {where}: {reason}") from exc
+        raise TargetConnectError(
+            f"cannot connect to {where}: {reason}", transient=is_transient(exc)
+        ) from exc
     return connection

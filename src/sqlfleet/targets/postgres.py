@@ -22,6 +22,7 @@ import asyncpg
 
 from sqlfleet.errors import (
     InvalidValue,
+    MultipleStatements,
     TargetCanceled,
     TargetConnectError,
     TargetQueryError,
@@ -80,6 +81,20 @@ def quote_literal(value: str) -> str:
     if "\\" in value:
         return "E'" + quoted.replace("\\", "\\\\") + "'"
     return "'" + quoted + "'"
+
+
+# SQLSTATEs that may pass on their own: connection exceptions (class 08), too many
+# connections, the server shutting down or starting up, serialization failures and
+# deadlocks (class 40), lock timeouts, and a query canceled by an administrator.
+_TRANSIENT_CLASSES = ("08", "40")
+_TRANSIENT_STATES = {"53300", "57P01", "57P02", "57P03", "55P03", "57014"}
+
+
+def is_transient(sqlstate: str | None) -> bool:
+    """Whether an error with this SQLSTATE may pass if the batch is tried again."""
+    if not sqlstate:
+        return False
+    return sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate in _TRANSIENT_STATES
 
 
 def _server_error(exc: asyncpg.PostgresError) -> str:
@@ -204,17 +219,18 @@ class PostgresConnection:
             # Before PostgresError, its base: a connection lost mid-batch (08003 and the
             # like) is raised by asyncpg itself, with no server message to show.
             raise TargetConnectError(
-                f"lost the connection to {self._where}: {exc.message or exc}"
+                f"lost the connection to {self._where}: {exc.message or exc}", transient=True
             ) from exc
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "42601" and _MULTIPLE_COMMANDS in str(exc):
-                raise TargetQueryError(
+                raise MultipleStatements(
                     "a step with an output table needs its query as a single statement "
                     "in a batch of its own: separate the other statements with a GO line"
                 ) from exc
             raise self._located(exc) from exc
         except (asyncpg.InterfaceError, OSError) as exc:
-            raise TargetQueryError(f"{self._where}: {exc}") from exc
+            # The connection went away under the batch (a terminated backend, a reset).
+            raise TargetQueryError(f"{self._where}: {exc}", transient=True) from exc
         finally:
             self._running = None
 
@@ -223,8 +239,9 @@ class PostgresConnection:
         group, self._sending = self._sending, None
         position = getattr(exc, "position", None)
         where = int(position) if isinstance(position, str) and position.isdigit() else None
+        transient = is_transient(exc.sqlstate)
         if group is None:  # a batch sent whole: the position counts from its start
-            return TargetQueryError(_server_error(exc), position=where)
+            return TargetQueryError(_server_error(exc), position=where, transient=transient)
         statement, within = group.which(where)
         last = statement if where is not None else group.last
         line = None
@@ -234,7 +251,12 @@ class PostgresConnection:
             if match:
                 line = group.text.count("\n") + 1 + int(match.group(1))
         return TargetQueryError(
-            _server_error(exc), statement=statement, last_statement=last, position=within, line=line
+            _server_error(exc),
+            statement=statement,
+            last_statement=last,
+            position=within,
+            line=line,
+            transient=transient,
         )
 
     async def cancel(self) -> None:
@@ -292,6 +314,7 @@ class PostgresDriver:
     """PostgreSQL and compatible servers, through asyncpg."""
 
     engine: str = "postgresql"
+    trial_statements: tuple[str, str] | None = ("BEGIN", "ROLLBACK")
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string literal: `'...'`, or `E'...'` when it holds a backslash."""
@@ -393,7 +416,9 @@ async def _connect(
         )
     except TimeoutError as exc:
         reason = f"no answer within {connect_timeout:g} s"
-        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, reason), transient=True
+        ) from exc
     except asyncpg.InvalidCatalogNameError as exc:
         reason = "the database does not exist"
         raise TargetConnectError(_connect_message(server, database, reason)) from exc
@@ -401,12 +426,19 @@ async def _connect(
         reason = f"login refused: {exc.message}"
         raise TargetConnectError(_connect_message(server, database, reason)) from exc
     except asyncpg.PostgresError as exc:
-        raise TargetConnectError(_connect_message(server, database, _server_error(exc))) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, _server_error(exc)),
+            transient=is_transient(exc.sqlstate),
+        ) from exc
     except OSError as exc:
         reason = f"the server is not reachable: {exc.strerror or exc}"
-        raise TargetConnectError(_connect_message(server, database, reason)) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, reason), transient=True
+        ) from exc
     except asyncpg.InterfaceError as exc:
-        raise TargetConnectError(_connect_message(server, database, str(exc))) from exc
+        raise TargetConnectError(
+            _connect_message(server, database, str(exc)), transient=True
+        ) from exc
 
 
 def _connect_message(server: ServerUrl, database: str, reason: str) -> str:

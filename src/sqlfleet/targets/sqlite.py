@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlfleet.errors import (
     InvalidValue,
+    MultipleStatements,
     TargetCanceled,
     TargetConnectError,
     TargetQueryError,
@@ -95,6 +96,31 @@ def _adapt(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+# Result codes that may pass on their own: the file is locked by another connection
+# (SQLITE_BUSY, SQLITE_LOCKED and their extended codes share the low byte).
+_TRANSIENT_CODES = {5, 6}
+
+
+def is_transient(exc: sqlite3.Error) -> bool:
+    """Whether a SQLite error may pass if the batch is tried again."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _TRANSIENT_CODES
+
+
+def _statements(sql: str) -> list[str]:
+    """The complete statements of a script, as SQLite itself would end them."""
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        statements.append(pending[:-1])  # the last one, without a closing semicolon
+    return statements
 
 
 def _error_text(exc: sqlite3.Error) -> str:
@@ -168,7 +194,13 @@ class SqliteConnection:
 
     def _script(self, sql: str) -> BatchResult:
         before = self._connection.total_changes
-        self._connection.executescript(sql)
+        if self._connection.in_transaction:
+            # executescript() would commit the open transaction (a trial's) first: run the
+            # batch statement by statement inside it instead.
+            for statement in _statements(sql):
+                self._connection.execute(statement).close()
+        else:
+            self._connection.executescript(sql)
         return BatchResult(row_count=self._connection.total_changes - before)
 
     def _fetch(self, sql: str) -> BatchResult:
@@ -177,7 +209,7 @@ class SqliteConnection:
         except sqlite3.ProgrammingError as exc:
             if "one statement at a time" not in str(exc):
                 raise
-            raise TargetQueryError(
+            raise MultipleStatements(
                 "a step with an output table needs its query as a single statement "
                 "in a batch of its own: separate the other statements with a GO line"
             ) from exc
@@ -220,7 +252,7 @@ class SqliteConnection:
             try:
                 return future.result()
             except sqlite3.Error as exc:
-                raise TargetQueryError(_error_text(exc)) from exc
+                raise TargetQueryError(_error_text(exc), transient=is_transient(exc)) from exc
         finally:
             self._running = None
 
@@ -291,6 +323,7 @@ class SqliteDriver:
     """SQLite files in a folder, through the standard sqlite3 module."""
 
     engine: str = "sqlite"
+    trial_statements: tuple[str, str] | None = ("BEGIN", "ROLLBACK")
 
     def quote_literal(self, value: str) -> str:
         """`value` as a string literal: `'...'` with `'` doubled."""

@@ -18,6 +18,7 @@ import pytest
 
 from sqlfleet.errors import (
     ConcurrentChange,
+    DuplicateName,
     InvalidValue,
     JobDatabaseCorrupt,
     JobDatabaseReadOnly,
@@ -50,8 +51,10 @@ SAMPLES: dict[str, Any] = {
     "Sequence[tuple[str, StepSettings]]": [],
     "Iterable[str]": ["x"],
     "Sequence[int]": [1],
+    "Sequence[Lifecycle]": [Lifecycle.FAILED],
+    "Schedule | None": None,
 }
-NO_DATABASE_CALL = {"close"}
+NO_DATABASE_CALL = {"close", "transaction"}  # transaction: a context, tested on its own
 
 
 def sample_call(store: JobStore, name: str) -> Callable[[], Any]:
@@ -105,6 +108,27 @@ def test_a_verb_on_an_unreachable_job_database_raises_unavailable(
     assert "is unavailable" in raised.value.message
     assert "pw" not in raised.value.message.replace("postgres", "")
     assert raised.value.__cause__ is None  # the driver's exception stays behind
+
+
+def test_a_transaction_on_an_unreachable_job_database_raises_unavailable(
+    unreachable_store: JobStore,
+) -> None:
+    with pytest.raises(JobDatabaseUnavailable), unreachable_store.transaction():
+        pytest.fail("the transaction began")
+
+
+def test_verbs_in_one_transaction_are_stored_together_or_not_at_all(job_db: str) -> None:
+    store = JobStore(open_engine(job_db))
+    try:
+        with store.transaction():
+            store.add_target_group("first")
+            store.add_target_group("second")
+        with pytest.raises(DuplicateName), store.transaction():
+            store.add_target_group("third")
+            store.add_target_group("first")
+        assert [g.name for g in store.list_target_groups()] == ["first", "second"]
+    finally:
+        store.close()
 
 
 def test_an_outage_is_noticed_once_and_its_end_once(

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sqlfleet.api.pages import credentials, executions, jobs, login, target_groups
+from sqlfleet.api.pages import (
+    credentials,
+    executions,
+    jobs,
+    login,
+    results,
+    rollout,
+    target_groups,
+)
 
 
 def include_pages(app: FastAPI) -> None:
     """Add every page (behind a login when the server has a token)."""
-    for module in (login, jobs, executions, target_groups, credentials):
+    for module in (login, jobs, executions, results, rollout, target_groups, credentials):
         app.include_router(module.router)

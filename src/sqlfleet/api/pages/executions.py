@@ -115,6 +115,7 @@ def _target_log(fleet: Fleet, execution_id: int, target_execution_id: int) -> di
         "step_name": steps.get(target.step_id, str(target.step_id)),
         "attempts": attempts,
         "duration": elapsed(target.start_time, target.end_time, now),
+        "result": fleet.target_result(execution_id, target.id),
     }
 
 

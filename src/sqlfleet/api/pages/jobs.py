@@ -38,7 +38,12 @@ STEP_NUMBERS = (
     "step_timeout_seconds",
     "connect_timeout_seconds",
     "max_parallelism",
+    "canary",
+    "wave_pause_seconds",
+    "result_rows",
 )
+# The rollout policy's text settings: "N" or "P%", and the retry class.
+STEP_TEXTS = ("wave_size", "max_failures", "retry_on")
 
 
 @router.get("/")
@@ -83,7 +88,7 @@ def _job_body(form: FormData) -> dict[str, Any]:
         "target_group": text_field(form, "target_group") or "",
         "credential": text_field(form, "credential") or "",
     }
-    for field in STEP_NUMBERS:
+    for field in (*STEP_NUMBERS, *STEP_TEXTS):
         value = text_field(form, field)
         if value is not None:
             step[field] = value

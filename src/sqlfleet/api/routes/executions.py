@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from sqlfleet import documents, limits
-from sqlfleet.api.deps import FleetDep
+from sqlfleet.api.deps import FleetDep, LauncherDep
 from sqlfleet.api.errors import ApiError
-from sqlfleet.api.schemas import PathId, QueryName
+from sqlfleet.api.schemas import Body, PathId, QueryName
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import TargetExecution
+from sqlfleet.store.reruns import DEFAULT_RERUN_STATES, RERUN_STATES
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -111,3 +113,39 @@ def list_attempts(
 def find_target(fleet: Fleet, execution_id: int, target_execution_id: int) -> TargetExecution:
     """A target execution of an execution, or NotFound."""
     return fleet.get_target_execution(execution_id, target_execution_id)
+
+
+RerunState = Annotated[Lifecycle, Field(description=", ".join(s.value for s in RERUN_STATES))]
+
+
+class RerunRequest(Body):
+    """Which targets to run again: those that ended in `states`."""
+
+    states: list[RerunState] = Field(
+        default_factory=lambda: list(DEFAULT_RERUN_STATES), min_length=1, max_length=10
+    )
+
+
+@router.post("/{execution_id}/rerun", status_code=202)
+async def rerun_execution(
+    execution_id: PathId,
+    fleet: FleetDep,
+    launcher: LauncherDep,
+    body: RerunRequest | None = None,
+) -> dict[str, Any]:
+    """A new execution of the same job version, on the targets that ended in `states`.
+
+    Each step runs on the targets the same step left in those states (by default Failed,
+    TimedOut, Canceled); the new execution's `rerun_of` names this one.
+    """
+    states = (body or RerunRequest()).states
+    execution = await launcher.launch(fleet, lambda: fleet.rerun(execution_id, states=states))
+    return documents.job_execution(execution)
+
+
+@router.post("/{execution_id}/targets/{target_execution_id}/retry-now")
+def retry_target_now(
+    execution_id: PathId, target_execution_id: PathId, fleet: FleetDep
+) -> dict[str, Any]:
+    """Let a target that waits for its next attempt try again now."""
+    return documents.target_execution(fleet.retry_now(execution_id, target_execution_id))

@@ -91,7 +91,44 @@ def job_versions(name: PathName, fleet: FleetDep) -> list[dict[str, Any]]:
 
 
 @router.post("/{name}/executions", status_code=202, tags=["executions"])
-async def start_job(name: PathName, fleet: FleetDep, launcher: LauncherDep) -> dict[str, Any]:
+async def start_job(
+    name: PathName,
+    fleet: FleetDep,
+    launcher: LauncherDep,
+    trial: Annotated[
+        bool,
+        Query(
+            description="Run each target's batches in a transaction that is rolled back "
+            "(PostgreSQL, SQLite; refused on MySQL/MariaDB)"
+        ),
+    ] = False,
+) -> dict[str, Any]:
     """Start an execution of the job's current version; follow it at /executions/{id}."""
-    execution = await launcher.start(fleet, name)
+    if trial:
+        execution = await launcher.launch(
+            fleet, lambda: fleet.create_execution(name, trigger="manual", trial=True)
+        )
+    else:
+        execution = await launcher.start(fleet, name)
     return documents.job_execution(execution)
+
+
+@router.post("/{name}/preview", tags=["executions"])
+async def preview_job(
+    name: PathName,
+    fleet: FleetDep,
+    preflight: Annotated[
+        bool, Query(description="Also log in to every target with its step's credential")
+    ] = False,
+) -> dict[str, Any]:
+    """Dry run: each step's targets as resolved now, with the batches each would get.
+
+    Nothing runs on a target and no execution is recorded; `ok` is false when a target
+    would fail before anything is sent (or, with `preflight`, cannot be logged in to).
+    """
+    steps = await fleet.preview(name, preflight=preflight)
+    return {
+        "job_name": name,
+        "ok": all(s.ok for s in steps),
+        "steps": [documents.step_preview(s) for s in steps],
+    }

@@ -60,6 +60,9 @@
     tr.appendChild(cell("num attempts"));
     tr.appendChild(cell("num duration nowrap"));
     const message = cell("message");
+    const nextTry = document.createElement("span");
+    nextTry.className = "next-try small muted";
+    message.appendChild(nextTry);
     const text = document.createElement("span");
     text.className = "text";
     message.appendChild(text);
@@ -70,6 +73,13 @@
     log.href = "/executions/" + executionId + "/targets/" + target.target_execution_id;
     log.textContent = "log";
     actions.appendChild(log);
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "small retry-now";
+    retry.dataset.id = target.target_execution_id;
+    retry.textContent = "Retry now";
+    retry.hidden = true;
+    actions.append(" ", retry);
     tr.appendChild(actions);
     return tr;
   }
@@ -87,6 +97,10 @@
       text.textContent = message;
       text.title = message;
     }
+    const waiting = target.lifecycle === "WaitingForRetry" && target.next_attempt_start_time;
+    tr.querySelector(".next-try").textContent =
+      waiting ? "next try at " + target.next_attempt_start_time.slice(11, 19) + " UTC · " : "";
+    tr.querySelector(".retry-now").hidden = target.lifecycle !== "WaitingForRetry";
     tr.classList.toggle("hidden", filter !== "" && target.lifecycle !== filter);
   }
 
@@ -156,7 +170,19 @@
     root.dataset.active = String(active);
     document.getElementById("live-note").hidden = !active;
     document.getElementById("stop-form").hidden = !execution.is_active;
+    const counts = execution.target_counts;
+    const failures = (counts.Failed || 0) + (counts.TimedOut || 0) + (counts.Canceled || 0);
+    document.getElementById("rerun-form").hidden = execution.is_active || failures === 0;
   }
+
+  tbody.addEventListener("click", (event) => {
+    const button = event.target.closest(".retry-now");
+    if (!button) return;
+    const form = document.getElementById("retry-form");
+    form.action = "/executions/" + root.dataset.liveUrl.split("/")[2] + "/targets/" +
+      button.dataset.id + "/retry-now";
+    form.submit();
+  });
 
   function applyFilter(name) {
     filter = name;

@@ -1,0 +1,124 @@
+"""Writing the job database's definitions as a YAML file that `apply` reads back.
+
+Secrets are not written: each credential names an environment variable to take its secret
+from (`SQLFLEET_SECRET_<NAME>`), to be set (or changed to a file) before applying. Step
+settings at their default are left out, so the file says what is particular to each step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import yaml
+
+from sqlfleet import limits
+from sqlfleet.fleet import Fleet
+from sqlfleet.model import Job, Member, Step, StepSettings
+from sqlfleet.retry import RetryPolicy
+
+
+def secret_variable(credential: str) -> str:
+    """The environment variable an exported credential takes its secret from."""
+    return "SQLFLEET_SECRET_" + re.sub(r"[^A-Za-z0-9]+", "_", credential).strip("_").upper()
+
+
+def export(fleet: Fleet, jobs: list[str] | None = None) -> str:
+    """The definitions as YAML: every job (or those named) with what they refer to."""
+    chosen = [fleet.get_job(name) for name in jobs] if jobs else fleet.list_jobs()
+    groups = fleet.list_target_groups()
+    credentials = fleet.list_credentials()
+    if jobs:
+        used_groups = {s.settings.target_group for j in chosen for s in j.steps}
+        groups = [g for g in groups if g.name in used_groups]
+        used = {s.settings.credential for j in chosen for s in j.steps}
+        used |= {s.settings.output.credential for j in chosen for s in j.steps if s.settings.output}
+        used |= {m.refresh_credential for g in groups for m in g.members if m.refresh_credential}
+        credentials = [c for c in credentials if c.name in used]
+    document = {
+        "credentials": [
+            {
+                "name": c.name,
+                "username": c.username,
+                "secret": {"env": secret_variable(c.name)},
+            }
+            for c in credentials
+        ],
+        "target_groups": [
+            {"name": g.name, "members": [_member(m) for m in g.members]} for g in groups
+        ],
+        "jobs": [_job(j) for j in chosen],
+    }
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _member(member: Member) -> dict[str, Any]:
+    written: dict[str, Any] = {"server": member.server_url}
+    for key in ("database", "database_pattern", "schema_pattern", "shard_map_query"):
+        if getattr(member, key) is not None:
+            written[key] = getattr(member, key)
+    if member.refresh_credential is not None:
+        written["refresh_credential"] = member.refresh_credential
+    if member.exclude:
+        written["exclude"] = True
+    return written
+
+
+def _job(job: Job) -> dict[str, Any]:
+    written: dict[str, Any] = {"name": job.name}
+    if job.description:
+        written["description"] = job.description
+    written["enabled"] = job.enabled
+    if job.schedule is not None:
+        schedule = job.schedule
+        written["schedule"] = {
+            "spec": schedule.spec,
+            "timezone": schedule.timezone,
+            **({"start_time": schedule.start_time} if schedule.start_time else {}),
+            **({"end_time": schedule.end_time} if schedule.end_time else {}),
+        }
+    written["steps"] = [_step(s) for s in job.steps]
+    return written
+
+
+_RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
+
+
+def _setting(settings: StepSettings, field: str) -> Any:
+    return getattr(settings.retry if field in _RETRY_FIELDS else settings, field)
+
+
+def _step(step: Step) -> dict[str, Any]:
+    settings = step.settings
+    defaults = StepSettings(command="", target_group="", credential="")
+    written: dict[str, Any] = {"name": step.name}
+    for setting in limits.STEP_SETTINGS:
+        value = _setting(settings, setting.field)
+        if setting.field in ("command", "target_group", "credential") or value != _setting(
+            defaults, setting.field
+        ):
+            written[setting.field] = value
+    output = settings.output
+    if output is not None:
+        written["output"] = {
+            "server": output.server_url,
+            "database": output.database,
+            **({"schema": output.schema} if output.schema is not None else {}),
+            "table": output.table,
+            "credential": output.credential,
+        }
+    return written
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML for people: scripts as literal blocks, as they were written."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _text)
