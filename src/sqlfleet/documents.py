@@ -108,6 +108,7 @@ def step(s: Step) -> dict[str, Any]:
         "max_failures": settings.max_failures,
         "retry_on": settings.retry_on,
         "result_rows": settings.result_rows,
+        "allow_database_switch": settings.allow_database_switch,
         "output": None
         if output is None
         else {
@@ -211,6 +212,10 @@ def attempt(a: Attempt) -> dict[str, Any]:
         "message": a.message,
         "row_count": a.row_count,
         "server_messages": a.server_messages,
+        "error_batch": a.error_batch,
+        "error_line": a.error_line,
+        "error_column": a.error_column,
+        "error_statement": a.error_statement,
     }
 
 

@@ -125,6 +125,27 @@ class TargetConnectError(TargetError):
 class TargetQueryError(TargetError):
     """The target database reported an error."""
 
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        statement: int | None = None,
+        last_statement: int | None = None,
+        position: int | None = None,
+        line: int | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message, transient=transient)
+        # The line of the statement (1-based) where the server says the error is, when it
+        # gives a line rather than a position.
+        self.line = line
+        # Which of the statements sent failed (0-based; one of statement..last_statement
+        # when the server does not say which of several sent together), and where in its
+        # text (1-based character), when the driver knows.
+        self.statement = statement
+        self.last_statement = statement if last_statement is None else last_statement
+        self.position = position
+
 
 class MultipleStatements(TargetQueryError):
     """Rows were asked of a batch that holds several statements; nothing of it ran."""

@@ -28,7 +28,7 @@ from sqlfleet.engine.preview import preview
 from sqlfleet.engine.rerun import check_rerun_states
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
 from sqlfleet.engine.trial import check_trial
-from sqlfleet.errors import InvalidValue, NotFound, SecretKeyError
+from sqlfleet.errors import InvalidServerUrl, InvalidValue, NotFound, SecretKeyError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import (
     Attempt,
@@ -43,6 +43,7 @@ from sqlfleet.model import (
     ResultPage,
     StepExecution,
     StepPreview,
+    StepSettings,
     Target,
     TargetExecution,
     TargetGroup,
@@ -50,7 +51,8 @@ from sqlfleet.model import (
 from sqlfleet.schedule import Schedule
 from sqlfleet.script import validate_command
 from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
-from sqlfleet.step_settings import build_step_settings, server_url
+from sqlfleet.servers import ServerUrl
+from sqlfleet.step_settings import build_step_settings, check_script_for_engines, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
 from sqlfleet.store.history import TARGET_SORTS, changes_cursor
@@ -279,6 +281,8 @@ class Fleet:
         for step_name, _ in steps:
             limits.check_name("step", step_name)
         built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
+        for _, settings in built:
+            self._check_script(settings)
         return self.store.add_job(
             name,
             description=description,
@@ -366,6 +370,7 @@ class Fleet:
         """Append a step. Settings are `StepSettings` fields and the retry policy's fields."""
         limits.check_name("step", name)
         built = build_step_settings(None, settings)
+        self._check_script(built)
         return self.store.add_step(_stored("job", job), name, built)
 
     def update_step(
@@ -378,7 +383,22 @@ class Fleet:
         if current is None:
             raise NotFound(f"job {job!r} has no step named {name!r}")
         settings = build_step_settings(current.settings, changes)
+        self._check_script(settings)
         return self.store.update_step(job, name, settings, new_name=new_name)
+
+    def _check_script(self, settings: StepSettings) -> None:
+        """Read the script as the clients of the step's target engines will read it."""
+        try:
+            group = self.store.get_target_group(_stored("target group", settings.target_group))
+        except NotFound:
+            return  # the store says so, in the words it uses for every step
+        engines = set()
+        for member in group.members:
+            try:
+                engines.add(ServerUrl.parse(member.server_url).engine)
+            except InvalidServerUrl:
+                continue
+        check_script_for_engines(settings, engines)
 
     def remove_step(self, job: str, name: str) -> Job:
         """Remove a step from a job."""
@@ -642,6 +662,13 @@ class Fleet:
         """The rows one target kept, if its step kept any."""
         target = self.get_target_execution(execution_id, target_execution_id)
         return self.store.target_result(target.id)
+
+    def list_execution_attempts(
+        self, execution_id: int, target_execution_ids: Sequence[int]
+    ) -> dict[int, list[Attempt]]:
+        """The attempts of some targets of an execution, by target execution id."""
+        limits.ID.check(execution_id, label="execution id")
+        return self.store.list_execution_attempts(execution_id, target_execution_ids)
 
     def purge(self, *, older_than_days: float = 45, job: str | None = None) -> int:
         """Delete ended executions older than the retention; how many were deleted."""

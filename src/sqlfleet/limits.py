@@ -419,6 +419,15 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
         "Retry every error (all), or only those that may pass on their own: lost "
         "connections, deadlocks, lock timeouts (transient)",
     ),
+    StepSetting(
+        "allow_database_switch",
+        "--allow-database-switch",
+        None,
+        help=(
+            "Let a MySQL/MariaDB script USE, CREATE or DROP a database: every target would "
+            "then work on that same database"
+        ),
+    ),
 )
 STEP_SETTING = {s.field: s for s in STEP_SETTINGS}
 NUMBER_SETTINGS = tuple(s for s in STEP_SETTINGS if isinstance(s.limit, Number))

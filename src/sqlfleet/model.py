@@ -99,6 +99,9 @@ class StepSettings:
     continue_on_failure: bool = False
     result_rows: int = limits.DEFAULT_RESULT_ROWS
     output: OutputDestination | None = None
+    # MySQL/MariaDB: the script may USE, CREATE or DROP a database (see `sqlfleet.statements`).
+    allow_database_switch: bool = False
+
     # Rollout policy (see sqlfleet.engine.rollout): canary targets, waves, failure budget.
     canary: int | None = None
     wave_size: str | None = None  # "N" or "P%"
@@ -286,6 +289,11 @@ class Attempt:
     message: str | None
     row_count: int | None
     server_messages: str | None
+    # Where a failed attempt failed: batch, script line and column, the statement's start.
+    error_batch: int | None = None
+    error_line: int | None = None
+    error_column: int | None = None
+    error_statement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """A step's SQL script: splitting it into batches on `GO` lines, and substituting variables.
 
-Scripts written for SQL Server separate batches with a line holding only `GO`; each batch is
-sent to the target as one command. The script is split first, then variables are substituted
+Scripts written for SQL Server separate batches with a line holding only `GO` (or `GO n`,
+which runs the batch n times); how a batch is then cut into statements is each engine's
+client's business (`sqlfleet.statements`). The script is split first, then variables are substituted
 in each batch, so a value can never add or remove a `GO`.
 
 A variable is written in one of three forms, safe by default:
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlfleet.errors import InvalidCommand, InvalidValue, UnsafeVariable
@@ -49,7 +51,10 @@ _SHOWN_CHARACTERS = 60
 # Only \r\n, \r and \n end a line: str.splitlines would also split on form feeds and other
 # separators that may sit inside SQL text, and turn "x\fGO" into a separator line.
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_SEPARATOR = re.compile(r"GO\s*;?", re.IGNORECASE)
+_SEPARATOR = re.compile(r"GO(?:[ \t]+(\d+))?\s*;?", re.IGNORECASE)
+# `GO n` repeats its batch n times (sqlcmd's count); bounded so that a typo cannot keep a
+# target busy for ever.
+MAX_REPEAT = 100_000
 _VARIABLE = re.compile(r"\$\(([^()]*)\)")
 
 
@@ -91,43 +96,80 @@ def _is_modifier_letter(character: str) -> bool:
     return unicodedata.category(character) == "Lm"
 
 
-def _is_separator(line: str) -> bool:
-    return _SEPARATOR.fullmatch(line.strip()) is not None
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One batch of a script: its text, its number, the script line it starts on, its repeats."""
+
+    number: int
+    line: int
+    text: str
+    repeat: int = 1
 
 
-def _trim_blank_lines(lines: list[str]) -> str:
-    """The lines joined, without blank lines at either end or the last line's line break."""
+def _separator_count(line: str, number: int) -> int | None:
+    """The repeat count if `line` is a `GO` line (1 for a bare `GO`), else None."""
+    match = _SEPARATOR.fullmatch(line.strip())
+    if match is None:
+        return None
+    if match.group(1) is None:
+        return 1
+    count = int(match.group(1))
+    if not 1 <= count <= MAX_REPEAT:
+        raise InvalidCommand(
+            f"line {number}: GO {match.group(1)} repeats its batch {count:,} times: "
+            f"the count must be 1 to {MAX_REPEAT:,}"
+        )
+    return count
+
+
+def _trimmed(lines: list[str], first_line: int) -> tuple[str, int]:
+    """The lines joined, without blank lines at either end, and the line they now start on."""
     start, end = 0, len(lines)
     while start < end and not lines[start].strip():
         start += 1
     while end > start and not lines[end - 1].strip():
         end -= 1
-    return "".join(lines[start:end]).rstrip("\r\n")
+    return "".join(lines[start:end]).rstrip("\r\n"), first_line + start
 
 
-def split_batches(script: str) -> list[str]:
-    """The script's batches: the text between lines that hold only `GO`.
+def read_batches(script: str) -> list[Batch]:
+    """The script's batches, numbered from 1, each with the line it starts on in the script.
 
-    A separator line holds `GO` (any case), optionally followed by `;`, with any whitespace
-    around it. `GO` anywhere else (inside a line, or as part of a word) is ordinary text, and
-    `GO 5` (SQL Server's repeat count) is not a separator. Each batch keeps its text as written
-    except for blank lines at its start and end; batches holding only whitespace are dropped.
-    A byte-order mark at the very start is dropped too.
+    A separator line holds `GO` (any case), optionally followed by a repeat count (`GO 5`
+    runs the batch before it five times, as sqlcmd does) and `;`, with any whitespace around
+    it. `GO` anywhere else (inside a line, or as part of a word) is ordinary text. Each batch
+    keeps its text as written except for blank lines at its start and end; batches holding
+    only whitespace are dropped. A byte-order mark at the very start is dropped too.
 
     Known limitation: the SQL is not parsed, so a line holding only `GO` inside a multi-line
     string literal or block comment still splits the script there (sqlcmd and SSMS do the
     same).
     """
-    batches: list[str] = []
+    batches: list[Batch] = []
     current: list[str] = []
-    for line in _LINE.findall(script.removeprefix("\ufeff")):
-        if _is_separator(line):
-            batches.append(_trim_blank_lines(current))
-            current = []
-        else:
+    first_line = 1
+
+    def close(repeat: int) -> None:
+        text, line = _trimmed(current, first_line)
+        if text.strip():
+            batches.append(Batch(len(batches) + 1, line, text, repeat))
+
+    lines = _LINE.findall(script.removeprefix("\ufeff"))
+    for number, line in enumerate(lines, start=1):
+        repeat = _separator_count(line, number)
+        if repeat is None:
             current.append(line)
-    batches.append(_trim_blank_lines(current))
-    return [batch for batch in batches if batch.strip()]
+            continue
+        close(repeat)
+        current = []
+        first_line = number + 1
+    close(1)
+    return batches
+
+
+def split_batches(script: str) -> list[str]:
+    """The texts of the script's batches (see `read_batches`), each once whatever its count."""
+    return [batch.text for batch in read_batches(script)]
 
 
 def substitute(text: str, variables: Mapping[str, object], quoting: Quoting) -> str:
@@ -232,7 +274,7 @@ def validate_command(text: str) -> str:
     """`text` if it holds a batch of SQL and only known modifiers; else InvalidCommand."""
     if not text.removeprefix("\ufeff").strip():
         raise InvalidCommand("the step's command is empty")
-    if not split_batches(text):
+    if not read_batches(text):
         raise InvalidCommand("the step's command holds only GO separators and no SQL")
     check_references(text)
     return text

@@ -14,8 +14,9 @@ from sqlfleet import limits
 from sqlfleet.errors import InvalidServerUrl, InvalidValue
 from sqlfleet.model import OutputDestination, StepSettings
 from sqlfleet.retry import RetryPolicy
-from sqlfleet.script import validate_command
+from sqlfleet.script import read_batches, validate_command
 from sqlfleet.servers import ServerUrl
+from sqlfleet.statements import read_script
 
 _RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
 _SETTING_FIELDS = {f.name for f in dataclasses.fields(StepSettings)} - {"retry", "output"}
@@ -56,6 +57,18 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
         changes["output"] = None
     retry = dataclasses.replace(base.retry, **retry_changes)
     return dataclasses.replace(base, retry=retry, **changes)
+
+
+def check_script_for_engines(settings: StepSettings, engines: set[str]) -> None:
+    """Refuse a script that the clients of `engines` cannot read, or that switches database.
+
+    Each engine's reading is what its targets will get (`sqlfleet.statements`); a MySQL
+    or MariaDB script that switches database needs `allow_database_switch`, since a `USE`
+    sends every target's work to the same database.
+    """
+    batches = read_batches(settings.command)
+    for engine in sorted(engines):
+        read_script(engine, batches, allow_database_switch=settings.allow_database_switch)
 
 
 def _checked_output(output: OutputDestination) -> OutputDestination:

@@ -67,7 +67,13 @@ def test_job_show_json_has_every_setting_and_version(defined: Cli) -> None:
             "connect_timeout_seconds": 30,
             "max_parallelism": None,
             "continue_on_failure": False,
+            "canary": None,
+            "wave_size": None,
+            "wave_pause_seconds": 0.0,
+            "max_failures": None,
+            "retry_on": "all",
             "result_rows": 1000,
+            "allow_database_switch": False,
             "output": None,
         }
     ]

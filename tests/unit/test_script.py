@@ -13,7 +13,9 @@ from sqlfleet.errors import InvalidCommand, InvalidValue, UnsafeVariable
 from sqlfleet.script import (
     MODIFIERS,
     VARIABLES,
+    Batch,
     is_plain_name,
+    read_batches,
     render,
     split_batches,
     substitute,
@@ -58,7 +60,6 @@ def test_split_on_go_lines(script: str, batches: list[str]) -> None:
         "SELECT 1 GO",
         "GO SELECT 1",
         "EXEC sp_go\nGOTO done",
-        "SELECT 1\nGO 5\nSELECT 2",
         "SELECT 1\nGO;;\nSELECT 2",
         "SELECT 1\n-- GO\nSELECT 2",
         "SELECT 1\nGOGO\nSELECT 2",
@@ -592,3 +593,28 @@ def test_an_unknown_modifier_is_refused_when_the_step_is_defined(
         f"for a plain name, $({reference}:literal) for a string or "
         f"$({reference}:identifier) for a name"
     )
+
+
+# -- read_batches: numbers, lines and GO n --------------------------------------------------
+
+
+def test_batches_know_their_number_and_first_line() -> None:
+    script = "\nSELECT 1\nGO\n\n\nSELECT 2\nSELECT 3\nGO 3\nSELECT 4"
+    assert read_batches(script) == [
+        Batch(1, 2, "SELECT 1"),
+        Batch(2, 6, "SELECT 2\nSELECT 3", repeat=3),
+        Batch(3, 9, "SELECT 4"),
+    ]
+
+
+@pytest.mark.parametrize("line", ["GO 2", "go 2;", "  GO\t2  ", "GO 100000"])
+def test_go_with_a_count_repeats_the_batch_before_it(line: str) -> None:
+    (batch,) = read_batches(f"INSERT INTO t VALUES (1)\n{line}\n")
+    assert batch.repeat == int(line.strip().rstrip(";").split()[1])
+
+
+@pytest.mark.parametrize("count", ["0", "100001", "99999999999999999999"])
+def test_go_with_a_count_out_of_range_is_refused_with_its_line(count: str) -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        read_batches(f"SELECT 1\n\nGO {count}\nSELECT 2")
+    assert caught.value.message.startswith(f"line 3: GO {count} repeats its batch")

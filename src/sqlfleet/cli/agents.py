@@ -86,8 +86,8 @@ def agent(
 
     settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
     with open_fleet(ctx) as fleet:
-        logs.configure(log_format)  # only now: a refused command leaves logging as it was
         agent = Agent(fleet, name=name, settings=settings)
+        logs.configure(log_format)  # only now: a refused command leaves logging as it was
         stop_metrics = None
         if metrics_port is not None:
             from sqlfleet.metrics import FleetMetrics, serve

@@ -474,6 +474,7 @@ def _step_options(
     wave_pause: float | None,
     max_failures: str | None,
     retry_on: str | None,
+    allow_database_switch: bool | None,
     output_server: str | None,
     output_database: str | None,
     output_schema: str | None,
@@ -520,6 +521,7 @@ def _step_options(
         "wave_pause_seconds": wave_pause,
         "max_failures": max_failures,
         "retry_on": retry_on,
+        "allow_database_switch": allow_database_switch,
         "output": output,
     }
 
@@ -597,6 +599,7 @@ def job_add_step(
     wave_pause: WavePause = None,
     max_failures: MaxFailures = None,
     retry_on: RetryOn = None,
+    allow_database_switch: Annotated[bool, _step_option("allow_database_switch")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -644,6 +647,13 @@ def job_update_step(
     wave_pause: WavePause = None,
     max_failures: MaxFailures = None,
     retry_on: RetryOn = None,
+    allow_database_switch: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-database-switch/--forbid-database-switch",
+            help=limits.STEP_SETTING["allow_database_switch"].help_text,
+        ),
+    ] = None,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,

@@ -26,6 +26,7 @@ from sqlfleet.cli.app import (
     print_table,
     say,
 )
+from sqlfleet.cli.attempts import print_attempts, print_first_errors, target_document
 from sqlfleet.cli.definitions import group_app
 from sqlfleet.cli.preview import DryRunOption, PreflightOption, TrialOption, show_preview
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
@@ -439,7 +440,15 @@ def execution_show(
     steps: Annotated[bool, typer.Option("--steps", help="Show each step.")] = False,
     targets: Annotated[bool, typer.Option("--targets", help="Show each target.")] = False,
     failed: Annotated[
-        bool, typer.Option("--failed", help="Only targets that did not succeed.")
+        bool,
+        typer.Option(
+            "--failed",
+            help="Only targets that did not succeed, with their first error when it differs.",
+        ),
+    ] = False,
+    attempts: Annotated[
+        bool,
+        typer.Option("--attempts", help="Each target's attempts, with their messages."),
     ] = False,
     search: Annotated[
         str | None,
@@ -453,10 +462,11 @@ def execution_show(
     offset: Annotated[int, number_option("--offset", limits.OFFSET)] = 0,
     json: JsonOption = False,
 ) -> None:
-    """Show an execution, and with --steps/--targets its steps and targets.
+    """Show an execution, and with --steps/--targets/--attempts its steps and targets.
 
     --limit and --offset page through the targets; without --limit all of them are printed.
     """
+    targets = targets or attempts
     with open_fleet(ctx) as fleet:
         execution = fleet.get_execution(execution_id)
         step_list = fleet.list_step_executions(execution_id) if steps or json else []
@@ -475,11 +485,18 @@ def execution_show(
             if targets or failed
             else []
         )
+        tried = (
+            fleet.list_execution_attempts(execution_id, [t.id for t in target_list])
+            if attempts or failed
+            else {}
+        )
     if json:
         document = documents.job_execution(execution)
         document["steps"] = [documents.step_execution(s) for s in step_list]
         if targets or failed:
-            document["targets"] = [documents.target_execution(t) for t in target_list]
+            document["targets"] = [
+                target_document(t, tried.get(t.id), attempts=attempts) for t in target_list
+            ]
         print_json(document)
         return
     print_fields(
@@ -539,6 +556,10 @@ def execution_show(
             ],
             title="targets",
         )
+        if failed:
+            print_first_errors(target_list, tried)
+    if attempts:
+        print_attempts(target_list, tried)
 
 
 def _marks(execution: JobExecution) -> str:

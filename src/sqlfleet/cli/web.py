@@ -125,6 +125,8 @@ def up(
 
     The agent takes the options `sqlfleet agent` takes; the web server those of `web`.
     """
+    if name is not None:
+        limits.check_name("agent", name)
     settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
     serve_up(ctx, host=host, port=port, settings=settings, name=name, log_format=log_format)
 

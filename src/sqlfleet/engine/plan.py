@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlfleet.model import Job, OutputDestination, Step
-from sqlfleet.script import split_batches
+from sqlfleet.script import Batch, read_batches
+from sqlfleet.statements import Statement, read_script
 from sqlfleet.targets import Login
 
 
@@ -17,11 +18,26 @@ class StepPlan:
     step: Step
     login: Login
     output_login: Login | None
-    # Split once per step, before substitution: a variable's value cannot add a GO.
-    batches: list[str] = field(init=False)
+    # Split once per step, before substitution: a variable's value cannot add a GO, nor end
+    # a statement.
+    batches: list[Batch] = field(init=False)
+    _statements: dict[str, list[list[Statement]]] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "batches", split_batches(self.step.settings.command))
+        object.__setattr__(self, "batches", read_batches(self.step.settings.command))
+        object.__setattr__(self, "_statements", {})
+
+    def statements(self, engine: str) -> list[list[Statement]]:
+        """Each batch's statements as `engine`'s client reads them; `InvalidCommand` if it
+        cannot read them (its message starts with the line number)."""
+        read = self._statements.get(engine)
+        if read is None:
+            # Checked again here, not only when the step was defined: its target group may
+            # have gained servers of another engine since.
+            allow = self.step.settings.allow_database_switch
+            read = read_script(engine, self.batches, allow_database_switch=allow)
+            self._statements[engine] = read
+        return read
 
     @property
     def output(self) -> OutputDestination | None:

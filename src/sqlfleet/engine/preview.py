@@ -69,7 +69,7 @@ def _render(plan: StepPlan, target: Target) -> TargetPreview:
     del variables["job_execution_id"]
     try:
         driver = driver_for(ServerUrl.parse(target.server_url))
-        batches = [substitute(batch, variables, driver) for batch in plan.batches]
+        batches = [substitute(batch.text, variables, driver) for batch in plan.batches]
     except SqlfleetError as exc:
         return TargetPreview(target, error=exc.message)
     return TargetPreview(target, batches)

@@ -7,6 +7,7 @@ retried after the policy's backoff while attempts and time remain.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -22,12 +23,14 @@ from sqlfleet.errors import (
     MultipleStatements,
     SqlfleetError,
     TargetError,
+    TargetQueryError,
     TargetTimeout,
 )
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import KeptResult
 from sqlfleet.script import substitute
 from sqlfleet.servers import ServerUrl
+from sqlfleet.statements import Location, Statement, location_of
 from sqlfleet.store import ClaimedTarget, Outcome
 from sqlfleet.targets import Driver, driver_for
 
@@ -69,11 +72,17 @@ async def run_attempt(
     target = claimed.target
     messages: list[str] = []
     row_count: int | None = None
+    location: Location | None = None
     try:
         remaining = _remaining(deadline, clock)
         server, driver = _server(target.server_url)
         variables = plan.variables(claimed.job_execution_id, target.server_url, target.database)
-        batches = [substitute(batch, variables, driver) for batch in plan.batches]
+        # Everything is read and rendered before connecting: a script that cannot be read,
+        # or a value that cannot be put in it, sends nothing.
+        rendered = [
+            [dataclasses.replace(s, text=substitute(s.text, variables, driver)) for s in batch]
+            for batch in plan.statements(driver.engine)
+        ]
         trial = driver.trial_statements if claimed.trial else None
         if claimed.trial and trial is None:
             raise InvalidCommand(
@@ -94,27 +103,41 @@ async def run_attempt(
                 await connection.execute(
                     trial[0], timeout=_remaining(deadline, clock), want_rows=False
                 )
-            for batch in batches:
-                want_rows = (
-                    (output is not None or keep > 0) and first is None and returns_rows(batch)
-                )
-                try:
-                    result = await connection.execute(
-                        batch, timeout=_remaining(deadline, clock), want_rows=want_rows
+            for batch, statements in zip(plan.batches, rendered, strict=True):
+                for _ in range(batch.repeat):
+                    want_rows = (
+                        (output is not None or keep > 0)
+                        and first is None
+                        and returns_rows(batch.text)
                     )
-                except MultipleStatements:
-                    if output is not None:
+                    sent = statements
+                    result = None
+                    try:
+                        if want_rows:
+                            text = substitute(batch.text, variables, driver)
+                            sent = [Statement(text, batch.line)]
+                            try:
+                                result = await connection.execute(
+                                    text, timeout=_remaining(deadline, clock), want_rows=True
+                                )
+                            except MultipleStatements:
+                                if output is not None:
+                                    raise
+                                # Only kept, not written anywhere: a batch of several
+                                # statements runs as any other (nothing of it ran) and keeps
+                                # no rows.
+                                want_rows, sent = False, statements
+                        if result is None:
+                            result = await connection.run_statements(
+                                statements, timeout=_remaining(deadline, clock)
+                            )
+                    except TargetQueryError as exc:
+                        location = _location(batch.number, batch.line, sent, exc, want_rows)
                         raise
-                    # Only kept, not written anywhere: a batch of several statements runs as
-                    # it always did (nothing of it ran), and keeps no rows.
-                    result = await connection.execute(
-                        batch, timeout=_remaining(deadline, clock), want_rows=False
-                    )
-                    want_rows = False
-                messages.extend(result.messages)
-                row_count = result.row_count
-                if want_rows and result.columns:
-                    first = FirstResult(result.columns, result.rows)
+                    messages.extend(result.messages)
+                    row_count = result.row_count
+                    if want_rows and result.columns:
+                        first = FirstResult(result.columns, result.rows)
             if trial is not None:
                 # Closing would roll back too; saying so makes the server confirm it.
                 await connection.execute(
@@ -136,23 +159,42 @@ async def run_attempt(
             messages,
         )
     except InvalidCommand as exc:
-        # The script cannot be rendered for this target (a value that is not a plain name,
-        # one that cannot be quoted): nothing was sent, and every retry would render the
+        # The script cannot be read by this target's client (an unclosed quote, a psql
+        # meta-command, a database switch) or rendered for it (a value that is not a plain
+        # name, one that cannot be quoted): nothing was sent, and every retry would render the
         # same script, so the target fails now instead of waiting through its retries.
         return _ended(claimed, Lifecycle.FAILED, clock, exc.message, row_count, messages)
     except TargetError as exc:
         # Judged by the driver that raised it; `retry_on=transient` retries only those.
-        if exc.transient:
-            message = f"{exc.message} (transient error)"
-        elif settings.retry_on == "transient":
-            message = f"{exc.message} (not a transient error: not retried)"
-            return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages)
-        else:
-            message = f"{exc.message} (not a transient error)"
-        return _failed(claimed, plan, message, deadline, clock, row_count, messages)
+        retried = exc.transient or settings.retry_on != "transient"
+        judged = "transient error" if exc.transient else "not a transient error"
+        said = f"{exc.message} ({judged}{'' if retried else ': not retried'})"
+        message = said if location is None else _located_message(said, location)
+        if not retried:
+            return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages, location)
+        return _failed(claimed, plan, message, deadline, clock, row_count, messages, location)
     except SqlfleetError as exc:
-        return _failed(claimed, plan, exc.message, deadline, clock, row_count, messages)
-    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages, kept)
+        message = exc.message if location is None else _located_message(exc.message, location)
+        return _failed(claimed, plan, message, deadline, clock, row_count, messages, location)
+    return _ended(claimed, Lifecycle.SUCCEEDED, clock, None, row_count, messages, result=kept)
+
+
+def _location(
+    batch: int, batch_line: int, sent: list[Statement], exc: TargetQueryError, whole: bool
+) -> Location:
+    if whole:  # the batch went as one text: the error is in it, wherever the server says
+        return location_of(batch, sent, 0, 0, exc.position, batch_line, exc.line)
+    return location_of(
+        batch, sent, exc.statement, exc.last_statement, exc.position, batch_line, exc.line
+    )
+
+
+def _located_message(message: str, location: Location) -> str:
+    text = f"{location.describe()}: {message}"
+    if location.statement:
+        shown = "\n".join(f"  | {line}" for line in location.statement.splitlines())
+        text += f"\n{shown}"
+    return text
 
 
 def _remaining(deadline: datetime, clock: Clock) -> float:
@@ -174,6 +216,7 @@ def _failed(
     clock: Clock,
     row_count: int | None,
     messages: list[str],
+    location: Location | None,
 ) -> Outcome:
     retry = plan.step.settings.retry
     now = clock()
@@ -187,8 +230,9 @@ def _failed(
                 next_attempt_start_time=next_time,
                 row_count=row_count,
                 server_messages=_server_messages(messages),
+                location=location,
             )
-    return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages)
+    return _ended(claimed, Lifecycle.FAILED, clock, message, row_count, messages, location)
 
 
 def _ended(
@@ -198,6 +242,7 @@ def _ended(
     message: str | None,
     row_count: int | None,
     messages: list[str],
+    location: Location | None = None,
     result: KeptResult | None = None,
 ) -> Outcome:
     return claimed.ended(
@@ -206,6 +251,7 @@ def _ended(
         _clip(message) if message else None,
         row_count=row_count,
         server_messages=_server_messages(messages),
+        location=location,
         result=result,
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, sel
 
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import KeptResult, Target
+from sqlfleet.statements import Location
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
 from sqlfleet.store.results import keep_results
@@ -49,6 +50,7 @@ class ClaimedTarget:
         server_messages: str | None = None,
         started: bool = True,
         result: KeptResult | None = None,
+        location: Location | None = None,
     ) -> Outcome:
         """How this attempt ended (`started=False`: it ended before it began)."""
         return Outcome(
@@ -62,6 +64,7 @@ class ClaimedTarget:
             row_count,
             server_messages,
             started,
+            location,
             result=result,
         )
 
@@ -82,6 +85,8 @@ class Outcome:
     # False when the attempt never began (canceled while it waited for a connection slot):
     # it is then no attempt at all, and the target's attempt count goes back down.
     started: bool = True
+    # Where in the script a failed attempt failed, when it got as far as a statement.
+    location: Location | None = None
     # The first result set's kept rows (a succeeded attempt of a step that keeps rows).
     result: KeptResult | None = None
 
@@ -321,6 +326,10 @@ class ClaimStore(ExecutionStore):
                     ).value,
                     "message": o.message,
                     "row_count": o.row_count,
+                    "error_batch": o.location.batch if o.location else None,
+                    "error_line": o.location.line if o.location else None,
+                    "error_column": o.location.column if o.location else None,
+                    "error_statement": o.location.statement if o.location else None,
                     "server_messages": o.server_messages,
                 }
                 for o in outcomes

@@ -158,6 +158,25 @@ class HistoryStore(RerunStore):
             ).all()
         return [_from_row(Attempt, r) for r in rows]
 
+    def list_execution_attempts(
+        self, job_execution_id: int, target_execution_ids: Sequence[int]
+    ) -> dict[int, list[Attempt]]:
+        """The attempts of some targets of an execution, by target execution, first first."""
+        a, te = t.attempt, t.target_execution
+        found: dict[int, list[Attempt]] = {i: [] for i in target_execution_ids}
+        with self.engine.connect() as conn:
+            for chunk in range(0, len(target_execution_ids), 500):
+                part = list(target_execution_ids[chunk : chunk + 500])
+                rows = conn.execute(
+                    select(a)
+                    .join(te, te.c.id == a.c.target_execution_id)
+                    .where(te.c.job_execution_id == job_execution_id, te.c.id.in_(part))
+                    .order_by(a.c.target_execution_id, a.c.attempt_number, a.c.id)
+                ).all()
+                for row in rows:
+                    found[row.target_execution_id].append(_from_row(Attempt, row))
+        return found
+
     # -- purging -----------------------------------------------------------------------------------
 
     def purge(self, *, before: datetime, job: str | None = None) -> int:

@@ -175,6 +175,7 @@ job_step = Table(
         nullable=False,
         server_default=str(limits.DEFAULT_RESULT_ROWS),
     ),
+    Column("allow_database_switch", Boolean, nullable=False, server_default=false()),
     Column("output_server_url", String(URL)),
     Column("output_database", String(NAME)),
     Column("output_schema", String(NAME)),
@@ -307,6 +308,11 @@ attempt = Table(
     Column("message", Text),
     Column("row_count", Integer),
     Column("server_messages", Text),
+    # Where a failed attempt failed: batch, script line and column, the statement's start.
+    Column("error_batch", Integer),
+    Column("error_line", Integer),
+    Column("error_column", Integer),
+    Column("error_statement", Text),
 )
 
 # The first result set of a target's successful attempt, up to its step's `result_rows`: one

@@ -38,8 +38,9 @@ from typing import Any, Protocol
 
 from sqlfleet.secrets import Secret
 from sqlfleet.servers import ServerUrl
+from sqlfleet.statements import Statement
 
-__all__ = ["BatchResult", "Driver", "Login", "TargetConnection", "fetch_once"]
+__all__ = ["BatchResult", "Driver", "Group", "Login", "TargetConnection", "fetch_once", "grouped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,17 @@ class TargetConnection(Protocol):
 
         Raises `TargetQueryError` (server error), `TargetTimeout`, `TargetCanceled` (after
         `cancel()`), or `TargetConnectError` when the connection is lost mid-batch.
+        """
+        ...
+
+    async def run_statements(
+        self, statements: Sequence[Statement], *, timeout: float | None
+    ) -> BatchResult:
+        """Run a batch's statements, read as the engine's client reads them, in order.
+
+        Raises what `execute` raises; a `TargetQueryError` says which statement failed
+        (`statement`, an index into `statements`) and, where the server gives a position,
+        where in its text (`position`).
         """
         ...
 
@@ -181,3 +193,73 @@ async def fetch_once(
     finally:
         await connection.close()
     return result.rows
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Statements sent together as one text: the first one's index and where each starts.
+
+    A COPY statement is a group of its own, with its inline data.
+    """
+
+    first: int
+    text: str
+    starts: tuple[int, ...] = (0,)
+    copy_data: str | None = None
+
+    @property
+    def last(self) -> int:
+        """The index of the group's last statement."""
+        return self.first + len(self.starts) - 1
+
+    def which(self, position: int | None) -> tuple[int, int | None]:
+        """The index of the statement holding a 1-based `position` of the text, and the
+        position within that statement; the first statement when there is no position."""
+        if position is None or position < 1:
+            return self.first, None
+        offset = position - 1
+        number = max(k for k, start in enumerate(self.starts) if start <= offset)
+        return self.first + number, offset - self.starts[number] + 1
+
+
+def grouped(
+    statements: Sequence[Statement], *, separator: str, budget: int | None = None
+) -> list[Group]:
+    """Consecutive plain statements joined into groups; COPY and `alone` statements apart.
+
+    With a `budget` (bytes of UTF-8), a group grows only while its text stays within it; a
+    statement longer than the budget is a group of its own.
+    """
+    parts: list[Group] = []
+    texts: list[str] = []
+    starts: list[int] = []
+    first = 0
+    size = 0  # characters, for the statements' starts
+    used = 0  # bytes, for the budget
+    gap = len(separator.encode("utf-8"))
+
+    def close() -> None:
+        if texts:
+            parts.append(Group(first, separator.join(texts), tuple(starts)))
+            texts.clear()
+            starts.clear()
+
+    for index, statement in enumerate(statements):
+        if statement.copy_data is not None or statement.alone:
+            close()
+            parts.append(Group(index, statement.text, copy_data=statement.copy_data))
+            continue
+        length = len(statement.text.encode("utf-8"))
+        if texts and budget is not None and used + gap + length > budget:
+            close()
+        if not texts:
+            first, size, used = index, 0, 0
+        else:
+            size += len(separator)
+            used += gap
+        starts.append(size)
+        texts.append(statement.text)
+        size += len(statement.text)
+        used += length
+    close()
+    return parts

@@ -14,6 +14,7 @@ its own. Only if it does not end within a grace period is the connection dropped
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,8 @@ from sqlfleet.errors import (
     TargetTimeout,
 )
 from sqlfleet.servers import ServerUrl
-from sqlfleet.targets.base import BatchResult, Login, fetch_once
+from sqlfleet.statements import Statement
+from sqlfleet.targets.base import BatchResult, Login, fetch_once, grouped
 from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier", "quote_literal"]
@@ -147,12 +149,64 @@ class MysqlConnection:
         self._where = where
         self._running: asyncio.Task[BatchResult] | None = None
         self._cancel_requested = False
+        # Which statement of the last run_statements failed, for its error's location.
+        self._failing: int | None = None
+        # The server's max_allowed_packet, asked once, and only for a large batch.
+        self._packet_limit: int | None = None
 
     async def execute(
         self, sql: str, *, timeout: float | None, want_rows: bool = False
     ) -> BatchResult:
         """Run one batch of any number of statements; keep the first result set's rows."""
+        self._failing = None
         return await self._supervise(self._run_batch(sql, want_rows), timeout)
+
+    async def run_statements(
+        self, statements: Sequence[Statement], *, timeout: float | None
+    ) -> BatchResult:
+        """Run the statements in order, as the mysql client sends them: each its own query,
+        consecutive ones grouped while they fit well under any server's max_allowed_packet.
+
+        Statements read under a custom DELIMITER (routine and trigger bodies) go alone.
+        Every statement commits as it ends (autocommit): a failure keeps those before it.
+        """
+        return await self._supervise(self._run_groups(statements), timeout)
+
+    async def _budget(self, cursor: Any, statements: Sequence[Statement]) -> int:
+        """How many bytes of statements may go in one packet to this server."""
+        if sum(len(s.text) for s in statements) * 4 <= _ASK_ABOVE:
+            return _GROUP_BUDGET  # fits in any packet whatever its characters: ask nothing
+        if self._packet_limit is None:
+            await cursor.execute("SELECT @@max_allowed_packet")
+            row = await cursor.fetchone()
+            self._packet_limit = int(row[0]) if row else _ASK_ABOVE
+        return max(1, min(_GROUP_BUDGET, self._packet_limit - _PACKET_HEADROOM))
+
+    async def _run_groups(self, statements: Sequence[Statement]) -> BatchResult:
+        self._failing = None
+        cursor = await self._connection.cursor(_MessageCursor)
+        cursor.messages = []
+        result = BatchResult(messages=cursor.messages)
+        try:
+            budget = await self._budget(cursor, statements)
+            # On a line of its own: a statement may end in a `#` or `-- ` comment.
+            for group in grouped(statements, separator="\n;\n", budget=budget):
+                done = 0
+                try:
+                    await cursor.execute(group.text)
+                    done = 1
+                    result.row_count = cursor.rowcount
+                    while await cursor.nextset():
+                        done += 1
+                        result.row_count = cursor.rowcount
+                except aiomysql.Error:
+                    self._failing = group.first + done
+                    raise
+        finally:
+            await cursor.close()
+        if result.row_count is not None and result.row_count < 0:
+            result.row_count = None
+        return result
 
     async def _run_batch(self, sql: str, want_rows: bool) -> BatchResult:
         cursor = await self._connection.cursor(_MessageCursor)
@@ -208,7 +262,7 @@ class MysqlConnection:
                         f"lost the connection to {self._where}: {_server_error(exc)}",
                         transient=True,
                     ) from exc
-                raise TargetQueryError(_server_error(exc), transient=is_transient(exc)) from exc
+                raise self._query_error(exc) from exc
             except aiomysql.InterfaceError as exc:
                 # Before aiomysql.Error, its base: the connection was lost before this batch
                 # (pymysql says "(0, 'Not connected')"), which is no fault of the script.
@@ -216,13 +270,22 @@ class MysqlConnection:
                     f"lost the connection to {self._where}: {exc}", transient=True
                 ) from exc
             except aiomysql.Error as exc:
-                raise TargetQueryError(_server_error(exc), transient=is_transient(exc)) from exc
+                raise self._query_error(exc) from exc
             except OSError as exc:
                 raise TargetConnectError(
                     f"lost the connection to {self._where}: {exc}", transient=True
                 ) from exc
         finally:
             self._running = None
+
+    def _query_error(self, exc: aiomysql.Error) -> TargetQueryError:
+        """The server's error, with the statement it is about and the line it names."""
+        text = _server_error(exc)
+        near = _NEAR_LINE.search(text) if exc.args and exc.args[0] == ER.PARSE_ERROR else None
+        line = int(near.group(1)) if near else None
+        return TargetQueryError(
+            text, statement=self._failing, line=line, transient=is_transient(exc)
+        )
 
     async def _stop(self, task: asyncio.Task[BatchResult]) -> str | None:
         """Kill the task's statement on the server and let the task end; why killing failed."""
@@ -299,6 +362,16 @@ class MysqlConnection:
 
 
 _LOST_CONNECTION = frozenset({2006, 2013})
+# A syntax error says "... near 'x' at line 3": the line of the statement.
+_NEAR_LINE = re.compile(r"at line (\d+)\Z")
+
+# Statements sent as one query are grouped up to this many bytes, and never beyond the
+# server's max_allowed_packet (less some headroom for the packet's own bytes): a statement
+# longer than that goes alone, as the mysql client would send it. A batch that fits in
+# _ASK_ABOVE bytes is sent without asking the server its limit (no server ships with less).
+_GROUP_BUDGET = 1024 * 1024
+_ASK_ABOVE = 64 * 1024
+_PACKET_HEADROOM = 1024
 
 # Rows per INSERT are bounded by size, well under MySQL's and MariaDB's max_allowed_packet.
 _MAX_STATEMENT_CHARS = 1_000_000

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -28,7 +29,8 @@ from sqlfleet.errors import (
     TargetTimeout,
 )
 from sqlfleet.servers import ServerUrl
-from sqlfleet.targets.base import BatchResult, Login, fetch_once
+from sqlfleet.statements import Statement
+from sqlfleet.targets.base import BatchResult, Group, Login, fetch_once, grouped
 from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["PostgresConnection", "PostgresDriver", "quote_identifier", "quote_literal"]
@@ -54,6 +56,8 @@ _MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
 _MAINTENANCE_DATABASES = ("postgres", "template1")
 
 _CLOSE_TIMEOUT = 5.0
+
+_COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")
 
 
 def quote_identifier(name: str) -> str:
@@ -117,6 +121,8 @@ class PostgresConnection:
         self._messages: list[str] = []
         self._running: asyncio.Task[BatchResult] | None = None
         self._cancel_requested = False
+        # The group of statements on the wire, to tell which one an error is about.
+        self._sending: Group | None = None
         connection.add_log_listener(self._on_message)
 
     def _on_message(self, _connection: Any, message: Any) -> None:
@@ -128,9 +134,46 @@ class PostgresConnection:
         """Run one batch: simple protocol without rows, one prepared query with rows."""
         messages: list[str] = []
         self._messages = messages
+        self._sending = None
         job = self._fetch(sql, timeout) if want_rows else self._execute(sql, timeout)
         result = await self._supervise(job, timeout)
         result.messages = messages
+        return result
+
+    async def run_statements(
+        self, statements: Sequence[Statement], *, timeout: float | None
+    ) -> BatchResult:
+        """Run the statements in order, consecutive ones as one simple-protocol query.
+
+        Such a query runs as one transaction (unless it says otherwise): a failed statement
+        rolls back the statements sent with it. A `COPY ... FROM stdin` goes through the
+        COPY protocol with its inline data, as psql sends it.
+        """
+        messages: list[str] = []
+        self._messages = messages
+        result = await self._supervise(
+            self._run_groups(grouped(statements, separator="\n"), timeout), timeout
+        )
+        result.messages = messages
+        return result
+
+    async def _run_groups(self, groups: list[Group], timeout: float | None) -> BatchResult:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        result = BatchResult()
+        for group in groups:
+            remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+            self._sending = group
+            if group.copy_data is None:
+                status = await self._connection.execute(group.text, timeout=remaining)
+            else:
+                # asyncpg's public copy_to_table writes its own COPY statement; the script's
+                # statement is sent as written (columns, options, quoting) instead.
+                # A memoryview: asyncpg would take bytes for a file name.
+                data = memoryview(group.copy_data.encode("utf-8"))
+                status = await self._connection._copy_in(group.text, data, remaining)
+            result.row_count = _row_count(status)
+        self._sending = None
         return result
 
     async def _execute(self, sql: str, timeout: float | None) -> BatchResult:
@@ -184,14 +227,37 @@ class PostgresConnection:
                     "a step with an output table needs its query as a single statement "
                     "in a batch of its own: separate the other statements with a GO line"
                 ) from exc
-            raise TargetQueryError(
-                _server_error(exc), transient=is_transient(exc.sqlstate)
-            ) from exc
+            raise self._located(exc) from exc
         except (asyncpg.InterfaceError, OSError) as exc:
             # The connection went away under the batch (a terminated backend, a reset).
             raise TargetQueryError(f"{self._where}: {exc}", transient=True) from exc
         finally:
             self._running = None
+
+    def _located(self, exc: asyncpg.PostgresError) -> TargetQueryError:
+        """The server's error, saying which statement it is about and where, when known."""
+        group, self._sending = self._sending, None
+        position = getattr(exc, "position", None)
+        where = int(position) if isinstance(position, str) and position.isdigit() else None
+        transient = is_transient(exc.sqlstate)
+        if group is None:  # a batch sent whole: the position counts from its start
+            return TargetQueryError(_server_error(exc), position=where, transient=transient)
+        statement, within = group.which(where)
+        last = statement if where is not None else group.last
+        line = None
+        if group.copy_data is not None:
+            # "COPY author, line 5, column note: ...": the 5th line of the data.
+            match = _COPY_LINE.match(getattr(exc, "context", None) or "")
+            if match:
+                line = group.text.count("\n") + 1 + int(match.group(1))
+        return TargetQueryError(
+            _server_error(exc),
+            statement=statement,
+            last_statement=last,
+            position=within,
+            line=line,
+            transient=transient,
+        )
 
     async def cancel(self) -> None:
         """Cancel the running batch on the server; a no-op when nothing runs."""

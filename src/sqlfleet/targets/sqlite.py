@@ -35,6 +35,7 @@ from sqlfleet.errors import (
     TargetTimeout,
 )
 from sqlfleet.servers import ServerUrl
+from sqlfleet.statements import Statement
 from sqlfleet.targets.base import BatchResult, Login, fetch_once
 from sqlfleet.targets.columns import ColumnKind, output_table
 
@@ -163,6 +164,33 @@ class SqliteConnection:
         if want_rows:
             return await self._supervise(self._fetch, sql, timeout=timeout)
         return await self._supervise(self._script, sql, timeout=timeout)
+
+    async def run_statements(
+        self, statements: Sequence[Statement], *, timeout: float | None
+    ) -> BatchResult:
+        """Run the statements one by one, as the sqlite3 shell does: each commits as it
+        ends unless the script says BEGIN, and a failure keeps those before it."""
+        failing: list[int] = []
+        try:
+            return await self._supervise(self._statements, statements, failing, timeout=timeout)
+        except TargetQueryError as exc:
+            if failing and exc.statement is None:
+                exc.statement = exc.last_statement = failing[0]
+            raise
+
+    def _statements(self, statements: Sequence[Statement], failing: list[int]) -> BatchResult:
+        before = self._connection.total_changes
+        for index, statement in enumerate(statements):
+            try:
+                cursor = self._connection.execute(statement.text)
+                # Stepped to the end, as executescript does: a query in a script runs fully.
+                for _ in cursor:
+                    pass
+                cursor.close()
+            except sqlite3.Error:
+                failing.append(index)
+                raise
+        return BatchResult(row_count=self._connection.total_changes - before)
 
     def _script(self, sql: str) -> BatchResult:
         before = self._connection.total_changes

@@ -50,6 +50,7 @@ SAMPLES: dict[str, Any] = {
     "Sequence[Outcome]": [Outcome(1, 1, NOW, Lifecycle.SUCCEEDED, NOW)],
     "Sequence[tuple[str, StepSettings]]": [],
     "Iterable[str]": ["x"],
+    "Sequence[int]": [1],
     "Sequence[Lifecycle]": [Lifecycle.FAILED],
     "Schedule | None": None,
 }

@@ -1,7 +1,7 @@
 """Results: each target's first result set kept in the job database, up to a step's cap.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 A step's `result_rows` (how many rows of each target's first result set are kept; existing
 steps keep the default) and the `target_result` table that keeps them.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
