@@ -12,11 +12,17 @@ from __future__ import annotations
 import re
 
 MASK = "***"
+MAX_PORT = 65_535
 
 # Every C0 control character and DEL: never part of a URL, and urlsplit silently drops
 # some of them (tab, CR, LF), so they are refused rather than risk naming another server.
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-_QUERY_PASSWORD = re.compile(r"([?&;]password=)[^&;#]*", re.IGNORECASE)
+# Any `...password...=value` setting, in a URL's query (`?sslpassword=`) or in libpq's
+# `key=value` form (`host=h password=x`), quoted or not.
+_SETTING_PASSWORD = re.compile(
+    r"((?:^|[\s?&;])[\w.-]*pass(?:word|wd)?[\w.-]*\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&;#]*)",
+    re.IGNORECASE,
+)
 _SCHEME = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -26,9 +32,10 @@ def mask_url(text: str) -> str:
     Works on any text, parseable or not: the user information starts after the scheme's
     `://` (or at the start when the text does not begin with a scheme) and ends at the last
     `@`; when it holds a `:`, everything after that `:` is the password. A `password=` query
-    parameter is masked too.
+    parameter is masked too, and so is any `...password...=` setting (`sslpassword=`,
+    libpq's `host=h password=x`).
     """
-    masked = _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+    masked = _SETTING_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
     at = masked.rfind("@")
     # Only a real scheme counts: `u:a://b@h` has none, and its password holds the `://`.
     scheme = _SCHEME.match(masked)
@@ -42,8 +49,9 @@ def mask_url(text: str) -> str:
 
 
 def _mask_odd_port(text: str, start: int) -> str:
-    """Mask a "port" that is not a number: it may be a password whose `@host` was left out
-    (`postgresql://user:PW` parses as host `user`, port `PW`)."""
+    """Mask a "port" that is no port: it may be a password whose `@host` was left out
+    (`postgresql://user:PW` parses as host `user`, port `PW`). Everything after its `:` is
+    masked, since such a password may hold a `/` or a `?` too."""
     end = len(text)
     for stop in "/?#":
         found = text.find(stop, start)
@@ -53,9 +61,9 @@ def _mask_odd_port(text: str, start: int) -> str:
     if colon < 0 or "]" in text[colon:end]:
         return text
     port = text[colon + 1 : end]
-    if not port or (port.isascii() and port.isdigit()):
+    if not port or (port.isascii() and port.isdigit() and int(port) <= MAX_PORT):
         return text
-    return f"{text[: colon + 1]}{MASK}{text[end:]}"
+    return f"{text[: colon + 1]}{MASK}"
 
 
 def quoted_url(text: str) -> str:

@@ -11,12 +11,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlfleet.errors import InvalidServerUrl
-from sqlfleet.masking import has_control_character, quoted_url
+from sqlfleet.masking import MAX_PORT, has_control_character, quoted_url
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 SCHEME_ALIASES = {"postgres": "postgresql", "mariadb": "mysql", "sqlserver": "mssql"}
 ENGINES = ("postgresql", "mysql", "sqlite", "mssql")
-MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True)

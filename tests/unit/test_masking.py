@@ -27,7 +27,16 @@ PW = "Zq9-distinctive-PW"
         ("u:a://Zq9@h", "u:***@h"),
         # No `@host`: the "port" may be the password.
         (f"postgresql://u:{PW}", "postgresql://u:***"),
-        (f"postgresql://u:{PW}/db", "postgresql://u:***/db"),
+        (f"postgresql://u:{PW}/db", "postgresql://u:***"),  # it may hold the `/`
+        ("postgresql://u:ab/Zq9SECRET", "postgresql://u:***"),
+        ("postgresql://admin:1234567", "postgresql://admin:***"),  # no port is that big
+        # Any `...password=` setting: in a query, or libpq's `key=value` form.
+        (f"host=h password={PW}", "host=h password=***"),
+        (f"host=h password='{PW} x' port=5", "host=h password=*** port=5"),
+        (
+            f"postgresql://u@h/x?sslpassword={PW}&sslmode=bad",
+            "postgresql://u@h/x?sslpassword=***&sslmode=bad",
+        ),
         (f"postgresql://u@h/db?sslmode=require&password={PW}", None),
         # Nothing to mask.
         ("postgresql://h:5432/db", "postgresql://h:5432/db"),
