@@ -228,20 +228,14 @@ class Fleet:
         server + database: one database; + schema pattern: its matching schemas;
         server + database + shard-map query: the databases the catalog query names.
         """
-        url = server_url("server URL", server)
-        kind = member_kind(database, database_pattern, schema_pattern, shard_map_query)
-        for limit, label, value in (
-            (limits.IDENTIFIER, "database", database),
-            (limits.PATTERN, "database pattern", database_pattern),
-            (limits.PATTERN, "schema pattern", schema_pattern),
-        ):
-            if value is not None:
-                limit.check(value, label=label)
-        if refresh_credential is not None:
-            limits.check_name("refresh credential", refresh_credential)
-        if shard_map_query is not None:
-            limits.SCRIPT.check(shard_map_query, label="shard-map query")
-            validate_command(shard_map_query)
+        url, kind = check_member(
+            server=server,
+            database=database,
+            database_pattern=database_pattern,
+            schema_pattern=schema_pattern,
+            shard_map_query=shard_map_query,
+            refresh_credential=refresh_credential,
+        )
         return self.store.add_member(
             _stored("target group", group),
             kind=kind,
@@ -713,6 +707,33 @@ def _stored(what: str, name: str) -> str:
 def _check_secret(secret: Secret) -> None:
     # The value stays out of the message: it is a secret even when it is malformed.
     limits.SECRET.check(secret.reveal())
+
+
+def check_member(
+    *,
+    server: str,
+    database: str | None = None,
+    database_pattern: str | None = None,
+    schema_pattern: str | None = None,
+    shard_map_query: str | None = None,
+    refresh_credential: str | None = None,
+) -> tuple[ServerUrl, MemberKind]:
+    """A member's server and kind, once every value is checked; InvalidValue otherwise."""
+    url = server_url("server URL", server)
+    kind = member_kind(database, database_pattern, schema_pattern, shard_map_query)
+    for limit, label, value in (
+        (limits.IDENTIFIER, "database", database),
+        (limits.PATTERN, "database pattern", database_pattern),
+        (limits.PATTERN, "schema pattern", schema_pattern),
+    ):
+        if value is not None:
+            limit.check(value, label=label)
+    if refresh_credential is not None:
+        limits.check_name("refresh credential", refresh_credential)
+    if shard_map_query is not None:
+        limits.SCRIPT.check(shard_map_query, label="shard-map query")
+        validate_command(shard_map_query)
+    return url, kind
 
 
 def member_kind(

@@ -89,6 +89,9 @@ def server_url(label: str, text: str) -> ServerUrl:
     if not isinstance(text, str):
         raise InvalidServerUrl(f"the {label} must be text, not {type(text).__name__}")
     url = ServerUrl.parse(text)
+    if url.engine == "mssql":
+        # Refused here rather than when a step first runs on it, minutes or days later.
+        raise InvalidServerUrl(f"the {label} names SQL Server: its targets are not supported yet")
     try:
         limits.SERVER_URL.check(text, label=label)
         limits.SERVER_URL.check(str(url), label=label)

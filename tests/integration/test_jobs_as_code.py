@@ -249,6 +249,34 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
             4,
             "target_groups[0].members[0]:",
         ),
+        (
+            "jobs:\n  - name: a\n    steps:\n      - name: s\n        target_group: g\n"
+            "        credential: c\n        command_file: /etc/passwd\n",
+            4,
+            "jobs[0].steps[0]: '/etc/passwd' is outside the folder being applied",
+        ),
+        (
+            "credentials:\n  - name: c\n    username: u\n    secret: {file: ../../../etc/shadow}\n",
+            4,
+            "credentials[0].secret: '../../../etc/shadow' is outside the folder being applied",
+        ),
+        ("jobs:\n  - name: a\n    name: b\n", 3, "the key 'name' is written twice"),
+        (
+            "jobs:\n  - name: big\n    description: " + "x" * 10_001 + "\n",
+            2,
+            "jobs[0]: the description is longer than",
+        ),
+        (
+            "target_groups:\n  - name: g2\n    members:\n      - server: postgresql://h\n"
+            '        database: "bad\\0db"\n',
+            4,
+            "target_groups[0].members[0]: the database contains a NUL character",
+        ),
+        (
+            "target_groups:\n  - name: g2\n    members:\n      - server: mssql://h\n",
+            4,
+            "names SQL Server: its targets are not supported yet",
+        ),
     ],
     ids=[
         "unknown-field",
@@ -259,6 +287,12 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
         "two-sources",
         "not-a-mapping",
         "bad-url",
+        "script-outside",
+        "secret-outside",
+        "duplicate-key",
+        "long-description",
+        "nul-in-database",
+        "sql-server",
     ],
 )
 def test_a_bad_file_is_one_line_with_file_and_line_and_changes_nothing(
@@ -266,6 +300,7 @@ def test_a_bad_file_is_one_line_with_file_and_line_and_changes_nothing(
 ) -> None:
     with Fleet.open(job_db) as fleet:
         fleet.add_target_group("g")
+        fleet.add_credential("c", "u", Secret("pw"))
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     before = dump(job_db)
@@ -275,6 +310,26 @@ def test_a_bad_file_is_one_line_with_file_and_line_and_changes_nothing(
     assert says in err
     assert "Zq9pw" not in err
     assert dump(job_db) == before
+
+
+def test_a_file_too_large_is_refused_before_it_is_read(job_db: str, tmp_path: Path) -> None:
+    from sqlfleet.jobs_as_code.document import MAX_FILE_BYTES
+
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as file:
+        file.truncate(MAX_FILE_BYTES + 1)
+    code, _, err = sqlfleet(job_db, "apply", str(path), "--dry-run")
+    assert code == 2 and "is larger than 20 MB" in err
+
+
+def test_a_script_file_beside_the_definitions_is_read(job_db: str, definitions: Path) -> None:
+    """Inside the folder applied, a relative path and a link to a file in it are fine."""
+    (definitions.parent / "linked.sql").symlink_to(definitions.parent / "migration.sql")
+    document = yaml.safe_load(definitions.read_text())
+    document["jobs"][0]["steps"][0]["command_file"] = "./linked.sql"
+    definitions.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, _, err = sqlfleet(job_db, "apply", str(definitions))
+    assert code == 0, err
 
 
 def test_the_schema_describes_every_step_setting() -> None:

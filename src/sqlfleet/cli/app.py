@@ -11,6 +11,7 @@ import typer
 
 from sqlfleet.fleet import Fleet
 from sqlfleet.limits import Number
+from sqlfleet.masking import CONTROL_CHARACTER
 
 app = typer.Typer(
     name="sqlfleet",
@@ -94,6 +95,14 @@ def print_json(document: Any) -> None:
     typer.echo(json.dumps(document, indent=2, default=str))
 
 
+def cell(value: Any) -> str:
+    """A value for a table cell: on one line, its control characters escaped (a database
+    named `x\nGO` must not pass for two rows)."""
+    if value is None:
+        return ""
+    return CONTROL_CHARACTER.sub(lambda m: repr(m.group())[1:-1], str(value))
+
+
 def print_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
 ) -> None:
@@ -110,7 +119,7 @@ def print_table(
         return
     table = Table(*columns, title=None, box=None, header_style="bold", pad_edge=False)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(cell(v) for v in row))
     with console.capture() as captured:
         console.print(table, highlight=False)
     typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
@@ -123,7 +132,7 @@ def print_columns(
     if not rows:
         typer.echo(f"(no {title or 'rows'})")
         return
-    cells = [list(columns), *(["" if v is None else str(v) for v in row] for row in rows)]
+    cells = [list(columns), *([cell(v) for v in row] for row in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = (
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells

@@ -20,6 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlfleet import limits
 from sqlfleet.errors import InvalidValue
 
+# A file bigger than this is not a hand-kept definition: refuse it before reading it.
+MAX_FILE_BYTES = 20_000_000
+# libyaml's parser when PyYAML has it (it does in its wheels): many times faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class DefinitionFileError(InvalidValue):
     """A definitions file is not valid."""
@@ -170,6 +175,21 @@ class Located:
     location: Location
     path: str  # e.g. `jobs[2]`
     node: yaml.Node | None
+    root: Path  # the folder applied: files the definitions name must be inside it
+
+    def file(self, name: str) -> Path:
+        """A file the definitions name (a script, a secret), relative to the YAML file.
+
+        It must lie inside the folder being applied, links followed: a definitions file
+        cannot make `apply` read `/etc/shadow` into a job.
+        """
+        path = (self.location.file.parent / name).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise InvalidValue(
+                f"{name!r} is outside the folder being applied ({self.root}): "
+                "name files inside it, relative to the YAML file"
+            )
+        return path
 
     def at(self, *keys: str | int) -> Location:
         """The location of a part of it (a step, a field)."""
@@ -192,6 +212,7 @@ class Definitions:
 def read(path: str | Path) -> Definitions:
     """The definitions in a file, or in every YAML file of a folder (and its subfolders)."""
     root = Path(path)
+    folder = root if root.is_dir() else root.parent
     if root.is_dir():
         files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         if not files:
@@ -203,7 +224,7 @@ def read(path: str | Path) -> Definitions:
     definitions = Definitions()
     seen: dict[tuple[str, str], Location] = {}
     for file in files:
-        for kind, items in _read_file(file).items():
+        for kind, items in _read_file(file, folder).items():
             for located in items:
                 key = (kind, located.item.name)
                 if key in seen:
@@ -217,8 +238,13 @@ def read(path: str | Path) -> Definitions:
     return definitions
 
 
-def _read_file(file: Path) -> dict[str, list[Located]]:
+def _read_file(file: Path, root: Path) -> dict[str, list[Located]]:
     try:
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise DefinitionFileError(
+                f"{file}: is larger than {MAX_FILE_BYTES // 1_000_000} MB: split it into "
+                "several files of a folder"
+            )
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DefinitionFileError(f"{file}: is not UTF-8 text") from None
@@ -226,9 +252,12 @@ def _read_file(file: Path) -> dict[str, list[Located]]:
         raise DefinitionFileError(f"{file}: cannot be read: {exc.strerror}") from None
     if "\x00" in text:
         raise DefinitionFileError(f"{file}: holds a NUL character")
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None:
+            _refuse_duplicate_keys(node, file)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -236,6 +265,8 @@ def _read_file(file: Path) -> dict[str, list[Located]]:
         raise DefinitionFileError(f"{file}:{line}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise DefinitionFileError(f"{file}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -260,11 +291,34 @@ def _read_file(file: Path) -> dict[str, list[Located]]:
                 Location(file, _line(node, (kind, i), 1)),
                 f"{kind}[{i}]",
                 _child(node, (kind, i)),
+                root,
             )
             for i, item in enumerate(getattr(doc, kind))
         ]
         for kind in ("credentials", "target_groups", "jobs")
     }
+
+
+def _refuse_duplicate_keys(root: yaml.Node, file: Path) -> None:
+    """A key written twice in one mapping is a mistake: YAML loaders keep the last silently."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:  # an alias: its node was looked at already
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[object] = set()
+            for key, value in node.value:
+                name = getattr(key, "value", None)
+                if isinstance(name, str) and name in keys:
+                    line = key.start_mark.line + 1
+                    raise DefinitionFileError(f"{file}:{line}: the key {name!r} is written twice")
+                keys.add(name)
+                pending.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
 
 
 def _child(node: yaml.Node | None, keys: tuple[str | int, ...]) -> yaml.Node | None:

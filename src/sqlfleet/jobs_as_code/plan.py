@@ -15,12 +15,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlfleet import limits
 from sqlfleet.errors import InvalidValue, SqlfleetError
-from sqlfleet.fleet import Fleet, member_kind
+from sqlfleet.fleet import Fleet, check_member
 from sqlfleet.jobs_as_code.document import (
     DefinitionFileError,
     Definitions,
@@ -30,7 +29,7 @@ from sqlfleet.jobs_as_code.document import (
 from sqlfleet.model import Job, Member, OutputDestination, StepSettings
 from sqlfleet.schedule import Schedule
 from sqlfleet.secrets import Secret
-from sqlfleet.step_settings import build_step_settings, read_command_file, server_url
+from sqlfleet.step_settings import build_step_settings, read_command_file
 
 CREATE, CHANGE, UNCHANGED, REMOVE = "create", "change", "unchanged", "remove"
 
@@ -149,7 +148,7 @@ def _checked(located: Located, *keys: str | int) -> Iterator[None]:
 def _plan_credential(fleet: Fleet, plan: Plan, located: Located, stored: set[str]) -> None:
     doc = located.item
     with _checked(located, "secret"):
-        secret = _read_secret(doc.secret.env, doc.secret.file, located.location.file)
+        secret = _read_secret(doc.secret.env, doc.secret.file, located)
     name = doc.name
     if name not in stored:
         with _checked(located):
@@ -179,14 +178,14 @@ def _plan_credential(fleet: Fleet, plan: Plan, located: Located, stored: set[str
     )
 
 
-def _read_secret(env: str | None, file: str | None, beside: Path) -> Secret:
+def _read_secret(env: str | None, file: str | None, located: Located) -> Secret:
     if env is not None:
         value = os.environ.get(env)
         if value is None:
             raise InvalidValue(f"environment variable {env} is not set")
         return Secret(value)
     assert file is not None
-    path = beside.parent / file
+    path = located.file(file)
     try:
         return Secret(path.read_text(encoding="utf-8").rstrip("\r\n"))
     except UnicodeDecodeError:
@@ -219,11 +218,8 @@ def _plan_group(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, An
     wanted: list[tuple[MemberKey, dict[str, Any]]] = []
     for i, member in enumerate(doc.members):
         with _checked(located, "members", i):
-            url = str(server_url("server URL", member.server))
-            kind = member_kind(
-                member.database, member.database_pattern, member.schema_pattern,
-                member.shard_map_query,
-            )  # fmt: skip
+            checked_url, kind = check_member(**member.model_dump(exclude={"exclude"}))
+        url = str(checked_url)
         options = member.model_dump(exclude={"server"})
         key: MemberKey = (
             "exclude" if member.exclude else "include",
@@ -290,15 +286,19 @@ def _plan_job(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, Job]
     built: list[tuple[str, StepSettings]] = []
     for i, step in enumerate(doc.steps):
         with _checked(located, "steps", i):
-            settings = _step_settings(step, located.location.file)
+            settings = _step_settings(step, located)
             built.append((step.name, build_step_settings(None, dict(settings))))
         steps.append((step.name, settings))
+    with _checked(located):
+        limits.check_name("job", name)
+        limits.DESCRIPTION.check(doc.description)
+        if len(doc.steps) > limits.MAX_STEPS:
+            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(doc.steps)}")
+    for i, step in enumerate(doc.steps):
+        with _checked(located, "steps", i, "name"):
+            limits.check_name("step", step.name)
     current = stored.get(name)
     if current is None:
-        with _checked(located):
-            limits.check_name("job", name)
-            for step in doc.steps:
-                limits.check_name("step", step.name)
         plan.add(
             Change(CREATE, "job", name, (f"{len(steps)} step(s)",)),
             lambda: fleet.add_job(
@@ -351,7 +351,7 @@ def _schedule(doc: ScheduleDoc | None) -> Schedule | None:
     )
 
 
-def _step_settings(step: Any, beside: Path) -> dict[str, Any]:
+def _step_settings(step: Any, located: Located) -> dict[str, Any]:
     """What `Fleet.add_step` takes, from a step as written."""
     if (step.command is None) == (step.command_file is None):
         raise InvalidValue("give the script as `command` or `command_file`, one of them")
@@ -359,7 +359,7 @@ def _step_settings(step: Any, beside: Path) -> dict[str, Any]:
         exclude={"name", "command_file", "output"}, exclude_none=True
     )
     if step.command_file is not None:
-        values["command"] = read_command_file(beside.parent / step.command_file)
+        values["command"] = read_command_file(located.file(step.command_file))
     if step.output is not None:
         values["output"] = OutputDestination(
             server_url=step.output.server,

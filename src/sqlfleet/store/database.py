@@ -24,8 +24,7 @@ from sqlfleet.errors import (
     JobDatabaseUnreachable,
     StoreError,
 )
-from sqlfleet.masking import has_control_character, mask_url, quoted_url, without
-from sqlfleet.servers import MAX_PORT
+from sqlfleet.masking import MAX_PORT, has_control_character, mask_url, quoted_url, without
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
