@@ -269,14 +269,7 @@ class Fleet:
         All of it is created, or nothing: a refused step leaves no job behind.
         """
         limits.check_name("job", name)
-        limits.DESCRIPTION.check(description)
-        if len(steps) > limits.MAX_STEPS:
-            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(steps)}")
-        for step_name, _ in steps:
-            limits.check_name("step", step_name)
-        built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
-        for _, settings in built:
-            self._check_script(settings)
+        built = self._job_steps(description, steps)
         return self.store.add_job(
             name,
             description=description,
@@ -296,12 +289,7 @@ class Fleet:
     ) -> Job:
         """Give a job these settings and exactly these steps (as `add_job` takes them), in
         one new version."""
-        limits.DESCRIPTION.check(description)
-        if len(steps) > limits.MAX_STEPS:
-            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(steps)}")
-        for step_name, _ in steps:
-            limits.check_name("step", step_name)
-        built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
+        built = self._job_steps(description, steps)
         return self.store.replace_job(
             _stored("job", name),
             description=description,
@@ -309,6 +297,20 @@ class Fleet:
             schedule=self._anchored(schedule),
             steps=built,
         )
+
+    def _job_steps(
+        self, description: str, steps: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[tuple[str, StepSettings]]:
+        """A whole job's steps, built and checked (with its description) before any is stored."""
+        limits.DESCRIPTION.check(description)
+        if len(steps) > limits.MAX_STEPS:
+            raise InvalidValue(f"a job has at most {limits.MAX_STEPS} steps, not {len(steps)}")
+        for step_name, _ in steps:
+            limits.check_name("step", step_name)
+        built = [(step_name, build_step_settings(None, dict(s))) for step_name, s in steps]
+        for _, settings in built:
+            self._check_script(settings)
+        return built
 
     def update_job(
         self,
