@@ -22,6 +22,11 @@ _RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
 _SETTING_FIELDS = {f.name for f in dataclasses.fields(StepSettings)} - {"retry", "output"}
 
 
+def setting_value(settings: StepSettings, field: str) -> Any:
+    """The value of one setting of `limits.STEP_SETTINGS` (a retry setting lives in `retry`)."""
+    return getattr(settings.retry if field in _RETRY_FIELDS else settings, field)
+
+
 def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> StepSettings:
     """Step settings from `base` (or the defaults) with `changes`; None values are ignored.
 

@@ -7,7 +7,6 @@ settings at their default are left out, so the file says what is particular to e
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any
 
@@ -16,7 +15,7 @@ import yaml
 from sqlfleet import limits
 from sqlfleet.fleet import Fleet
 from sqlfleet.model import Job, Member, Step, StepSettings
-from sqlfleet.retry import RetryPolicy
+from sqlfleet.step_settings import setting_value
 
 
 def secret_variable(credential: str) -> str:
@@ -82,20 +81,13 @@ def _job(job: Job) -> dict[str, Any]:
     return written
 
 
-_RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
-
-
-def _setting(settings: StepSettings, field: str) -> Any:
-    return getattr(settings.retry if field in _RETRY_FIELDS else settings, field)
-
-
 def _step(step: Step) -> dict[str, Any]:
     settings = step.settings
     defaults = StepSettings(command="", target_group="", credential="")
     written: dict[str, Any] = {"name": step.name}
     for setting in limits.STEP_SETTINGS:
-        value = _setting(settings, setting.field)
-        if setting.field in ("command", "target_group", "credential") or value != _setting(
+        value = setting_value(settings, setting.field)
+        if setting.field in ("command", "target_group", "credential") or value != setting_value(
             defaults, setting.field
         ):
             written[setting.field] = value

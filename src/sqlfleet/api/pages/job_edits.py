@@ -35,7 +35,8 @@ from sqlfleet.api.schemas import JobUpdate, PathName, StepCreate, StepUpdate
 from sqlfleet.api.security import checked_form, require_login
 from sqlfleet.errors import InvalidValue, NotFound, SqlfleetError
 from sqlfleet.fleet import Fleet
-from sqlfleet.model import Job, Step, StepSettings
+from sqlfleet.model import Job, Step
+from sqlfleet.step_settings import setting_value
 
 router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=False)
 
@@ -118,7 +119,7 @@ def step_form_values(step: Step) -> dict[str, Any]:
         "credential": settings.credential,
     }
     for field in setting_fields():
-        value = _setting_value(settings, field.name)
+        value = setting_value(settings, field.name)
         if field.kind == "checkbox":
             values[field.name] = bool(value)
         elif value is not None:
@@ -133,12 +134,6 @@ def step_form_values(step: Step) -> dict[str, Any]:
             output_credential=output.credential,
         )
     return values
-
-
-def _setting_value(settings: StepSettings, name: str) -> Any:
-    if hasattr(settings.retry, name):
-        return getattr(settings.retry, name)
-    return getattr(settings, name, None)
 
 
 def step_body(form: FormData, *, editing: bool) -> dict[str, Any]:
