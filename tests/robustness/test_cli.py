@@ -289,33 +289,14 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
     ),
     "purge --job": (lambda v: ["purge", "--job", v], bad.bad_names()),
     # long-running commands: refused before they start
-    "agent --concurrency": (
-        lambda v: ["agent", "--concurrency", v],
-        bad.bad_number_args(limits.CONCURRENCY),
-    ),
     "agent --metrics-port": (
         lambda v: ["agent", "--metrics-port", v],
         bad.bad_number_args(limits.PORT),
     ),
-    "agent --lease-seconds": (
-        lambda v: ["agent", "--lease-seconds", v],
-        bad.bad_number_args(limits.LEASE_SECONDS),
-    ),
-    "agent --grace-period": (
-        lambda v: ["agent", "--grace-period", v],
-        bad.bad_number_args(limits.GRACE_PERIOD),
-    ),
-    "agent --retention-days": (
-        lambda v: ["agent", "--retention-days", v],
-        bad.bad_number_args(limits.RETENTION_DAYS),
-    ),
     "agent --name": (lambda v: ["agent", "--name", v], bad.bad_names()),
+    "up --name": (lambda v: ["up", "--name", v], bad.bad_names()),
     "web --port": (lambda v: ["web", "--port", v], bad.bad_number_args(limits.PORT)),
     "up --port": (lambda v: ["up", "--port", v], bad.bad_number_args(limits.PORT)),
-    "up --concurrency": (
-        lambda v: ["up", "--concurrency", v],
-        bad.bad_number_args(limits.CONCURRENCY),
-    ),
     "demo --databases": (
         lambda v: ["demo", "--databases", v],
         bad.bad_number_args(limits.DEMO_DATABASES),
@@ -362,6 +343,19 @@ for _flag in ("--wave-size", "--max-failures"):
         lambda v, flag=_flag: ["job", "update-step", "j", "s", flag, v],
         _BAD_SHARES,
     )
+# `agent` and `up` share the agent's options: both refuse the same values.
+for _command in ("agent", "up"):
+    for _flag, _limit in (
+        ("--concurrency", limits.CONCURRENCY),
+        ("--lease-seconds", limits.LEASE_SECONDS),
+        ("--grace-period", limits.GRACE_PERIOD),
+        ("--retention-days", limits.RETENTION_DAYS),
+    ):
+        SLOTS[f"{_command} {_flag}"] = (
+            lambda v, c=_command, f=_flag: [c, f, v],
+            bad.bad_number_args(_limit),
+        )
+
 SLOTS["job update-step --retry-on"] = (
     lambda v: ["job", "update-step", "j", "s", "--retry-on", v],
     st.text(max_size=20).filter(lambda v: v not in ("all", "transient")),
@@ -461,6 +455,7 @@ def test_hosts_that_cannot_be_served_are_refused(
 
 TOO_BIG = ["2147483648", "99999999999999999999"]
 LISTED: list[list[str]] = [
+    *[[command, "--log-format", "xml"] for command in ("agent", "web", "up")],
     ["apply", "/nonexistent/fleet.yaml"],
     ["apply", "/proc/self/mem"],
     ["apply", "/etc"],
