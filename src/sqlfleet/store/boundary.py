@@ -164,6 +164,18 @@ class Availability:
         log.warning("the job database %s is back after %.1f s", self.where, away)
 
 
+def _translated(store: Any, error: Exception) -> SqlfleetError | None:
+    """The sqlfleet error for a driver error on `store`'s job database, told to the
+    listeners and, for an outage, to the store's availability; None if it is no such error."""
+    translated = translate(error, getattr(store, "url", "?"))
+    if translated is not None:
+        _tell(translated)
+        availability: Availability | None = getattr(store, "availability", None)
+        if availability is not None and isinstance(translated, JobDatabaseUnavailable):
+            availability.failed(translated)
+    return translated
+
+
 def guarded(method: Callable[P, R]) -> Callable[P, R]:
     """`method` with driver errors translated. Its first argument is the store: its `url`
     (password masked) goes into messages, its `availability` hears of outages."""
@@ -178,12 +190,9 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
                 availability.failed(error)
             raise
         except Exception as error:
-            translated = translate(error, getattr(args[0], "url", "?"))
+            translated = _translated(args[0], error)
             if translated is None:
                 raise
-            _tell(translated)
-            if availability is not None and isinstance(translated, JobDatabaseUnavailable):
-                availability.failed(translated)
             raise translated from None
         if availability is not None:
             availability.answered()
@@ -196,18 +205,14 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
 @contextlib.contextmanager
 def translating(store: Any) -> Iterator[None]:
     """Translate driver errors raised in a `with` block, as `guarded` does for one call."""
-    availability: Availability | None = getattr(store, "availability", None)
     try:
         yield
     except SqlfleetError:
         raise
     except Exception as error:
-        translated = translate(error, getattr(store, "url", "?"))
+        translated = _translated(store, error)
         if translated is None:
             raise
-        _tell(translated)
-        if availability is not None and isinstance(translated, JobDatabaseUnavailable):
-            availability.failed(translated)
         raise translated from None
 
 
