@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from sqlfleet import limits
 from sqlfleet.clock import Clock, utcnow
-from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.engine.dispatcher import Dispatcher, DispatcherSettings
 from sqlfleet.errors import JobDatabaseUnavailable, StoreError
 from sqlfleet.fleet import Fleet
 

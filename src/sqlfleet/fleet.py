@@ -23,14 +23,15 @@ from typing import Any
 
 from sqlfleet import config, limits
 from sqlfleet.clock import Clock, utcnow
-from sqlfleet.engine import Dispatcher, DispatcherSettings
+from sqlfleet.engine.dispatcher import Dispatcher, DispatcherSettings
 from sqlfleet.engine.preview import preview
 from sqlfleet.engine.rerun import check_rerun_states
 from sqlfleet.engine.resume import prepare_resume, run_holder_name, take_back_from_the_gone
 from sqlfleet.engine.trial import check_trial
 from sqlfleet.errors import InvalidServerUrl, InvalidValue, NotFound, SecretKeyError
-from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.lifecycle import DEFAULT_RERUN_STATES, Lifecycle
 from sqlfleet.model import (
+    TARGET_SORTS,
     Attempt,
     Credential,
     Job,
@@ -55,8 +56,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.step_settings import build_step_settings, check_script_for_engines, server_url
 from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
 from sqlfleet.store.boundary import Availability
-from sqlfleet.store.history import TARGET_SORTS, changes_cursor
-from sqlfleet.store.reruns import DEFAULT_RERUN_STATES
+from sqlfleet.store.history import changes_cursor
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
 

@@ -121,3 +121,8 @@ def rollup(children: Iterable[Lifecycle]) -> Lifecycle:
     if seen & {Lifecycle.SKIPPED, Lifecycle.SUCCEEDED_WITH_SKIPPED}:
         return Lifecycle.SUCCEEDED_WITH_SKIPPED
     return Lifecycle.SUCCEEDED
+
+
+# The states a re-run may pick targets by, and those it picks when told none.
+DEFAULT_RERUN_STATES = (Lifecycle.FAILED, Lifecycle.TIMED_OUT, Lifecycle.CANCELED)
+RERUN_STATES = (*DEFAULT_RERUN_STATES, Lifecycle.SKIPPED)

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from sqlfleet import limits
 from sqlfleet.lifecycle import Lifecycle
@@ -367,3 +367,20 @@ class ResultPage:
         where = {name: i for i, name in enumerate(self.columns)}
         picks = [where.get(name) for name in columns]
         return [tuple(None if i is None else row[i] for i in picks) for row in self.rows]
+
+
+# Keeps "schedule untouched" apart from "no schedule" in `update_job`.
+UNCHANGED: Any = object()
+
+TargetSort = Literal["step", "server", "database", "state", "attempts", "started", "ended"]
+
+# Sort orders of a target list, by the columns compared in turn (ties by id).
+TARGET_SORTS: dict[str, tuple[str, ...]] = {
+    "step": ("step_id",),
+    "server": ("target_server_name", "target_database_name", "target_schema_name"),
+    "database": ("target_database_name", "target_schema_name", "target_server_name"),
+    "state": ("lifecycle",),
+    "attempts": ("current_attempts",),
+    "started": ("start_time",),
+    "ended": ("end_time",),
+}

@@ -17,10 +17,9 @@ from sqlalchemy import event, update
 
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import Target
+from sqlfleet.model import TARGET_SORTS, Target, TargetSort
 from sqlfleet.secrets import Secret
 from sqlfleet.store import tables as t
-from sqlfleet.store.history import TARGET_SORTS, TargetSort
 from tests.api.conftest import PG, Api
 from tests.api.test_security import HTML
 from tests.cli_runner import Cli

@@ -2,6 +2,15 @@
 
 Only this package maps errors to exit codes: 0 success, 1 an execution that did not succeed,
 2 bad input (usage, definitions, secrets), 3 the job database, 4 a target database.
+
+Start-up stays light: `sqlfleet --help` must not import SQLAlchemy, a driver or the web
+framework. So the command modules import, at module level, only Typer and the domain
+(`limits`, `model`, `errors`, `schedule`, ...). What a command needs from the job database,
+the engine, the drivers or the web application (`sqlfleet.fleet`, `.store`, `.engine.*`,
+`.agent`, `.api`, `.service`, `.results`, `.jobs_as_code`) it imports inside its function,
+and names in annotations under `TYPE_CHECKING`. `sqlfleet/__init__.py` and
+`sqlfleet/engine/__init__.py` import nothing eagerly for the same reason.
+`tests/acceptance/test_startup.py` holds this.
 """
 
 from __future__ import annotations

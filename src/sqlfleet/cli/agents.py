@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sqlfleet import limits, logs
-from sqlfleet.agent import AgentSettings
 from sqlfleet.cli.app import (
     JsonOption,
     app,
@@ -22,6 +21,9 @@ from sqlfleet.cli.app import (
 )
 from sqlfleet.documents import iso
 from sqlfleet.logs import LogFormat
+
+if TYPE_CHECKING:
+    from sqlfleet.agent import AgentSettings
 
 agent_app = typer.Typer(
     help="Run an agent: it fires schedules and runs what anyone started. "
@@ -51,6 +53,8 @@ def agent_settings(
     concurrency: int, grace_period: float, retention_days: float, lease_seconds: float
 ) -> AgentSettings:
     """The agent's settings from its options."""
+    from sqlfleet.agent import AgentSettings
+
     return AgentSettings(
         concurrency=concurrency,
         grace_period=grace_period,

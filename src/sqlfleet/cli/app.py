@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sqlfleet.fleet import Fleet
 from sqlfleet.limits import Number
 from sqlfleet.masking import CONTROL_CHARACTER
+
+if TYPE_CHECKING:
+    from sqlfleet.fleet import Fleet
 
 app = typer.Typer(
     name="sqlfleet",
@@ -62,6 +64,8 @@ def job_db_option(ctx: typer.Context) -> str | None:
 @contextmanager
 def open_fleet(ctx: typer.Context) -> Iterator[Fleet]:
     """The Fleet for this command, closed when it is done."""
+    from sqlfleet.fleet import Fleet
+
     fleet = Fleet.open(job_db_option(ctx))
     try:
         yield fleet

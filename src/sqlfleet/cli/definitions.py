@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,12 +22,13 @@ from sqlfleet.cli.app import (
     say,
 )
 from sqlfleet.errors import InvalidValue
-from sqlfleet.fleet import Fleet
-from sqlfleet.model import Job, OutputDestination
+from sqlfleet.model import UNCHANGED, Job, OutputDestination
 from sqlfleet.schedule import Schedule, parse_time
 from sqlfleet.secrets import Secret
 from sqlfleet.step_settings import read_command_file
-from sqlfleet.store import UNCHANGED
+
+if TYPE_CHECKING:
+    pass
 
 credential_app = typer.Typer(
     help="Credentials: user names with encrypted secrets.", no_args_is_help=True
@@ -42,6 +43,8 @@ app.add_typer(job_app, name="job")
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the job database, and a secret key if there is none."""
+    from sqlfleet.fleet import Fleet
+
     report = Fleet.init(job_db_option(ctx))
     if report.schema_before is None:
         say(f"created the job database {report.job_db}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,8 +13,10 @@ from sqlfleet import config, limits
 from sqlfleet.cli.app import app, job_db_option, number_option, say
 from sqlfleet.cli.web import DEFAULT_PORT, serve_up
 from sqlfleet.errors import InvalidValue
-from sqlfleet.fleet import Fleet
 from sqlfleet.secrets import KEY_ENV
+
+if TYPE_CHECKING:
+    from sqlfleet.fleet import Fleet
 
 
 @app.command()
@@ -42,6 +44,7 @@ def demo(
     """
     from sqlfleet.agent import AgentSettings
     from sqlfleet.demo import create_demo
+    from sqlfleet.fleet import Fleet
 
     if folder is not None:
         limits.check_storable("--folder", folder)  # before anything is made

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -30,10 +30,11 @@ from sqlfleet.cli.attempts import print_attempts, print_first_errors, target_doc
 from sqlfleet.cli.definitions import group_app
 from sqlfleet.cli.preview import DryRunOption, PreflightOption, TrialOption, show_preview
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
-from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import JobExecution
-from sqlfleet.store.history import TARGET_SORTS
+from sqlfleet.model import TARGET_SORTS, JobExecution
+
+if TYPE_CHECKING:
+    from sqlfleet.fleet import Fleet
 
 R = TypeVar("R")
 EXIT_FAILED = 1

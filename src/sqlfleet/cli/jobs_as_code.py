@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from sqlfleet import jobs_as_code
 from sqlfleet.cli.app import JsonOption, app, open_fleet, print_json, say
 
 
@@ -29,6 +28,8 @@ def apply(
     Prints the plan (+ create, ~ change, = unchanged, - remove). Applying the same files
     again changes nothing and makes no new job version.
     """
+    from sqlfleet import jobs_as_code
+
     definitions = jobs_as_code.read(path)
     with open_fleet(ctx) as fleet:
         plan = jobs_as_code.make_plan(fleet, definitions, prune=prune)
@@ -67,6 +68,8 @@ def export(
     ] = None,
 ) -> None:
     """Write the definitions as YAML that `apply` reads back (secrets by reference only)."""
+    from sqlfleet import jobs_as_code
+
     with open_fleet(ctx) as fleet:
         text = jobs_as_code.export(fleet, job or None)
     if output is None:
@@ -84,4 +87,6 @@ def export(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the YAML files `apply` reads (for editors)."""
+    from sqlfleet import jobs_as_code
+
     typer.echo(json.dumps(jobs_as_code.json_schema(), indent=2))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sqlfleet import documents
 from sqlfleet.cli.app import print_json, say
-from sqlfleet.engine.preview import failures_by_error
-from sqlfleet.fleet import Fleet
 from sqlfleet.model import StepPreview
+
+if TYPE_CHECKING:
+    from sqlfleet.fleet import Fleet
 
 EXIT_FAILED = 1
 
@@ -81,6 +82,8 @@ def _print_step(step: StepPreview, *, batches: bool) -> None:
 
 
 def _print_failures(steps: list[StepPreview]) -> None:
+    from sqlfleet.engine.preview import failures_by_error
+
     grouped = failures_by_error(steps)
     if not grouped:
         say("preflight: every target can be logged in to")

@@ -18,8 +18,8 @@ from sqlfleet.cli.executions import (
     execution_app,
 )
 from sqlfleet.engine.rerun import check_rerun_states
+from sqlfleet.lifecycle import DEFAULT_RERUN_STATES, RERUN_STATES
 from sqlfleet.model import JobExecution
-from sqlfleet.store.reruns import DEFAULT_RERUN_STATES, RERUN_STATES
 
 _DEFAULT = ",".join(s.value for s in DEFAULT_RERUN_STATES)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import enum
 import sys
 from itertools import chain
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sqlfleet.cli.app import JsonOption, open_fleet, print_table
 from sqlfleet.cli.executions import ExecutionId, execution_app
-from sqlfleet.fleet import Fleet
 from sqlfleet.model import ResultPage
-from sqlfleet.results import csv_chunks, json_chunks, result_pages, text_value
+
+if TYPE_CHECKING:
+    from sqlfleet.fleet import Fleet
 
 # The notes name at most this many of the targets whose rows were cut.
 CUT_NAMED = 5
@@ -45,6 +46,8 @@ def execution_results(
     (the union of every target's, in the order first seen). Each step keeps up to its
     --result-rows rows per target (1000 by default); a note says which targets had more.
     """
+    from sqlfleet.results import csv_chunks, json_chunks, result_pages, text_value
+
     if json:
         output_format = Format.JSON
     with open_fleet(ctx) as fleet:

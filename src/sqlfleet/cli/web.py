@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sqlfleet import limits, logs
-from sqlfleet.agent import AgentSettings
 from sqlfleet.cli.agents import (
     ConcurrencyOption,
     GracePeriodOption,
@@ -26,6 +25,7 @@ from sqlfleet.errors import InvalidValue
 from sqlfleet.logs import LogFormat
 
 if TYPE_CHECKING:
+    from sqlfleet.agent import AgentSettings
     from sqlfleet.fleet import Fleet
 
 DEFAULT_PORT = 8080

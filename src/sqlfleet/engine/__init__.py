@@ -1,7 +1,6 @@
-"""Running executions: the dispatcher, the per-target runner, the output writer."""
+"""Running executions: the dispatcher, the per-target runner, the output writer.
 
-from __future__ import annotations
-
-from sqlfleet.engine.dispatcher import Dispatcher, DispatcherSettings
-
-__all__ = ["Dispatcher", "DispatcherSettings"]
+Import from the modules themselves (`sqlfleet.engine.dispatcher`): this package imports
+nothing, so that the command line's light modules (`engine.rerun`) do not bring the job
+database and the drivers along.
+"""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlfleet.errors import InvalidValue
-from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.store.reruns import RERUN_STATES
+from sqlfleet.lifecycle import RERUN_STATES, Lifecycle
 
 
 def check_rerun_states(states: Iterable[Lifecycle | str]) -> list[Lifecycle]:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, insert, select, update
 
+from sqlfleet.model import UNCHANGED
 from sqlfleet.store import tables as t
 from sqlfleet.store.agents import AgentInfo, Fired
 from sqlfleet.store.boundary import GUARDED, Availability, guard_verbs, translating
@@ -17,7 +18,6 @@ from sqlfleet.store.database import (
     safe_url,
     upgrade_schema,
 )
-from sqlfleet.store.definitions import UNCHANGED
 from sqlfleet.store.executions import LeaseHold, StepStart
 from sqlfleet.store.metrics import MetricsSnapshot, MetricsStore
 from sqlfleet.store.results import ResultStore

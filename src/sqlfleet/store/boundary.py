@@ -14,12 +14,12 @@ import functools
 import inspect
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-import psycopg
 from sqlalchemy import exc as sa
 
 from sqlfleet.errors import (
@@ -70,18 +70,26 @@ def translate(error: BaseException, where: str) -> SqlfleetError | None:
         return None
     original = getattr(error, "orig", None)
     detail = first_line(error)
-    if isinstance(
+    # Only a PostgreSQL job database loads psycopg, and only its errors can be psycopg's:
+    # a SQLite job database does not pay for importing it.
+    psycopg: Any = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(
         original,
         psycopg.errors.DeadlockDetected
         | psycopg.errors.SerializationFailure
         | psycopg.errors.LockNotAvailable,
     ):
         return ConcurrentChange(f"the job database was busy with another change: {detail}")
-    if getattr(error, "connection_invalidated", False) or isinstance(
-        original, psycopg.OperationalError | psycopg.InterfaceError | sa.DisconnectionError
+    if (
+        getattr(error, "connection_invalidated", False)
+        or isinstance(original, sa.DisconnectionError)
+        or (
+            psycopg is not None
+            and isinstance(original, psycopg.OperationalError | psycopg.InterfaceError)
+        )
     ):
         return JobDatabaseUnavailable(f"the job database {where} is unavailable: {detail}")
-    if isinstance(original, psycopg.errors.ReadOnlySqlTransaction):
+    if psycopg is not None and isinstance(original, psycopg.errors.ReadOnlySqlTransaction):
         return JobDatabaseReadOnly(f"the job database {where} is read-only: {detail}")
     if isinstance(original, sqlite3.Error):
         lowered = detail.lower()

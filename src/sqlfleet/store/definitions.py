@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlfleet.errors import ConcurrentChange, DuplicateName, InUse, InvalidValue, NotFound
 from sqlfleet.lifecycle import ACTIVE
 from sqlfleet.model import (
+    UNCHANGED,
     Credential,
     Job,
     JobVersion,
@@ -31,9 +32,6 @@ from sqlfleet.model import (
 from sqlfleet.retry import RetryPolicy
 from sqlfleet.schedule import Schedule
 from sqlfleet.store import tables as t
-
-# Keeps "schedule untouched" apart from "no schedule" in `update_job`.
-UNCHANGED: Any = object()
 
 
 def utcnow() -> datetime:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from sqlfleet.errors import NotFound
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
+from sqlfleet.model import (
+    TARGET_SORTS,
+    Attempt,
+    JobExecution,
+    StepExecution,
+    TargetExecution,
+)
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import TERMINAL_NAMES
 from sqlfleet.store.reruns import RerunStore
@@ -208,19 +214,6 @@ class HistoryStore(RerunStore):
                 conn.execute(delete(je).where(je.c.id.in_(part)))
             return len(ids)
 
-
-TargetSort = Literal["step", "server", "database", "state", "attempts", "started", "ended"]
-
-# Sort orders of a target list, by the columns compared in turn (ties by id).
-TARGET_SORTS: dict[str, tuple[str, ...]] = {
-    "step": ("step_id",),
-    "server": ("target_server_name", "target_database_name", "target_schema_name"),
-    "database": ("target_database_name", "target_schema_name", "target_server_name"),
-    "state": ("lifecycle",),
-    "attempts": ("current_attempts",),
-    "started": ("start_time",),
-    "ended": ("end_time",),
-}
 
 CHANGE_SLACK = timedelta(seconds=10)
 

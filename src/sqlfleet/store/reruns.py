@@ -19,9 +19,6 @@ from sqlfleet.store import tables as t
 from sqlfleet.store.executions import StepStart
 from sqlfleet.store.rollouts import RolloutStore
 
-DEFAULT_RERUN_STATES = (Lifecycle.FAILED, Lifecycle.TIMED_OUT, Lifecycle.CANCELED)
-RERUN_STATES = (*DEFAULT_RERUN_STATES, Lifecycle.SKIPPED)
-
 
 class RerunStore(RolloutStore):
     """Creating re-runs and telling their steps which targets to run."""

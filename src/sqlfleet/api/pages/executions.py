@@ -20,8 +20,7 @@ from sqlfleet.api.security import checked_form, require_login
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import Attempt
-from sqlfleet.store.history import TARGET_SORTS, TargetSort
+from sqlfleet.model import TARGET_SORTS, Attempt, TargetSort
 
 router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=False)
 

@@ -13,10 +13,8 @@ from sqlfleet.api.errors import ApiError
 from sqlfleet.api.schemas import Body, PathId, QueryName
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
-from sqlfleet.lifecycle import Lifecycle
-from sqlfleet.model import TargetExecution
-from sqlfleet.store.history import TargetSort
-from sqlfleet.store.reruns import DEFAULT_RERUN_STATES, RERUN_STATES
+from sqlfleet.lifecycle import DEFAULT_RERUN_STATES, RERUN_STATES, Lifecycle
+from sqlfleet.model import TargetExecution, TargetSort
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 

@@ -1,0 +1,87 @@
+"""Start-up: commands import only what they use (see `sqlfleet.cli`'s docstring).
+
+Each case runs `python -X importtime -m sqlfleet ...` in a subprocess and reads the modules
+it imported from the import-time report on stderr.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# What a command that does not touch the job database must not pay for.
+HEAVY = ("sqlalchemy", "fastapi", "starlette", "asyncpg", "aiomysql", "pymysql", "psycopg")
+WEB = ("fastapi", "starlette", "uvicorn", "jinja2")
+
+
+def imported(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The top-level packages `sqlfleet ARGS` imports."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sqlfleet", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    assert "sqlfleet" in names, "no import-time report: was -X importtime honoured?"
+    return names
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["run", "--help"],
+        ["job", "add-step", "--help"],
+        ["agent", "--help"],
+        ["up", "--help"],
+        ["web", "--help"],
+        ["apply", "--help"],
+        ["execution", "results", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_help_and_version_import_no_database_web_or_driver(args: list[str]) -> None:
+    heavy = imported(*args) & set(HEAVY)
+    assert not heavy, f"sqlfleet {' '.join(args)} imported {sorted(heavy)}"
+
+
+def test_run_imports_no_web_framework(tmp_path: Path) -> None:
+    """`run` needs the job database and a driver, never the web application."""
+    job_db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    env = {"SQLFLEET_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin", "PW": "unused"}
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    steps = [
+        ["init"],
+        ["credential", "add", "c", "--username", "u", "--password-env", "PW"],
+        ["target-group", "add", "g"],
+        ["target-group", "add-member", "g", "--server", f"sqlite:///{fleet}"],
+        ["job", "add", "j"],
+        ["job", "add-step", "j", "--name", "s", "--target-group", "g", "--credential", "c"]
+        + ["--command", "SELECT 1"],
+    ]
+    for step in steps:
+        done = subprocess.run(
+            [sys.executable, "-m", "sqlfleet", "--job-db", job_db, *step],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    (fleet / "a.db").touch()
+    names = imported("--job-db", job_db, "run", "j", env=env)
+    assert "sqlalchemy" in names  # the check can fail: `run` does open the job database
+    assert not names & set(WEB), f"sqlfleet run imported {sorted(names & set(WEB))}"
+    assert "psycopg" not in names, "a SQLite job database needs no psycopg"
