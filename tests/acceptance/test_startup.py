@@ -62,14 +62,14 @@ def test_run_imports_no_web_framework(tmp_path: Path) -> None:
     env = {"SQLFLEET_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin", "PW": "unused"}
     fleet = tmp_path / "fleet"
     fleet.mkdir()
+    add_step = ["job", "add-step", "j", "--name", "s"]
     steps = [
         ["init"],
         ["credential", "add", "c", "--username", "u", "--password-env", "PW"],
         ["target-group", "add", "g"],
         ["target-group", "add-member", "g", "--server", f"sqlite:///{fleet}"],
         ["job", "add", "j"],
-        ["job", "add-step", "j", "--name", "s", "--target-group", "g", "--credential", "c"]
-        + ["--command", "SELECT 1"],
+        [*add_step, "--target-group", "g", "--credential", "c", "--command", "SELECT 1"],
     ]
     for step in steps:
         done = subprocess.run(

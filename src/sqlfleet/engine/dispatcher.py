@@ -49,6 +49,10 @@ class DispatcherSettings:
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 0.5
     watch_interval: float = 0.5
+    # Outcomes are written together: one transaction for many costs the job database (and
+    # the event loop, through the GIL) far less than one each. A batch is written when it
+    # holds `concurrency` outcomes or its first outcome has waited this long.
+    outcome_batch_seconds: float = 0.1
     # When stopping, how long to keep trying to record outcomes while the job database is away.
     final_write_seconds: float = 15.0
 
@@ -82,6 +86,9 @@ class Dispatcher:
         self._cancel_reasons: dict[int, str] = {}
         self._pending: list[Outcome] = []
         self._outcomes_ready = asyncio.Event()
+        self._batch_full = asyncio.Event()
+        # An outcome of a staged step was recorded: its rollout may open a wave or halt.
+        self._staged_outcomes = False
         self._write_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._plans: dict[PlanKey, StepPlan] = {}
@@ -389,6 +396,11 @@ class Dispatcher:
         self._unstarted.discard(claimed.id)
         self._pending.append(outcome)
         self._outcomes_ready.set()
+        if len(self._pending) >= self.settings.concurrency:
+            self._batch_full.set()
+        loaded = self._plans.get((claimed.job_id, claimed.job_version, claimed.step_id))
+        if loaded is None or loaded.step.settings.has_rollout:
+            self._staged_outcomes = True
         if self.observers:
             self._observe(claimed, outcome)
 
@@ -413,7 +425,11 @@ class Dispatcher:
         """Write outcomes in batches: while one batch is written, the next one gathers."""
         while True:
             await self._outcomes_ready.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.outcome_batch_seconds):
+                    await self._batch_full.wait()
             self._outcomes_ready.clear()
+            self._batch_full.clear()
             try:
                 await self._flush()
             except StoreError as exc:
@@ -424,6 +440,7 @@ class Dispatcher:
         """Write the pending outcomes (and wait for a write already under way)."""
         async with self._write_lock:
             batch, self._pending = self._pending, []
+            staged, self._staged_outcomes = self._staged_outcomes, False
             if batch:
                 # Shielded: an outcome that happened must be written even while shutting down.
                 try:
@@ -434,8 +451,11 @@ class Dispatcher:
                     )
                 except StoreError:
                     self._pending[:0] = batch
+                    self._staged_outcomes |= staged
                     raise
-                self._rollouts_may_move = True
+                # Only a staged step's outcomes can move a rollout; the others' steps have
+                # none, and a poll interval looks anyway (other agents record outcomes too).
+                self._rollouts_may_move |= staged
                 if finished_steps:
                     self._steps_may_be_ready = True
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):

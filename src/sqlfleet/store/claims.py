@@ -128,8 +128,22 @@ class ClaimStore(ExecutionStore):
             se = t.step_execution
             # A target of a staged rollout waits until its step opens its wave.
             wave_open = or_(te.c.wave.is_(None), te.c.wave <= se.c.open_wave)
+            # Only what a claim needs: each column read is converted per row.
             query = (
-                select(te, je.c.job_version, je.c.trial)
+                select(
+                    te.c.id,
+                    te.c.job_execution_id,
+                    te.c.step_execution_id,
+                    te.c.job_id,
+                    te.c.step_id,
+                    te.c.target_server_name,
+                    te.c.target_database_name,
+                    te.c.target_schema_name,
+                    te.c.current_attempts,
+                    te.c.start_time,
+                    je.c.job_version,
+                    je.c.trial,
+                )
                 .join(je, je.c.id == te.c.job_execution_id)
                 .join(se, se.c.id == te.c.step_execution_id)
                 .where(due, je.c.cancel_requested.is_(False), wave_open)

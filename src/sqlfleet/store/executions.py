@@ -32,6 +32,7 @@ from sqlfleet.store import tables as t
 from sqlfleet.store.definitions import DefinitionStore
 
 TERMINAL_NAMES = [s.value for s in TERMINAL]
+ACTIVE_NAMES = [s.value for s in Lifecycle if s not in TERMINAL]
 CLAIMABLE = [Lifecycle.CREATED.value, Lifecycle.WAITING_FOR_RETRY.value]
 FAILING = (Lifecycle.FAILED, Lifecycle.TIMED_OUT)
 
@@ -340,6 +341,19 @@ class ExecutionStore(DefinitionStore):
         se, te = t.step_execution, t.target_execution
         ended: set[int] = set()
         for step_execution_id in step_execution_ids:
+            # One unfinished target is enough to know (an index lookup): counting the states
+            # of every target after each batch of outcomes would read the step's targets
+            # once per batch.
+            unfinished = conn.execute(
+                select(te.c.id)
+                .where(
+                    te.c.step_execution_id == step_execution_id,
+                    te.c.lifecycle.in_(ACTIVE_NAMES),
+                )
+                .limit(1)
+            ).first()
+            if unfinished is not None:
+                continue
             states = conn.execute(
                 select(te.c.lifecycle, func.count())
                 .where(te.c.step_execution_id == step_execution_id)
