@@ -104,8 +104,11 @@ class TargetConnection(Protocol):
         rows: Sequence[Sequence[Any]],
         *,
         timeout: float | None = None,
+        create: bool = True,
     ) -> None:
         """Create `table` if missing (types inferred from the values), then insert `rows`.
+
+        `create=False` only inserts: the caller created the table with an earlier call.
 
         Column types come from `sqlfleet.targets.columns.infer_kinds`; all rows go in one
         round trip where the driver allows. Raises `InvalidValue` for bad identifiers,

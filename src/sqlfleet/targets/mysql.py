@@ -341,17 +341,23 @@ class MysqlConnection:
         rows: Sequence[Sequence[Any]],
         *,
         timeout: float | None = None,
+        create: bool = True,
     ) -> None:
         """Create the table if missing, then insert with multi-row INSERT statements."""
         shape = output_table(schema, table, columns, rows, quote=quote_identifier, types=_TYPES)
         values = [tuple(_utc_naive(value) for value in row) for row in shape.rows]
         insert = f"INSERT INTO {shape.name} ({shape.column_list}) VALUES "
-        await self._supervise(self._write(shape.create, insert, values), timeout)
+        await self._supervise(
+            self._write(shape.create if create else None, insert, values), timeout
+        )
 
-    async def _write(self, create: str, insert: str, values: list[tuple[Any, ...]]) -> BatchResult:
+    async def _write(
+        self, create: str | None, insert: str, values: list[tuple[Any, ...]]
+    ) -> BatchResult:
         async with self._connection.cursor(_MessageCursor) as cursor:
             cursor.messages = []
-            await cursor.execute(create)
+            if create is not None:
+                await cursor.execute(create)
             for statement in _multi_row_inserts(self._connection, insert, values):
                 await cursor.execute(statement)
         return BatchResult(row_count=len(values))

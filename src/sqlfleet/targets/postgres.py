@@ -274,11 +274,13 @@ class PostgresConnection:
         rows: Sequence[Sequence[Any]],
         *,
         timeout: float | None = None,
+        create: bool = True,
     ) -> None:
         """Create the table if missing, then insert all rows with one pipelined executemany."""
         shape = output_table(schema, table, columns, rows, quote=quote_identifier, types=_TYPES)
         placeholders = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
-        await self._supervise(self._create_table(shape.create, timeout), timeout)
+        if create:
+            await self._supervise(self._create_table(shape.create, timeout), timeout)
         if shape.rows:
             insert = f"INSERT INTO {shape.name} ({shape.column_list}) VALUES ({placeholders})"
             await self._supervise(self._insert(insert, shape.rows, timeout), timeout)

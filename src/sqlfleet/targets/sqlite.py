@@ -275,20 +275,22 @@ class SqliteConnection:
         rows: Sequence[Sequence[Any]],
         *,
         timeout: float | None = None,
+        create: bool = True,
     ) -> None:
         """Create the table if missing, then insert all rows in one transaction."""
         shape = output_table(schema, table, columns, rows, quote=quote_identifier, types=_TYPES)
         placeholders = ", ".join("?" for _ in columns)
         values = [tuple(_adapt(value) for value in row) for row in shape.rows]
-        create = shape.create
+        create_table = shape.create if create else None
         insert = f"INSERT INTO {shape.name} ({shape.column_list}) VALUES ({placeholders})"
-        await self._supervise(self._write, create, insert, values, timeout=timeout)
+        await self._supervise(self._write, create_table, insert, values, timeout=timeout)
 
-    def _write(self, create: str, insert: str, values: list[tuple[Any, ...]]) -> None:
+    def _write(self, create: str | None, insert: str, values: list[tuple[Any, ...]]) -> None:
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute(create)
+            if create is not None:
+                connection.execute(create)
             connection.executemany(insert, values)
         except BaseException:
             # An interrupt may have rolled the transaction back already.
