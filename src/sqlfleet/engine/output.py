@@ -106,7 +106,14 @@ class OutputWriter:
             batch, self._waiting, self._waiting_rows = self._waiting, [], 0
             if batch:
                 async with self._lock:
-                    await self._write(batch)
+                    try:
+                        await self._write(batch)
+                    finally:
+                        # Whatever stopped the write (a defect, the loop shutting down), no
+                        # target may wait for its rows forever: those not told are told now.
+                        interrupted = self._failed("the write was interrupted")
+                        for entry in batch:
+                            _settle(entry, interrupted)
 
     async def _write(self, batch: list[_Rows]) -> None:
         """Write a batch: all rows at once, or target by target when that fails."""
@@ -154,10 +161,11 @@ class OutputWriter:
             return None
         except SqlfleetError as exc:
             await self.close()
-            error_type = _Unreachable if isinstance(exc, TargetConnectError) else TargetError
-            return error_type(
-                f"writing the output to {self.destination.table!r} failed: {exc.message}"
-            )
+            kind = _Unreachable if isinstance(exc, TargetConnectError) else TargetError
+            return self._failed(exc.message, kind)
+
+    def _failed(self, why: str, kind: type[TargetError] = TargetError) -> TargetError:
+        return kind(f"writing the output to {self.destination.table!r} failed: {why}")
 
     async def _connect(self) -> TargetConnection:
         if self._connection is None:
