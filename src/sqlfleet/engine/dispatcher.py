@@ -251,9 +251,8 @@ class Dispatcher:
             if await rollout.advance(self.db, self.store, self.job_execution_id, self.clock()):
                 self._targets_may_be_due = True
                 self._steps_may_be_ready = True
-        capacity = 2 * self.settings.concurrency - len(self._inflight)
-        room = capacity >= self.settings.concurrency // 2 or not self._inflight
-        if room and self._targets_may_be_due:
+        if self._room_to_claim() and self._targets_may_be_due:
+            capacity = 2 * self.settings.concurrency - len(self._inflight)
             claimed = await self.db(
                 self.store.claim_targets,
                 self.agent_name,
@@ -271,6 +270,11 @@ class Dispatcher:
             self._targets_may_be_due = len(claimed) == capacity
             found = found or bool(claimed)
         return found
+
+    def _room_to_claim(self) -> bool:
+        """Whether enough targets ended to claim more (up to twice `concurrency` are held)."""
+        capacity = 2 * self.settings.concurrency - len(self._inflight)
+        return capacity >= self.settings.concurrency // 2 or not self._inflight
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -394,6 +398,8 @@ class Dispatcher:
         finally:
             self._inflight.pop(claimed.id, None)
         self._unstarted.discard(claimed.id)
+        if self._targets_may_be_due and self._room_to_claim():
+            self.wake()  # outcomes are written in batches: do not wait for one to claim more
         self._pending.append(outcome)
         self._outcomes_ready.set()
         if len(self._pending) >= self.settings.concurrency:
