@@ -80,6 +80,7 @@ class Fleet(NamedTuple):
     name: str
     size: int
     member: list[str]  # `target-group add-member` options
+    one: list[str]  # the same for its first target alone: what a run costs whatever its size
     scripts: dict[str, str]
     raw: Callable[[str, int], Awaitable[None]]
 
@@ -124,6 +125,7 @@ def mariadb_fleet(prefix: str, size: int) -> Fleet:
         "mariadb",
         size,
         ["--server", f"mysql://{HOST}:{MYSQL_PORT}", "--database-pattern", f"{prefix}_*"],
+        ["--server", f"mysql://{HOST}:{MYSQL_PORT}", "--database", names[0]],
         {"select1": "SELECT 1", "ddl": MYSQL_DDL},
         raw,
     )
@@ -154,6 +156,7 @@ def pg_schema_fleet(database: str, size: int) -> Fleet:
         "pg-schemas",
         size,
         [*member, "--schema-pattern", "s_*"],
+        [*member, "--schema-pattern", "s_0"],
         {"select1": "SELECT 1", "ddl": PG_DDL},
         raw,
     )
@@ -179,6 +182,7 @@ def pg_database_fleet(prefix: str, size: int) -> Fleet:
         "pg-databases",
         size,
         ["--server", f"postgresql://{HOST}:{PG_PORT}", "--database-pattern", f"{prefix}_*"],
+        ["--server", f"postgresql://{HOST}:{PG_PORT}", "--database", names[0]],
         {"select1": "SELECT 1", "ddl": PG_DDL},
         raw,
     )
@@ -287,7 +291,8 @@ def timed(
 
 
 def define(env: dict[str, str], job_db: str, fleets: Sequence[Fleet]) -> None:
-    """Initialize a job database; a target group and one job per fleet and workload."""
+    """Initialize a job database; per fleet a target group, one job per workload, and a job
+    `<fleet>-one` that runs `SELECT 1` on its first target alone."""
     sqlfleet(env, job_db, "init")
     sqlfleet(env, job_db, "credential", "add", "pg", "--username", PG_USER, "--password-env",
              PASSWORD_ENV)  # fmt: skip
@@ -297,13 +302,18 @@ def define(env: dict[str, str], job_db: str, fleets: Sequence[Fleet]) -> None:
     for fleet in fleets:
         sqlfleet(env, job_db, "target-group", "add", fleet.name)
         sqlfleet(env, job_db, "target-group", "add-member", fleet.name, *fleet.member)
+        sqlfleet(env, job_db, "target-group", "add", f"{fleet.name}-one")
+        sqlfleet(env, job_db, "target-group", "add-member", f"{fleet.name}-one", *fleet.one)
         credential = "my" if fleet.name == "mariadb" else "pg"
-        for workload in WORKLOADS:
+        for workload, group in (
+            *((w, fleet.name) for w in WORKLOADS),
+            ("one", f"{fleet.name}-one"),
+        ):
             job = f"{fleet.name}-{workload}"
+            script = fleet.scripts.get(workload, "SELECT 1")
             sqlfleet(env, job_db, "job", "add", job)
             sqlfleet(env, job_db, "job", "add-step", job, "--name", "s", "--target-group",
-                     fleet.name, "--credential", credential, "--command",
-                     fleet.scripts[workload])  # fmt: skip
+                     group, "--credential", credential, "--command", script)  # fmt: skip
 
 
 def _succeeded(out: str, job: str, n: int) -> None:
@@ -391,6 +401,11 @@ def benchmark(
     try:
         for number in range(1, options.rounds + 1):
             for fleet in fleets:
+                job = f"{fleet.name}-one"
+                one = run_sample(env, sqlite_db, job, concurrency, 1)
+                samples.setdefault((fleet.name, "one", RUN), []).append(one)
+                print(f"round {number}/{options.rounds}  {fleet.name:12} one target: "
+                      f"{one.wall:.2f} s, CPU {one.cpu:.2f} s", flush=True)  # fmt: skip
                 for workload in WORKLOADS:
                     for method in (RAW, RUN, AGENT):
                         job = f"{fleet.name}-{workload}"
@@ -474,26 +489,28 @@ def report(
                         f"{s.cpu * 1000 / fleet.size:.2f} |"
                     )
         lines.append("")
-    run_startup = started["run --help"]
     lines += [
         "### Where sqlfleet's time goes (`sqlfleet run`)",
         "",
-        "Per target: the driver's connect, execute and close (the raw loop's CPU), sqlfleet's "
-        "start-up spread over the fleet (`sqlfleet run --help`), and sqlfleet's own work: "
-        "the rest (job database, tasks, rendering).",
+        "A run's fixed cost is `sqlfleet run` on the fleet's first target alone (start-up, "
+        "the job database, resolving the target group, one target). Per target beyond it: "
+        "the driver's connect, execute and close (the raw loop's CPU per target) and "
+        "sqlfleet's own work, the rest (job database, tasks, rendering): "
+        "(run CPU - one-target run CPU) / (targets - 1) - driver.",
         "",
-        "| fleet | workload | driver ms | start-up ms | sqlfleet's own ms | wall beyond raw s |",
-        "|---|---|---:|---:|---:|---:|",
+        "| fleet | workload | fixed: wall s | fixed: CPU s | driver ms/target "
+        "| sqlfleet's own ms/target | wall beyond raw s |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for fleet in fleets:
+        one = medians[fleet.name, "one", RUN]
         for workload in WORKLOADS:
             raw, run = medians[fleet.name, workload, RAW], medians[fleet.name, workload, RUN]
             n = fleet.size
-            own = run.cpu - run_startup.cpu - raw.cpu
+            own = (run.cpu - one.cpu) / max(n - 1, 1) - raw.cpu / n
             lines.append(
-                f"| {fleet.name} | {workload} | {raw.cpu * 1000 / n:.2f} | "
-                f"{run_startup.cpu * 1000 / n:.2f} | {own * 1000 / n:.2f} | "
-                f"{run.wall - raw.wall:.2f} |"
+                f"| {fleet.name} | {workload} | {one.wall:.2f} | {one.cpu:.2f} | "
+                f"{raw.cpu * 1000 / n:.2f} | {own * 1000:.2f} | {run.wall - raw.wall:.2f} |"
             )
     lines += [
         "",
