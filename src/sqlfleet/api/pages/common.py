@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,8 +74,18 @@ def ordered_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: STATE_ORDER.index(item[0]))
 
 
+def variable_value(value: str | None) -> str:
+    """A target's variable as pages show it: quoted so that spaces and quotes show."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 TEMPLATES.env.filters.update(
-    q=q, when=when, duration=duration, state_class=state_class, ordered_counts=ordered_counts
+    q=q,
+    when=when,
+    duration=duration,
+    state_class=state_class,
+    ordered_counts=ordered_counts,
+    variable_value=variable_value,
 )
 TEMPLATES.env.globals.update(CSRF_FIELD=CSRF_FIELD, FAILING=FAILING)
 
