@@ -106,7 +106,8 @@ def check_variables(
 def parse_assignments(items: Sequence[str]) -> list[tuple[str, str]]:
     """`NAME=VALUE` texts (as `--var` and the web form take them) as pairs, unchecked.
 
-    The value is everything after the first `=`, spaces included, and may be empty.
+    The name is everything before the first `=` and the value everything after it, spaces
+    included (a name with spaces is then refused); the value may be empty.
     """
     pairs = []
     for item in items:
@@ -115,7 +116,7 @@ def parse_assignments(items: Sequence[str]) -> list[tuple[str, str]]:
             raise InvalidValue(
                 f"a variable is written NAME=VALUE, not {limits.shown(item)}: e.g. plan=gold"
             )
-        pairs.append((name.strip(), value))
+        pairs.append((name, value))
     return pairs
 
 
