@@ -15,6 +15,9 @@ The rules, the same at every door:
   them; a NULL stays "no value", and a script that uses it fails on that target before
   anything is sent;
 - a target carries at most `limits.MAX_VARIABLES` variables.
+
+Values are not secrets, but a catalog's column may hold a connection string: wherever a value
+is shown (documents, pages, messages), a URL's password is masked; scripts get it as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlfleet import limits
 from sqlfleet.errors import InvalidValue
+from sqlfleet.masking import mask_url
 from sqlfleet.model import TargetVariables
 from sqlfleet.script import VARIABLES
 
@@ -151,6 +155,21 @@ def from_json(text: str | None) -> TargetVariables:
     return tuple(json.loads(text).items())
 
 
+def shown(value: str | None) -> str | None:
+    """A value as it is shown (never as it is used): a URL's password or a `password=`
+    setting masked, since a catalog's column may hold a connection string."""
+    if value is None or ("@" not in value and "pass" not in value.lower()):
+        return value
+    return mask_url(value)
+
+
+def shown_map(variables: TargetVariables) -> dict[str, str | None]:
+    """The variables by name, as documents and pages show them (see `shown`)."""
+    return {name: shown(value) for name, value in variables}
+
+
 def describe(variables: TargetVariables) -> str:
-    """`plan="gold" region=null`: each value quoted so that spaces and quotes show."""
-    return " ".join(f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in variables)
+    """`plan="gold" region=null`: each value shown quoted so that spaces and quotes show."""
+    return " ".join(
+        f"{name}={json.dumps(shown(value), ensure_ascii=False)}" for name, value in variables
+    )

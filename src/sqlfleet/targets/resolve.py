@@ -26,7 +26,7 @@ from sqlfleet.model import Member, MemberKind, Target, TargetGroup
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets import Login, driver_for
 from sqlfleet.targets.base import fetch_result
-from sqlfleet.variables import LOCATION_COLUMNS, as_text, check_name, check_value
+from sqlfleet.variables import LOCATION_COLUMNS, as_text, check_name, check_value, shown
 
 CATALOG_QUERY_TIMEOUT_SECONDS = 60.0
 
@@ -87,8 +87,8 @@ def _merged(seen: Target, again: Target) -> Target:
         if name in variables and variables[name] != value:
             raise TargetError(
                 f"{seen} is named twice with different values of $({name}): "
-                f"{limits.shown(variables[name])} and {limits.shown(value)}; a target's "
-                "variables must agree wherever it is named"
+                f"{limits.shown(shown(variables[name]))} and {limits.shown(shown(value))}; "
+                "a target's variables must agree wherever it is named"
             )
         variables[name] = value
     return dataclasses.replace(seen, variables=tuple(variables.items()))

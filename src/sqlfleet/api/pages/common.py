@@ -22,6 +22,7 @@ from sqlfleet.api.sessions import existing_session_id, session_id, sessions_of
 from sqlfleet.errors import SqlfleetError
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.variables import shown
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,7 +77,7 @@ def ordered_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 
 def variable_value(value: str | None) -> str:
     """A target's variable as pages show it: quoted so that spaces and quotes show."""
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(shown(value), ensure_ascii=False)
 
 
 TEMPLATES.env.filters.update(
