@@ -139,3 +139,17 @@ def test_preview_target_log_and_pages_show_each_targets_values(
     assert f"plan={shown}" in html.unescape(page)
     page = api.client.get(f"/executions/{execution.id}/targets/{first}", headers=HTML).text
     assert 'id="variables"' in page and shown in html.unescape(page)
+
+
+def test_a_value_holding_a_url_password_is_shown_masked(api: Api) -> None:
+    api.post(URL, 201, json={"name": "g"})
+    dsn = "postgresql://app:Zq9-pw@db1:5432/app"
+    member = api.post(
+        f"{URL}/g/members",
+        201,
+        json={"server": "postgresql://h", "database": "d", "variables": {"dsn": dsn}},
+    )
+    assert member["variables"] == {"dsn": "postgresql://app:***@db1:5432/app"}
+    assert "Zq9-pw" not in api.client.get("/target-groups/g", headers=HTML).text
+    # Kept as given: scripts get the value itself.
+    assert api.fleet.get_target_group("g").members[0].variables == (("dsn", dsn),)
