@@ -1,7 +1,7 @@
 """Per-target variables: a database member's fixed values, a target execution's values.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 A target group member may carry variables (`--var plan=gold`), and every target execution
 keeps the variables its target was resolved with, so that its attempts, its retries and a
 resumed run on another agent all use the same values. Both are JSON objects in text columns;
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
