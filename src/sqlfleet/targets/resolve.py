@@ -220,16 +220,16 @@ def _named_shard(
                 f"shard map in {catalog!r} names a bad server: {exc.message}"
             ) from None
     schema = as_text(row[where["schema"]]) if "schema" in where else None
-    target = Target(server, database, schema or None)
     variables: list[tuple[str, str | None]] = []
     for i, name in names:
         try:
             variables.append((name, check_value(name, as_text(row[i]), null=True)))
         except InvalidValue as exc:
+            target = Target(server, database, schema or None)
             raise TargetError(
                 f"shard map query on {catalog!r}, target {target}: {exc.message}"
             ) from None
-    return dataclasses.replace(target, variables=tuple(variables))
+    return Target(server, database, schema or None, tuple(variables))
 
 
 def _shard(default_server: str, row: tuple[object, ...], catalog: str) -> Target:
