@@ -32,6 +32,7 @@ from sqlfleet.cli.preview import DryRunOption, PreflightOption, TrialOption, sho
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import TARGET_SORTS, JobExecution
+from sqlfleet.variables import describe
 
 if TYPE_CHECKING:
     from sqlfleet.fleet import Fleet
@@ -530,11 +531,14 @@ def execution_show(
         )
     if targets or failed:
         say("")
+        # A column of the targets' own variables, when any target has some.
+        with_variables = any(t.target_variables for t in target_list)
         print_columns(
             [
                 "STEP",
                 "SERVER",
                 "DATABASE",
+                *(["VARIABLES"] if with_variables else []),
                 "LIFECYCLE",
                 "ATTEMPTS",
                 "STARTED",
@@ -547,6 +551,7 @@ def execution_show(
                     t.target_server_name,
                     t.target_database_name
                     + (f" ({t.target_schema_name})" if t.target_schema_name else ""),
+                    *([describe(t.target_variables)] if with_variables else []),
                     t.lifecycle.value,
                     t.current_attempts,
                     f"{t.start_time:%H:%M:%S}" if t.start_time else "",
@@ -614,9 +619,19 @@ def group_resolve(
     if json:
         print_json([documents.target(t) for t in targets])
         return
+    with_variables = any(t.variables for t in targets)
     print_table(
-        ["TYPE", "SERVER", "DATABASE", "SCHEMA"],
-        [(t.target_type, t.server_url, t.database, t.schema or "") for t in targets],
+        ["TYPE", "SERVER", "DATABASE", "SCHEMA", *(["VARIABLES"] if with_variables else [])],
+        [
+            (
+                t.target_type,
+                t.server_url,
+                t.database,
+                t.schema or "",
+                *([describe(t.variables)] if with_variables else []),
+            )
+            for t in targets
+        ],
         title="targets",
     )
     say(f"{len(targets)} target(s)")

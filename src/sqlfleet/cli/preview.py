@@ -10,6 +10,7 @@ import typer
 from sqlfleet import documents
 from sqlfleet.cli.app import print_json, say
 from sqlfleet.model import StepPreview
+from sqlfleet.variables import describe
 
 if TYPE_CHECKING:
     from sqlfleet.fleet import Fleet
@@ -70,6 +71,8 @@ def _print_step(step: StepPreview, *, batches: bool) -> None:
         target = preview.target
         schema = f" schema {target.schema}" if target.schema is not None else ""
         say(f"  {target.server_url} database {target.database}{schema}")
+        if target.variables:
+            say(f"    variables: {describe(target.variables)}")
         if preview.error is not None:
             say(f"    would fail: {preview.error}")
             continue
