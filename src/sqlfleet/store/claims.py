@@ -140,6 +140,7 @@ class ClaimStore(ExecutionStore):
                     te.c.target_server_name,
                     te.c.target_database_name,
                     te.c.target_schema_name,
+                    te.c.target_variables,
                     te.c.current_attempts,
                     te.c.start_time,
                     je.c.job_version,
