@@ -46,5 +46,5 @@ def web_url(explicit: str | None = None) -> str | None:
     """
     from sqlfleet.webhooks import check_web_url
 
-    url = explicit or os.environ.get(WEB_URL_ENV) or None
+    url = explicit if explicit is not None else os.environ.get(WEB_URL_ENV) or None
     return None if url is None else check_web_url(url)

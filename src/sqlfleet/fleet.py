@@ -525,6 +525,7 @@ class Fleet:
         `web_url` (the web UI's address) makes their links absolute.
         """
         limits.CONCURRENCY.check(concurrency)
+        web_url = config.web_url(web_url)
         self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
         execution = self.create_execution(job, trigger="run", trial=trial)
         if on_created is not None:
