@@ -407,7 +407,7 @@ def _webhooks(
                 "(a job's webhooks are given as a whole)"
             )
         return None
-    return [WebhookSpec(url, on or "failure", secret) for url in given]
+    return [WebhookSpec(url, "failure" if on is None else on, secret) for url in given]
 
 
 @job_app.command("add")
