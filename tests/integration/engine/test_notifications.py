@@ -12,6 +12,7 @@ from sqlfleet.engine import Dispatcher, DispatcherSettings
 from sqlfleet.engine.notifier import NotifierSettings
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.metrics import FleetMetrics
 from sqlfleet.secrets import Secret
 from sqlfleet.webhooks import WebhookSpec
 from tests.integration.engine.conftest import PG
@@ -50,7 +51,9 @@ def _job(fleet: Fleet, pg_fleet: Any, name: str, command: str, *webhooks: Webhoo
     return databases
 
 
-async def _run(fleet: Fleet, job: str, *, notify_wait: float = 20.0) -> int:
+async def _run(
+    fleet: Fleet, job: str, *, notify_wait: float = 20.0, metrics: FleetMetrics | None = None
+) -> int:
     execution = fleet.create_execution(job)
     dispatcher = Dispatcher(
         fleet.store,
@@ -65,6 +68,8 @@ async def _run(fleet: Fleet, job: str, *, notify_wait: float = 20.0) -> int:
         job_execution_id=execution.id,
         decrypt=fleet.decrypt,
     )
+    if metrics is not None:
+        metrics.watch(dispatcher)
     await dispatcher.run_execution()
     return execution.id
 
@@ -111,10 +116,11 @@ async def test_a_failed_execution_posts_one_signed_notification(
 async def test_a_500_is_retried_and_the_delivery_recorded_with_two_attempts(
     fleet: Fleet, pg_fleet: Any
 ) -> None:
+    metrics = FleetMetrics(fleet.store)
     with webhook_receiver(500, 200) as receiver:
         _job(fleet, pg_fleet, "retried", SOMETIMES_FAILS, WebhookSpec(Secret(receiver.url)))
 
-        execution_id = await _run(fleet, "retried")
+        execution_id = await _run(fleet, "retried", metrics=metrics)
 
         posts = receiver.posts()
     assert len(posts) == 2
@@ -123,6 +129,10 @@ async def test_a_500_is_retried_and_the_delivery_recorded_with_two_attempts(
     assert posts[1].at - posts[0].at >= FAST.pauses[0] * 0.9
     (delivery,) = fleet.list_deliveries(execution_id)
     assert (delivery.state, delivery.attempts, delivery.last_status) == ("delivered", 2, 200)
+    exposition = metrics.exposition().decode()
+    metrics.close()
+    assert 'sqlfleet_notifications_total{outcome="delivered"} 1.0' in exposition
+    assert 'outcome="failed"' not in exposition
 
 
 async def test_a_receiver_that_is_down_never_delays_the_execution(
