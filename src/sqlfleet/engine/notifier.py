@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sqlfleet.clock import Clock, utcnow
-from sqlfleet.errors import SqlfleetError, StoreError
+from sqlfleet.errors import JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.masking import without
 from sqlfleet.secrets import Secret
@@ -42,6 +42,11 @@ from sqlfleet.webhooks import (
 )
 
 log = logging.getLogger("sqlfleet.notify")
+# httpx logs each request's full URL at INFO, and a webhook's URL holds its token: only its
+# warnings may pass, whoever configures logging.
+for _name in ("httpx", "httpcore"):
+    if logging.getLogger(_name).level < logging.WARNING:
+        logging.getLogger(_name).setLevel(logging.WARNING)
 
 Db = Callable[..., Awaitable[Any]]
 Decrypt = Callable[[str], Secret]
@@ -121,6 +126,8 @@ class Notifier:
             self._wake.clear()
             try:
                 await self.claim()
+            except JobDatabaseUnavailable:
+                pass  # an outage is logged once, by the store, and waited out
             except StoreError as exc:
                 log.warning("notifier %s: claiming notifications: %s", self.holder, exc.message)
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -75,8 +76,9 @@ async def _run(
 
 
 async def test_a_failed_execution_posts_one_signed_notification(
-    fleet: Fleet, pg_fleet: Any
+    fleet: Fleet, pg_fleet: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)  # as an agent logs: INFO and up, from every logger
     with webhook_receiver(200) as receiver:
         spec = WebhookSpec(Secret(receiver.url), "failure", Secret(NOTIFY_SECRET))
         databases = _job(fleet, pg_fleet, "nightly", SOMETIMES_FAILS, spec)
@@ -107,6 +109,7 @@ async def test_a_failed_execution_posts_one_signed_notification(
     raw = post.body.decode()
     for secret in (NOTIFY_SECRET, CREDENTIAL_SECRET, "s3cr3tT0k3n", "/hooks/"):
         assert secret not in raw
+    assert "s3cr3tT0k3n" not in caplog.text and NOTIFY_SECRET not in caplog.text
     (delivery,) = fleet.list_deliveries(execution_id)
     assert (delivery.state, delivery.attempts, delivery.last_status) == ("delivered", 1, 200)
     assert delivery.webhook == "http://127.0.0.1:" + receiver.url.split(":")[2].split("/")[0] + "/…"
