@@ -168,4 +168,6 @@ def test_the_job_forms_take_webhooks_and_never_write_them_back(
     removed = form_post(api, "/jobs/j/edit", "/jobs/j/edit", {"notify_action": "remove"})
     assert removed.status_code == 303
     assert api.get("/api/v1/jobs/j")["notify"] == []
+    diff = api.client.get("/jobs/j/diff", headers=HTML).text
+    assert 'id="webhooks-diff"' in diff and "https://third.example/…" in diff
     assert not _leaks(api)
