@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -228,8 +229,41 @@ async def test_purging_an_execution_removes_its_deliveries(fleet: Fleet, pg_flee
         _job(fleet, pg_fleet, "purged", SOMETIMES_FAILS, WebhookSpec(Secret(receiver.url)))
         execution_id = await _run(fleet, "purged")
     assert fleet.list_deliveries(execution_id)
-    fleet.clock = lambda: (
-        fleet.get_execution(execution_id).end_time + __import__("datetime").timedelta(days=1)
-    )
+    ended = fleet.get_execution(execution_id).end_time
+    assert ended is not None
+    fleet.clock = lambda: ended + timedelta(days=1)
     assert fleet.purge(older_than_days=0.5) == 1
     assert fleet.store.list_deliveries(execution_id) == []
+
+
+async def test_a_notification_nobody_sent_is_sent_by_the_next_agent(
+    fleet: Fleet, pg_fleet: Any
+) -> None:
+    with webhook_receiver(200) as receiver:
+        _job(fleet, pg_fleet, "stopped", "SELECT 1", WebhookSpec(Secret(receiver.url), "always"))
+        execution = fleet.create_execution("stopped")
+        fleet.stop(execution.id)  # ends it Canceled here, in a process that sends nothing
+        (pending,) = fleet.list_deliveries(execution.id)
+        assert (pending.event, pending.state, pending.attempts) == ("execution.ended", "pending", 0)
+        # A notifier claimed it, then went away: its lease ran out an hour ago.
+        long_ago = fleet.get_execution(execution.id).end_time - timedelta(hours=1)
+        assert fleet.store.claim_deliveries("gone", now=long_ago, lease=timedelta(seconds=60))
+
+        dispatcher = Dispatcher(
+            fleet.store,
+            fleet.credential_login,
+            agent_name="next-agent",
+            settings=DispatcherSettings(notify=FAST),
+            decrypt=fleet.decrypt,
+        )
+        stop = asyncio.Event()
+        serving = asyncio.create_task(dispatcher.serve(stop))
+        try:
+            await wait_for_async(receiver.posts, within=30, what="the notification")
+        finally:
+            stop.set()
+            await serving
+        (post,) = receiver.posts()
+    assert post.document["state"] == "Canceled"
+    (delivery,) = fleet.list_deliveries(execution.id)
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)
