@@ -267,3 +267,5 @@ async def test_a_notification_nobody_sent_is_sent_by_the_next_agent(
     assert post.document["state"] == "Canceled"
     (delivery,) = fleet.list_deliveries(execution.id)
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
+    fleet.remove_job("stopped")  # its history goes, notifications included
+    assert fleet.store.list_deliveries(execution.id) == []
