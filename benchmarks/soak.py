@@ -207,9 +207,7 @@ def _soak(
                 rss_mb=_rss_mb(pid),
                 fds=len(os.listdir(f"/proc/{pid}/fd")),
                 threads=len(os.listdir(f"/proc/{pid}/task")),
-                job_db_mb=sum(
-                    p.stat().st_size for p in job_db.parent.glob(job_db.name + "*")
-                )
+                job_db_mb=sum(p.stat().st_size for p in job_db.parent.glob(job_db.name + "*"))
                 / 2**20,
                 latencies=taken,
             )
@@ -303,7 +301,7 @@ def _report(
         last = window[-1]
         medians = [_median(_window(samples, start, start + 5, p)) for p in PAGES]
         lines.append(
-            f"| {start}–{start + 5} | {last.rss_mb:.1f} | {last.fds} | {last.threads} | "
+            f"| {start}-{start + 5} | {last.rss_mb:.1f} | {last.fds} | {last.threads} | "
             f"{last.job_db_mb:.1f} | " + " | ".join(f"{m:.1f}" for m in medians) + " |"
         )
     warm = [s for s in samples if s.minute >= 10]
@@ -328,7 +326,7 @@ def _report(
         late = _median(_window(samples, end - 10, end + 1, page))
         ratio = late / early if early else float("nan")
         lines.append(
-            f"| {page}: last 10 min / minutes 5–15 ≤ 1.2x | {late:.1f} / {early:.1f} ms = "
+            f"| {page}: last 10 min / minutes 5-15 ≤ 1.2x | {late:.1f} / {early:.1f} ms = "
             f"{ratio:.2f}x | {'met' if ratio <= 1.2 else 'MISSED'} |"
         )
     for job, minutes in fired.items():

@@ -92,9 +92,7 @@ def check_script_for_engines(settings: StepSettings, engines: set[str]) -> None:
         read_script(engine, batches, allow_database_switch=settings.allow_database_switch)
 
 
-def _merged_output(
-    current: OutputDestination | None, changes: dict[str, str | None]
-) -> OutputDestination:
+def _merged_output(current: OutputDestination | None, changes: dict[str, Any]) -> OutputDestination:
     """`current` with some of its fields changed; without `current`, every field is needed."""
     unknown = set(changes) - set(OUTPUT_FIELDS)
     if unknown:
@@ -104,7 +102,7 @@ def _merged_output(
     missing = [flag for f, flag in OUTPUT_FIELDS.items() if f != "schema" and f not in changes]
     if missing:
         raise InvalidValue(f"an output destination also needs {', '.join(missing)}")
-    return OutputDestination(**changes)  # type: ignore[arg-type] -- all required fields given
+    return OutputDestination(**changes)
 
 
 def _checked_output(output: OutputDestination) -> OutputDestination:
