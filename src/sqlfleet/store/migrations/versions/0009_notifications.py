@@ -1,7 +1,7 @@
 """Webhook notifications: a job version's webhooks, and every notification sent.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0006
 `job_webhook` keeps each job version's webhooks (URL and notify secret encrypted);
 `notification_delivery` records each notification to each webhook: an outbox written when
 an execution ends or a rollout halts, then claimed, sent and marked delivered or failed.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0009"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
