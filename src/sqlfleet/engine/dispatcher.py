@@ -13,12 +13,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import rollout
+from sqlfleet.engine.notifier import Decrypt, Notifier, NotifierSettings
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
@@ -55,6 +56,11 @@ class DispatcherSettings:
     watch_interval: float = 0.5
     # When stopping, how long to keep trying to record outcomes while the job database is away.
     final_write_seconds: float = 15.0
+    # Notifications: the web UI's address (for links), how they are sent, and how long a
+    # process that stops waits for those under way before leaving them to another one.
+    web_url: str | None = None
+    notify: NotifierSettings = field(default_factory=NotifierSettings)
+    notify_wait: float = 5.0
 
 
 class Dispatcher:
@@ -69,6 +75,7 @@ class Dispatcher:
         settings: DispatcherSettings | None = None,
         clock: Clock = utcnow,
         job_execution_id: int | None = None,
+        decrypt: Decrypt | None = None,
     ) -> None:
         self.store = store
         self.agent_name = agent_name
@@ -100,6 +107,22 @@ class Dispatcher:
         self._targets_may_be_due = True
         self._rollouts_may_move = True
         self._next_poll = 0.0
+        # Without a way to decrypt webhooks (a bare dispatcher), notifications wait for
+        # another process to send them.
+        self.notifier = (
+            None
+            if decrypt is None
+            else Notifier(
+                store,
+                decrypt,
+                self.db,
+                holder=agent_name,
+                web_url=self.settings.web_url,
+                clock=clock,
+                settings=self.settings.notify,
+                job_execution_id=job_execution_id,
+            )
+        )
 
     @property
     def running(self) -> int:
@@ -204,15 +227,23 @@ class Dispatcher:
             break
         self._cancel(list(self._inflight), reason)
         self.wake()
+        if self.notifier is not None:
+            self.notifier.wake()
 
     def _start_background(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-        return [
+        tasks = [
             group.create_task(self._record_outcomes(), name="record-outcomes"),
             group.create_task(self._watch(), name="watch-leases-and-cancels"),
         ]
+        if self.notifier is not None:
+            tasks.append(group.create_task(self.notifier.run(), name="notifier"))
+        return tasks
 
     async def close(self) -> None:
-        """Close output connections and the store thread."""
+        """Send what notifications there is time for; close output connections and the
+        store thread."""
+        if self.notifier is not None:
+            await self.notifier.drain(self.settings.notify_wait)
         for writer in self._writers.values():
             if writer is not None:
                 await writer.close()
@@ -256,6 +287,8 @@ class Dispatcher:
             if await rollout.advance(self.db, self.store, self.job_execution_id, self.clock()):
                 self._targets_may_be_due = True
                 self._steps_may_be_ready = True
+                if self.notifier is not None:
+                    self.notifier.wake()  # a rollout may have halted
         capacity = 2 * self.settings.concurrency - len(self._inflight)
         room = capacity >= self.settings.concurrency // 2 or not self._inflight
         if room and self._targets_may_be_due:
@@ -308,6 +341,8 @@ class Dispatcher:
                 f"resolving the target group failed: {exc.message}",
                 now=self.clock(),
             )
+            if self.notifier is not None:
+                self.notifier.wake()
             return
         await self.db(
             self.store.add_targets,
@@ -485,6 +520,8 @@ class Dispatcher:
                 self._rollouts_may_move = True
                 if finished_steps:
                     self._steps_may_be_ready = True
+                    if self.notifier is not None:
+                        self.notifier.wake()  # an execution may have ended
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):
                     self._targets_may_be_due = True
                 self.wake()
