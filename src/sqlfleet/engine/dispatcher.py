@@ -22,6 +22,7 @@ from sqlfleet.engine import rollout
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
+from sqlfleet.engine.sessions import Sessions
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import AttemptEnded, JobExecution, StepSettings, Target
@@ -76,6 +77,8 @@ class Dispatcher:
         self._login_source = logins
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlfleet-store")
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        # Target connections, reused between a step's targets; as many as slots at most.
+        self.sessions = Sessions(self.settings.concurrency)
         self._inflight: dict[int, asyncio.Task[None]] = {}
         # Claimed targets whose attempt has not begun (waiting for a connection slot).
         self._unstarted: set[int] = set()
@@ -200,11 +203,12 @@ class Dispatcher:
         ]
 
     async def close(self) -> None:
-        """Close output connections and the store thread."""
+        """Close output and target connections and the store thread."""
         for writer in self._writers.values():
             if writer is not None:
                 await writer.close()
         self._writers.clear()
+        await self.sessions.close()
         await asyncio.to_thread(self._db.shutdown, wait=True)
 
     async def _sleep(self) -> None:
@@ -353,7 +357,7 @@ class Dispatcher:
                 plan, writer = await self._plan(claimed)
                 async with self._slots:
                     self._unstarted.discard(claimed.id)
-                    outcome = await run_attempt(claimed, plan, writer, self.clock)
+                    outcome = await run_attempt(claimed, plan, writer, self.clock, self.sessions)
             except StoreError as exc:
                 # Not the target's fault: try it again shortly.
                 now = self.clock()
@@ -438,6 +442,7 @@ class Dispatcher:
                 self._rollouts_may_move = True
                 if finished_steps:
                     self._steps_may_be_ready = True
+                    self.sessions.step_ended(finished_steps)
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):
                     self._targets_may_be_due = True
                 self.wake()
@@ -478,6 +483,7 @@ class Dispatcher:
                         "canceled: the execution was stopped",
                     )
                 now = self.clock()
+                await self.sessions.sweep()
                 for writer in list(self._writers.values()):
                     if writer is not None:
                         await writer.close_if_idle(OUTPUT_IDLE_SECONDS)
