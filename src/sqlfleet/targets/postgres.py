@@ -328,8 +328,14 @@ class PostgresConnection:
         if database != self._database or schema is None:
             raise InvalidValue(f"a connection to {self._where} serves its schemas only")
         where = _where(self._server, database, schema)
+        # set_config keeps the text as given, as the startup parameter of `connect` does
+        # (SET would show `"s"` as `s`).
+        path = quote_literal(quote_identifier(schema))
         await self._session_command(
-            f"SET search_path TO {quote_identifier(schema)}", where, "cannot connect to", timeout
+            f"SELECT pg_catalog.set_config('search_path', {path}, false)",
+            where,
+            "cannot connect to",
+            timeout,
         )
         self._where = where
 
