@@ -6,7 +6,9 @@ a thousand. Where the engine allows it (`Driver.session_scope`: MySQL/MariaDB da
 one server, PostgreSQL schemas of one database), a connection that ran a target's script to
 its end is reset (`ReusableConnection.reset`) and serves the step's next target on the same
 server with the same login. A connection is closed instead, never reused, when its attempt
-did not end cleanly (an error, a timeout, a cancellation) or its reset failed.
+did not end cleanly (an error, a timeout, a cancellation) or its reset failed. When the
+server refuses a new connection for a while (too many clients), a target waits for one of
+its step's connections on that server to be free rather than fail.
 
 Bounds: connections open at once (in use, idle or being opened) stay within `capacity`, the
 dispatcher's concurrency, by closing the longest idle one to make room; a connection idle
@@ -19,12 +21,14 @@ databases).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlfleet.errors import TargetError
+from sqlfleet.errors import TargetConnectError, TargetError
 from sqlfleet.model import Target
 from sqlfleet.servers import ServerUrl
 from sqlfleet.targets import Driver, Login, ReusableConnection, TargetConnection
@@ -84,6 +88,9 @@ class Sessions:
         # How many connections were opened, for tests and measurements.
         self.opened = 0
         self._idle: dict[_Key, list[_Idle]] = {}
+        # Reusable connections lent out, and targets waiting for one to come back.
+        self._in_use: dict[_Key, int] = {}
+        self._waiters: dict[_Key, deque[asyncio.Future[ReusableConnection]]] = {}
         self._open = 0  # in use, idle, or being opened
         self._ended_steps: set[int] = set()
         self._closed = False
@@ -128,27 +135,78 @@ class Sessions:
         key = (step_execution_id, str(server), login, scope)
         idle = self._take(key)
         if idle is not None:
-            try:
-                await idle.use(target.database, target.schema, timeout=connect_timeout)
-                return Lease(idle, self, key, idle, connect_timeout)
-            except TargetError as exc:
-                # It went away while idle, or the database is not there: a new connection
-                # says which, in the words of a connect error.
-                log.debug("an idle connection could not serve %s: %s", target, exc.message)
-                await self._close(idle)
-            except BaseException:
-                await self._close(idle)
-                raise
-        reusable = await self._open_new(
-            driver.connect_reusable(
-                server,
-                target.database,
-                login,
-                connect_timeout=connect_timeout,
-                schema=target.schema,
+            lease = await self._point(idle, key, target, connect_timeout)
+            if lease is not None:
+                return lease
+        try:
+            reusable = await self._open_new(
+                driver.connect_reusable(
+                    server,
+                    target.database,
+                    login,
+                    connect_timeout=connect_timeout,
+                    schema=target.schema,
+                )
             )
-        )
-        return Lease(reusable, self, key, reusable, connect_timeout)
+        except TargetConnectError as exc:
+            # The server takes no more connections now (too many clients, say): one of the
+            # step's own, in use on it, is soon free to serve this target instead.
+            if not exc.transient or not self._in_use.get(key):
+                raise
+            returned = await self._wait_for(key, connect_timeout)
+            lease = None
+            if returned is not None:
+                lease = await self._point(returned, key, target, connect_timeout)
+            if lease is None:
+                raise
+            return lease
+        return self._lent(key, reusable, connect_timeout)
+
+    async def _point(
+        self, connection: ReusableConnection, key: _Key, target: Target, seconds: float
+    ) -> Lease | None:
+        """A lease of a connection that served another target, pointed at `target`; None
+        (and closed) if it cannot serve it."""
+        try:
+            await connection.use(target.database, target.schema, timeout=seconds)
+        except TargetError as exc:
+            # It went away while idle, or the database is not there: a new connection says
+            # which, in the words of a connect error.
+            log.debug("a connection could not go on to serve %s: %s", target, exc.message)
+            await self._close(connection)
+            return None
+        except BaseException:
+            await self._close(connection)
+            raise
+        return self._lent(key, connection, seconds)
+
+    def _lent(self, key: _Key, connection: ReusableConnection, reset_timeout: float) -> Lease:
+        self._in_use[key] = self._in_use.get(key, 0) + 1
+        return Lease(connection, self, key, connection, reset_timeout)
+
+    async def _wait_for(self, key: _Key, seconds: float) -> ReusableConnection | None:
+        """The next connection of `key` given back, or None if none comes within `seconds`."""
+        waiter: asyncio.Future[ReusableConnection] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(key, deque())
+        waiters.append(waiter)
+        got = False
+        try:
+            async with asyncio.timeout(seconds):
+                connection = await waiter
+            got = True
+            return connection
+        except TimeoutError:
+            return None
+        finally:
+            if not got:
+                if waiter.done() and not waiter.cancelled():
+                    self._give_back(key, waiter.result())  # handed over as we gave up
+                else:
+                    waiter.cancel()
+                    with contextlib.suppress(ValueError):
+                        waiters.remove(waiter)
+                if not waiters and self._waiters.get(key) is waiters:
+                    del self._waiters[key]
 
     async def _open_new(self, connecting: Coroutine[Any, Any, C]) -> C:
         """Await `connecting` with a place for it among the open connections."""
@@ -194,6 +252,12 @@ class Sessions:
 
     async def _release(self, lease: Lease) -> None:
         key, connection = lease._key, lease._reusable
+        if key is not None and connection is not None:
+            left = self._in_use[key] - 1
+            if left:
+                self._in_use[key] = left
+            else:
+                del self._in_use[key]
         if (
             key is None
             or connection is None
@@ -212,6 +276,18 @@ class Sessions:
         except BaseException:
             await self._close(connection)
             raise
+        self._give_back(key, connection)
+
+    def _give_back(self, key: _Key, connection: ReusableConnection) -> None:
+        """To a target waiting for one, or else to the idle ones."""
+        waiters = self._waiters.get(key)
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiters:
+                del self._waiters[key]
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
         since = asyncio.get_running_loop().time()
         self._idle.setdefault(key, []).append(_Idle(connection, key, since))
 

@@ -453,3 +453,31 @@ async def test_idle_connections_are_closed_after_a_while_and_when_the_step_ends(
             await wait_for_async(lambda: not _alive("mysql", ids[-1], ""))
         finally:
             await sessions.close()
+
+
+async def test_a_target_refused_a_connection_waits_for_one_of_its_steps(pg_schemas: Any) -> None:
+    """A role allowed two connections serves six schemas at once, two at a time."""
+    database, names = pg_schemas(6)
+    role = f"sqlfleet_r_{secrets.token_hex(4)}"
+    _pg("postgres", f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
+    server = ServerUrl.parse(PG)
+    driver = driver_for(server)
+    sessions = Sessions(6)
+    try:
+        await asyncio.gather(
+            *(
+                _attempt(
+                    sessions,
+                    driver,
+                    server,
+                    Target(PG, database, name),
+                    Login(role, None),
+                    "SELECT pg_sleep(0.2)",
+                )
+                for name in names
+            )
+        )
+        assert sessions.opened == 2
+    finally:
+        await sessions.close()
+        _pg("postgres", f"DROP ROLE {role}")
