@@ -88,7 +88,7 @@ class Sessions:
         # How many connections were opened, for tests and measurements.
         self.opened = 0
         self._idle: dict[_Key, list[_Idle]] = {}
-        # Reusable connections lent out, and targets waiting for one to come back.
+        # Reusable connections lent out or being opened, and targets waiting for one.
         self._in_use: dict[_Key, int] = {}
         self._waiters: dict[_Key, deque[asyncio.Future[ReusableConnection]]] = {}
         self._open = 0  # in use, idle, or being opened
@@ -138,6 +138,7 @@ class Sessions:
             lease = await self._point(idle, key, target, connect_timeout)
             if lease is not None:
                 return lease
+        self._count_in_use(key, 1)  # from now: others may wait for it
         try:
             reusable = await self._open_new(
                 driver.connect_reusable(
@@ -149,8 +150,9 @@ class Sessions:
                 )
             )
         except TargetConnectError as exc:
+            self._count_in_use(key, -1)
             # The server takes no more connections now (too many clients, say): one of the
-            # step's own, in use on it, is soon free to serve this target instead.
+            # step's own, in use or being opened, is soon free to serve this target instead.
             if not exc.transient or not self._in_use.get(key):
                 raise
             returned = await self._wait_for(key, connect_timeout)
@@ -160,7 +162,10 @@ class Sessions:
             if lease is None:
                 raise
             return lease
-        return self._lent(key, reusable, connect_timeout)
+        except BaseException:
+            self._count_in_use(key, -1)
+            raise
+        return Lease(reusable, self, key, reusable, connect_timeout)
 
     async def _point(
         self, connection: ReusableConnection, key: _Key, target: Target, seconds: float
@@ -178,11 +183,15 @@ class Sessions:
         except BaseException:
             await self._close(connection)
             raise
-        return self._lent(key, connection, seconds)
+        self._count_in_use(key, 1)
+        return Lease(connection, self, key, connection, seconds)
 
-    def _lent(self, key: _Key, connection: ReusableConnection, reset_timeout: float) -> Lease:
-        self._in_use[key] = self._in_use.get(key, 0) + 1
-        return Lease(connection, self, key, connection, reset_timeout)
+    def _count_in_use(self, key: _Key, change: int) -> None:
+        count = self._in_use.get(key, 0) + change
+        if count:
+            self._in_use[key] = count
+        else:
+            del self._in_use[key]
 
     async def _wait_for(self, key: _Key, seconds: float) -> ReusableConnection | None:
         """The next connection of `key` given back, or None if none comes within `seconds`."""
@@ -253,11 +262,7 @@ class Sessions:
     async def _release(self, lease: Lease) -> None:
         key, connection = lease._key, lease._reusable
         if key is not None and connection is not None:
-            left = self._in_use[key] - 1
-            if left:
-                self._in_use[key] = left
-            else:
-                del self._in_use[key]
+            self._count_in_use(key, -1)
         if (
             key is None
             or connection is None

@@ -348,6 +348,7 @@ class PostgresConnection:
         await self._session_command("DISCARD ALL", self._where, doing, timeout)
 
     async def _session_command(self, sql: str, where: str, doing: str, timeout: float) -> None:
+        self._messages = []  # none of a target's
         try:
             await self._connection.execute(sql, timeout=timeout)
         except TimeoutError as exc:
