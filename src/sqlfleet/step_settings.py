@@ -20,6 +20,15 @@ from sqlfleet.statements import read_script
 
 _RETRY_FIELDS = {f.name for f in dataclasses.fields(RetryPolicy)}
 _SETTING_FIELDS = {f.name for f in dataclasses.fields(StepSettings)} - {"retry", "output"}
+# An output destination's fields, with the words errors use for them (the CLI's flags).
+OUTPUT_FIELDS = {
+    "server_url": "--output-server",
+    "database": "--output-database",
+    "schema": "--output-schema",
+    "table": "--output-table",
+    "credential": "--output-credential",
+}
+_CHANGE_KEYS = {"output", "output_changes", "remove_output"}
 
 
 def setting_value(settings: StepSettings, field: str) -> Any:
@@ -31,12 +40,14 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
     """Step settings from `base` (or the defaults) with `changes`; None values are ignored.
 
     `changes` may hold StepSettings fields, RetryPolicy fields, and `output` (an
-    `OutputDestination`, or None to keep it; `remove_output=True` drops it). Each value is
+    `OutputDestination`, or None to keep it; `remove_output=True` drops it), or
+    `output_changes` (some of an output destination's fields, keyed as in `OUTPUT_FIELDS`:
+    the others keep the values of `base`'s destination). Each value is
     checked against its limits in `sqlfleet.limits.STEP_SETTINGS`, the table every door uses.
     `max_parallelism=0` means no limit, `canary=0` no canary.
     """
     changes = {k: v for k, v in changes.items() if v is not None}
-    unknown = set(changes) - _RETRY_FIELDS - _SETTING_FIELDS - {"output", "remove_output"}
+    unknown = set(changes) - _RETRY_FIELDS - _SETTING_FIELDS - _CHANGE_KEYS
     if unknown:
         raise InvalidValue(f"unknown step setting(s): {', '.join(sorted(unknown))}")
     for field, value in changes.items():
@@ -56,6 +67,11 @@ def build_step_settings(base: StepSettings | None, changes: dict[str, Any]) -> S
         if zero_is_none in changes:
             changes[zero_is_none] = changes[zero_is_none] or None
     output = changes.pop("output", None)
+    output_changes = changes.pop("output_changes", None)
+    if output_changes:
+        if output is not None or remove_output:
+            raise InvalidValue("give a whole output destination or some of its fields, not both")
+        output = _merged_output(base.output, output_changes)
     if output is not None:
         changes["output"] = _checked_output(output)
     elif remove_output:
@@ -74,6 +90,19 @@ def check_script_for_engines(settings: StepSettings, engines: set[str]) -> None:
     batches = read_batches(settings.command)
     for engine in sorted(engines):
         read_script(engine, batches, allow_database_switch=settings.allow_database_switch)
+
+
+def _merged_output(current: OutputDestination | None, changes: dict[str, Any]) -> OutputDestination:
+    """`current` with some of its fields changed; without `current`, every field is needed."""
+    unknown = set(changes) - set(OUTPUT_FIELDS)
+    if unknown:
+        raise InvalidValue(f"unknown output field(s): {', '.join(sorted(unknown))}")
+    if current is not None:
+        return dataclasses.replace(current, **changes)
+    missing = [flag for f, flag in OUTPUT_FIELDS.items() if f != "schema" and f not in changes]
+    if missing:
+        raise InvalidValue(f"an output destination also needs {', '.join(missing)}")
+    return OutputDestination(**changes)
 
 
 def _checked_output(output: OutputDestination) -> OutputDestination:

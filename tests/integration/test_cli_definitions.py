@@ -198,6 +198,14 @@ def test_every_command_works(defined: Cli, tmp_path: Path) -> None:
         step["continue_on_failure"],
     ) == (0, 2.0, 30.0, 3.0, 600, 5, 2, True)
     assert step["output"]["output_table_name"] == "out"
+    # One output field changes alone; the others keep their values.
+    cli.ok("job", "update-step", "nightly", "ddl", "--output-database", "reports")
+    output = cli.ok("job", "show", "nightly", "--json").json()["steps"][0]["output"]
+    assert (
+        output["output_database_name"],
+        output["output_table_name"],
+        output["output_schema_name"],
+    ) == ("reports", "out", "public")
     cli.ok(
         "job",
         "update-step",
@@ -215,6 +223,10 @@ def test_every_command_works(defined: Cli, tmp_path: Path) -> None:
         False,
     )
     assert "step 1: schema" in cli.ok("job", "show", "nightly").out
+    # Without a destination to keep values from, a part of one is not enough.
+    partial = cli("job", "update-step", "nightly", "schema", "--output-table", "t")
+    assert partial.code == 2
+    assert "an output destination also needs --output-server" in partial.err
 
     cli.ok(
         "job",
@@ -236,6 +248,7 @@ def test_every_command_works(defined: Cli, tmp_path: Path) -> None:
         2,
         3,
         4,
+        5,
     ]
     cli.ok("job", "remove-step", "nightly", "schema")
     assert cli.ok("job", "list", "--json").json()[0]["steps"] == []

@@ -23,7 +23,7 @@ from sqlfleet.cli.app import (
 )
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
-from sqlfleet.model import Job, OutputDestination
+from sqlfleet.model import Job
 from sqlfleet.schedule import Schedule, parse_time
 from sqlfleet.secrets import Secret
 from sqlfleet.step_settings import read_command_file
@@ -486,24 +486,15 @@ def _step_options(
         raise InvalidValue("give --command or --command-file, not both")
     if command_file is not None:
         command = read_command_file(command_file)
-    output = None
     given = {
-        "--output-server": output_server,
-        "--output-database": output_database,
-        "--output-table": output_table,
-        "--output-credential": output_credential,
+        "server_url": output_server,
+        "database": output_database,
+        "schema": output_schema,
+        "table": output_table,
+        "credential": output_credential,
     }
-    if any(v is not None for v in given.values()) or output_schema is not None:
-        missing = [flag for flag, v in given.items() if v is None]
-        if missing:
-            raise InvalidValue(f"an output destination also needs {', '.join(missing)}")
-        output = OutputDestination(
-            server_url=output_server or "",
-            database=output_database or "",
-            schema=output_schema,
-            table=output_table or "",
-            credential=output_credential or "",
-        )
+    # Only the fields given: `update-step` keeps the others, `add-step` needs them all.
+    output_changes = {field: value for field, value in given.items() if value is not None}
     return {
         "command": command,
         "target_group": target_group,
@@ -524,7 +515,7 @@ def _step_options(
         "retry_on": retry_on,
         "allow_database_switch": allow_database_switch,
         "fresh_connection": fresh_connection,
-        "output": output,
+        "output_changes": output_changes or None,
     }
 
 
@@ -681,7 +672,7 @@ def job_update_step(
     }
     settings = _step_options(**options)
     if no_output:
-        if settings["output"] is not None:
+        if settings["output_changes"] is not None:
             raise InvalidValue("give output options or --no-output, not both")
         settings["remove_output"] = True
     if new_name is None and all(v is None for v in settings.values()):

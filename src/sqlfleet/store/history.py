@@ -14,7 +14,7 @@ from sqlfleet.errors import NotFound
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
 from sqlfleet.store import tables as t
-from sqlfleet.store.executions import TERMINAL_NAMES
+from sqlfleet.store.executions import LIVE_NAMES, TERMINAL_NAMES
 from sqlfleet.store.reruns import RerunStore
 
 
@@ -59,7 +59,7 @@ class HistoryStore(RerunStore):
                 self._require_job(conn, job)
             query = query.where(t.job.c.name == job)
         if active:
-            query = query.where(je.c.lifecycle.not_in(TERMINAL_NAMES))
+            query = query.where(je.c.lifecycle.in_(LIVE_NAMES))
         if lifecycle is not None:
             query = query.where(je.c.lifecycle == lifecycle.value)
         if ids is not None:

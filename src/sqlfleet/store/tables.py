@@ -245,6 +245,8 @@ step_execution = Table(
     # The last wave of targets (see target_execution.wave) that may start; NULL: no waves.
     Column("open_wave", Integer),
     UniqueConstraint("job_execution_id", "step_id"),
+    # Agents look for the few step executions in a live state on every poll.
+    Index(None, "lifecycle"),
 )
 
 target_execution = Table(
