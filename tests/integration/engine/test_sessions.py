@@ -234,6 +234,23 @@ async def test_fresh_connection_opens_one_per_target(
     assert len({row[1] for row in seen}) == len(names)
 
 
+async def test_max_parallelism_bounds_the_connections_to_a_server(
+    sqlite_fleet_db: Fleet, mysql_databases: Any
+) -> None:
+    bk, names = mysql_databases(30)
+    script = f"INSERT INTO `{bk}`.seen (db, conn) VALUES (DATABASE(), CONNECTION_ID())"
+    _mysql_job(sqlite_fleet_db, names[0].rsplit("_", 1)[0], bk, script, max_parallelism=3)
+
+    execution = await sqlite_fleet_db.run("j", concurrency=20)
+
+    assert execution.lifecycle is Lifecycle.SUCCEEDED, execution.last_message
+    databases, connections = _mysql(
+        f"SELECT COUNT(DISTINCT db), COUNT(DISTINCT conn) FROM `{bk}`.seen"
+    )[0]
+    assert databases == 30
+    assert 1 <= connections <= 3
+
+
 async def test_a_thousand_mysql_databases_on_twenty_connections(
     sqlite_fleet_db: Fleet, mysql_databases: Any
 ) -> None:
