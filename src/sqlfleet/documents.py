@@ -26,6 +26,7 @@ from sqlfleet.model import (
     TargetGroup,
 )
 from sqlfleet.schedule import Schedule
+from sqlfleet.variables import shown_map
 
 
 def iso(value: datetime | None) -> str | None:
@@ -55,6 +56,7 @@ def member(m: Member) -> dict[str, Any]:
         "schema_pattern": m.schema_pattern,
         "shard_map_query": m.shard_map_query,
         "refresh_credential_name": m.refresh_credential,
+        "variables": shown_map(m.variables),
     }
 
 
@@ -198,6 +200,7 @@ def target_execution(te: TargetExecution) -> dict[str, Any]:
         "target_server_name": te.target_server_name,
         "target_database_name": te.target_database_name,
         "target_schema_name": te.target_schema_name,
+        "target_variables": shown_map(te.target_variables),
         "agent_name": te.agent_name,
     }
 
@@ -227,6 +230,7 @@ def target(t: Target) -> dict[str, Any]:
         "target_server_name": t.server_url,
         "target_database_name": t.database,
         "target_schema_name": t.schema,
+        "target_variables": shown_map(t.variables),
     }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +47,7 @@ from sqlfleet.model import (
     Target,
     TargetExecution,
     TargetGroup,
+    TargetVariables,
 )
 from sqlfleet.schedule import Schedule
 from sqlfleet.script import validate_command
@@ -59,6 +60,10 @@ from sqlfleet.store.history import TARGET_SORTS, changes_cursor
 from sqlfleet.store.reruns import DEFAULT_RERUN_STATES
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
+from sqlfleet.variables import check_variables
+
+# A member's variables as the Python API takes them: a mapping, or (name, value) pairs.
+Variables = Mapping[str, str] | Sequence[tuple[str, str]]
 
 SECRET_CHECK_KEY = "secret_check"
 SECRET_CHECK_TEXT = "sqlfleet secret check"
@@ -221,20 +226,24 @@ class Fleet:
         shard_map_query: str | None = None,
         refresh_credential: str | None = None,
         exclude: bool = False,
+        variables: Variables | None = None,
     ) -> Member:
         """Add a member; its kind follows from the options given.
 
         server only (optionally a database-name pattern): every database on the server;
         server + database: one database; + schema pattern: its matching schemas;
         server + database + shard-map query: the databases the catalog query names.
+        `variables` (name to text) are a database member's own: `$(plan)` in its scripts.
         """
-        url, kind = check_member(
+        url, kind, checked = check_member(
             server=server,
             database=database,
             database_pattern=database_pattern,
             schema_pattern=schema_pattern,
             shard_map_query=shard_map_query,
             refresh_credential=refresh_credential,
+            exclude=exclude,
+            variables=variables,
         )
         return self.store.add_member(
             _stored("target group", group),
@@ -246,6 +255,7 @@ class Fleet:
             schema_pattern=schema_pattern,
             shard_map_query=shard_map_query,
             refresh_credential=refresh_credential,
+            variables=checked,
         )
 
     def remove_member(self, group: str, member_id: int) -> None:
@@ -719,8 +729,11 @@ def check_member(
     schema_pattern: str | None = None,
     shard_map_query: str | None = None,
     refresh_credential: str | None = None,
-) -> tuple[ServerUrl, MemberKind]:
-    """A member's server and kind, once every value is checked; InvalidValue otherwise."""
+    exclude: bool = False,
+    variables: Variables | None = None,
+) -> tuple[ServerUrl, MemberKind, TargetVariables]:
+    """A member's server, kind and variables, once every value is checked; InvalidValue
+    otherwise."""
     url = server_url("server URL", server)
     kind = member_kind(database, database_pattern, schema_pattern, shard_map_query)
     for limit, label, value in (
@@ -735,7 +748,30 @@ def check_member(
     if shard_map_query is not None:
         limits.SCRIPT.check(shard_map_query, label="shard-map query")
         validate_command(shard_map_query)
-    return url, kind
+    return url, kind, _member_variables(kind, exclude, variables)
+
+
+def _member_variables(
+    kind: MemberKind, exclude: bool, variables: Variables | None
+) -> TargetVariables:
+    if not variables:
+        return ()
+    if kind is not MemberKind.DATABASE:
+        where = (
+            "come from its query's columns other than database, server and schema"
+            if kind is MemberKind.SHARD_MAP
+            else "can be given to a database member only (--server and --database)"
+        )
+        raise InvalidValue(f"a {kind.value} member takes no variables: its variables {where}")
+    if exclude:
+        raise InvalidValue(
+            "an exclude member takes no variables: excluding a database excludes it whatever "
+            "its variables"
+        )
+    if not isinstance(variables, Mapping | list | tuple):
+        raise InvalidValue(f"variables must be names and values, not {limits.shown(variables)}")
+    pairs = variables.items() if isinstance(variables, Mapping) else variables
+    return check_variables(pairs)
 
 
 def member_kind(

@@ -26,6 +26,12 @@ MAX_TIMEZONE = 64
 MAX_TEXT = 10_000
 MAX_SCRIPT = 1_000_000
 MAX_STEPS = 100
+# Per-target variables (a database member's --var, a shard map's extra columns): how many a
+# target may carry, how long a name and a value may be. A name fits every engine's column
+# names (PostgreSQL's are at most 63 bytes); a value is any text a catalog column holds.
+MAX_VARIABLES = 64
+MAX_VARIABLE_NAME = 63
+MAX_VARIABLE_VALUE = 4000
 
 # Times a schedule may name: far enough from datetime's year 1 and 9999 that moving them
 # by a time zone offset or a calendar interval cannot overflow.

@@ -17,6 +17,10 @@ from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.retry import RetryPolicy
 from sqlfleet.schedule import Schedule
 
+# A target's own variables, name and value, in the order they were given. A value is text, or
+# None where a shard map's column held NULL. A tuple, not a dict: models stay hashable.
+TargetVariables: TypeAlias = tuple[tuple[str, str | None], ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Credential:
@@ -58,6 +62,8 @@ class Member:
     schema_pattern: str | None = None
     shard_map_query: str | None = None
     refresh_credential: str | None = None
+    # A database member's fixed variables ($(plan) ...), as `--var plan=gold` gave them.
+    variables: TargetVariables = ()
 
     @property
     def exclude(self) -> bool:
@@ -161,6 +167,14 @@ class Target:
     server_url: str
     database: str
     schema: str | None = None
+    # Where a target is makes it what it is: two targets at one place are equal whatever
+    # their variables, so de-duplication and excludes look at the place alone.
+    variables: TargetVariables = field(default=(), compare=False)
+
+    @property
+    def variable_map(self) -> dict[str, str | None]:
+        """The target's own variables by name."""
+        return dict(self.variables)
 
     @property
     def target_type(self) -> str:
@@ -239,6 +253,8 @@ class TargetExecution:
     agent_name: str | None
     # When the row last changed: live pages send only the rows changed since their last look.
     updated_at: datetime | None = None
+    # The target's own variables, as resolved when its step started.
+    target_variables: TargetVariables = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,9 @@ def split_batches(script: str) -> list[str]:
 def substitute(text: str, variables: Mapping[str, object], quoting: Quoting) -> str:
     """`text` with each reference to a name in `variables` replaced by its value, str()-ed.
 
+    A value of None (a target's variable whose shard-map column held NULL) cannot be used:
+    any reference to it raises `UnsafeVariable`.
+
     `$(name)` inserts a plain name as it is, `$(name:literal)` and `$(name:identifier)` insert
     the value quoted by `quoting`. References to other names are left as they are.
     Substitution is done in one pass: a value that itself contains `$(name)` is inserted as
@@ -188,18 +191,27 @@ def substitute(text: str, variables: Mapping[str, object], quoting: Quoting) -> 
     def replace(match: re.Match[str]) -> str:
         reference = match.group(1)
         if reference in variables:
-            return _plain(reference, str(variables[reference]))
+            return _plain(reference, _value(reference, variables[reference]))
         name, colon, modifier = reference.partition(":")
         if not colon or name not in variables:
             return match.group(0)
-        value = str(variables[name])
-        if modifier == "literal":
-            return _quoted(name, modifier, value, quoting.quote_literal)
-        if modifier == "identifier":
-            return _quoted(name, modifier, value, quoting.quote_identifier)
-        raise InvalidCommand(_unknown_modifier(name, modifier))
+        if modifier not in MODIFIERS:
+            raise InvalidCommand(_unknown_modifier(name, modifier))
+        value = _value(reference, variables[name])
+        quote = quoting.quote_literal if modifier == "literal" else quoting.quote_identifier
+        return _quoted(name, modifier, value, quote)
 
     return _VARIABLE.sub(replace, text)
+
+
+def _value(reference: str, value: object) -> str:
+    # A target's variable from a shard map's NULL: no text stands for it, so nothing is sent.
+    if value is None:
+        raise UnsafeVariable(
+            f"$({reference}) has no value on this target (NULL in its shard map), so nothing "
+            "was sent"
+        )
+    return str(value)
 
 
 def _plain(name: str, value: str) -> str:

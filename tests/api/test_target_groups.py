@@ -129,6 +129,7 @@ def test_resolve_lists_the_databases_now(
         "target_server_name": PG,
         "target_database_name": names[0],
         "target_schema_name": None,
+        "target_variables": {},
     }
     late = pg_fleet(1, prefix=f"{prefix}_late")[0]
     assert late in [
@@ -147,6 +148,7 @@ def test_resolve_needs_a_known_credential(sqlite_api: Api) -> None:
             "target_server_name": PG,
             "target_database_name": "x",
             "target_schema_name": None,
+            "target_variables": {},
         }
     ]
     api.error("POST", f"{URL}/g/resolve", 404, "NotFound", json={"credential": "nope"})

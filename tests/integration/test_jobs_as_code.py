@@ -77,6 +77,12 @@ def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                     {"server": "postgresql://db1:5432", "database_pattern": "tenant_*"},
                     {"server": "postgresql://db1:5432", "database": "tenant_x", "exclude": True},
                     {"server": "mysql://db2:3306", "database": "app"},
+                    {
+                        "server": "mysql://db2:3306",
+                        "database": "billing",
+                        # Written in any order; a whole number is the text it shows.
+                        "vars": {"plan": 'it\'s "gold" \\ 日本', "tier": 3, "empty": ""},
+                    },
                     {"server": "postgresql://db3", "database": "app", "schema_pattern": "t_*"},
                     {
                         "server": "mysql://db4:3306",
@@ -155,7 +161,13 @@ def test_apply_export_apply_round_trips_with_no_new_version(
         assert nightly.steps[0].settings.command.startswith("ALTER TABLE t")
         assert fleet.credential_login("admin")[1].reveal() == "pw-'quoted'"
         assert fleet.credential_login("reader")[1].reveal() == "s3cret"
-        assert len(fleet.get_target_group("tenants").members) == 6
+        members = fleet.get_target_group("tenants").members
+        assert len(members) == 7
+        assert members[3].variables == (
+            ("plan", 'it\'s "gold" \\ 日本'),
+            ("tier", "3"),
+            ("empty", ""),
+        )
 
     code, out, err = sqlfleet(job_db, "apply", str(definitions))
     assert code == 0, err
@@ -165,6 +177,7 @@ def test_apply_export_apply_round_trips_with_no_new_version(
     code, exported, err = sqlfleet(job_db, "export")
     assert code == 0, err
     assert "pw-" not in exported and "s3cret" not in exported
+    assert "vars:" in exported
     (tmp_path / "exported.yaml").write_text(exported)
     monkeypatch.setenv("SQLFLEET_SECRET_ADMIN", "pw-'quoted'")
     monkeypatch.setenv("SQLFLEET_SECRET_READER", "s3cret")
@@ -277,6 +290,26 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
             4,
             "names SQL Server: its targets are not supported yet",
         ),
+        (
+            "target_groups:\n  - name: g2\n    members:\n      - server: postgresql://h\n"
+            "        database: d\n        vars:\n          version: 1.10\n",
+            7,
+            "target_groups[0].members[0].vars: the value of 'version' is 1.1, not text: "
+            "write it in quotes",
+        ),
+        (
+            "target_groups:\n  - name: g2\n    members:\n      - server: postgresql://h\n"
+            "        database: d\n        vars:\n          job_name: x\n",
+            4,
+            "target_groups[0].members[0]: the variable name 'job_name' is taken by the "
+            "built-in variable $(job_name)",
+        ),
+        (
+            "target_groups:\n  - name: g2\n    members:\n      - server: postgresql://h\n"
+            "        vars:\n          plan: gold\n",
+            4,
+            "target_groups[0].members[0]: a server member takes no variables",
+        ),
     ],
     ids=[
         "unknown-field",
@@ -293,6 +326,9 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
         "long-description",
         "nul-in-database",
         "sql-server",
+        "float-var",
+        "built-in-var",
+        "var-on-server",
     ],
 )
 def test_a_bad_file_is_one_line_with_file_and_line_and_changes_nothing(

@@ -12,6 +12,7 @@ from datetime import datetime
 from hypothesis import strategies as st
 
 from sqlfleet import limits
+from sqlfleet.script import VARIABLES
 
 # Text a name could otherwise hold: no '/', no control characters, no surrogates.
 _PLAIN = st.characters(
@@ -157,4 +158,41 @@ def bad_lifecycles() -> st.SearchStrategy[str]:
     """Lifecycle state names that are none."""
     return st.one_of(
         st.sampled_from(["", "Done", "Succeeded\x00", "InProgress "]), _with(_GOOD_NAME, _NOT_UTF8)
+    )
+
+
+_GOOD_VARIABLE_NAME = st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True).filter(
+    lambda s: s not in VARIABLES and s not in ("database", "server", "schema")
+)
+
+
+def bad_variable_names() -> st.SearchStrategy[str]:
+    """Names no target variable takes: not an identifier, built-in, too long, not UTF-8."""
+    return st.one_of(
+        st.sampled_from(["", "9lives", "a-b", "a.b", "é", "Database", "server", "SCHEMA"]),
+        st.sampled_from(VARIABLES),
+        st.integers(1, 40).map(lambda n: "v" * (limits.MAX_VARIABLE_NAME + n)),
+        _with(
+            _GOOD_VARIABLE_NAME,
+            st.sampled_from([" ", "-", "$", "(", ")", ":", "\x00", "\n", "\udce9", "日"]),
+        ),
+    )
+
+
+def bad_variable_values() -> st.SearchStrategy[str]:
+    """Values no target variable takes: too long, a NUL, not UTF-8."""
+    plain = st.text(_PLAIN, min_size=0, max_size=20)
+    return st.one_of(
+        st.integers(1, 40).map(lambda n: "x" * (limits.MAX_VARIABLE_VALUE + n)),
+        _with(plain, st.just("\x00")),
+        _with(plain, _NOT_UTF8),
+    )
+
+
+def bad_assignments() -> st.SearchStrategy[str]:
+    """`--var` values no door takes: no `=`, or a bad name or value."""
+    return st.one_of(
+        st.sampled_from(["", "plan", "plan gold"]),
+        bad_variable_names().map(lambda name: name + "=gold"),
+        bad_variable_values().map(lambda value: "plan=" + value),
     )

@@ -142,6 +142,22 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         ),
         bad.bad_names(),
     ),
+    "POST members variables name": (
+        lambda v, _: body(
+            "POST",
+            f"{API}/target-groups/g/members",
+            {"server": "postgresql://h", "database": "d", "variables": {v: "gold"}},
+        ),
+        bad.bad_variable_names(),
+    ),
+    "POST members variables value": (
+        lambda v, _: body(
+            "POST",
+            f"{API}/target-groups/g/members",
+            {"server": "postgresql://h", "database": "d", "variables": {"plan": v}},
+        ),
+        bad.bad_variable_values(),
+    ),
     "DELETE members ID": (
         lambda v, _: ("DELETE", f"{API}/target-groups/g/members/{v}", {}),
         bad.bad_ints(limits.ID),
@@ -414,6 +430,26 @@ LISTED: list[Request] = [
         f"{API}/target-groups/g/members",
         {"server": f"postgresql://u:{bad.URL_PASSWORD}@h\n"},
     ),
+    *[
+        body(
+            "POST",
+            f"{API}/target-groups/g/members",
+            {"server": "postgresql://h", "database": "d", **fields},
+        )
+        for fields in (
+            {"variables": {f"v{i}": "x" for i in range(limits.MAX_VARIABLES + 1)}},
+            {"variables": {"plan": 3}},
+            {"variables": {"plan": None}},
+            {"variables": ["plan=gold"]},
+            {"variables": {"plan": "gold"}, "exclude": True},
+            {"variables": {"plan": "gold"}, "shard_map_query": "SELECT 1"},
+        )
+    ],
+    body(
+        "POST",
+        f"{API}/target-groups/g/members",
+        {"server": "postgresql://h", "variables": {"a": "b"}},
+    ),
     body("PATCH", f"{API}/jobs/j/steps/s", {"output": {**OUTPUT, "schema": "x" * 200}}),
     body("PATCH", f"{API}/jobs/j/steps/s", {"output": {**OUTPUT, "schema": ""}}),
     body("PATCH", f"{API}/jobs/j", {"schedule": {"spec": ",".join(["1"] * 66) + " * * * *"}}),
@@ -627,6 +663,12 @@ FORMS: dict[str, tuple[str, dict[str, str], str, st.SearchStrategy[str]]] = {
         {"server": "postgresql://h"},
         "database",
         bad.bad_text(limits.IDENTIFIER).filter(lambda v: v.strip() != ""),
+    ),
+    "member variables": (
+        "/target-groups/g/members",
+        {"server": "postgresql://h", "database": "d"},
+        "variables",
+        bad.bad_assignments().filter(lambda v: v.strip() != ""),
     ),
     "member shard map query": (
         "/target-groups/g/members",

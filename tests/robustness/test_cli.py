@@ -132,6 +132,22 @@ SLOTS: dict[str, tuple[Args, st.SearchStrategy[str]]] = {
         ],
         bad.bad_names(),
     ),
+    "target-group add-member --var": (
+        lambda v: [
+            "target-group",
+            "add-member",
+            "g",
+            "--server",
+            "postgresql://h",
+            "--database",
+            "d",
+            "--var",
+            "tier=1",
+            "--var",
+            v,
+        ],
+        bad.bad_assignments(),
+    ),
     "target-group remove-member ID": (
         lambda v: ["target-group", "remove-member", "g", v],
         bad.bad_number_args(limits.ID),
@@ -462,6 +478,17 @@ LISTED: list[list[str]] = [
     ["export", "--job", "no-such-job"],
     ["export", "--job", "j", "--output", "/nonexistent/folder/out.yaml"],
     *[["target-group", "remove-member", "g", n] for n in TOO_BIG],
+    *[
+        ["target-group", "add-member", "g", "--server", "postgresql://h", *more, "--var", "a=b"]
+        for more in (
+            [],
+            ["--database-pattern", "t_*"],
+            ["--database", "d", "--schema-pattern", "s_*"],
+            ["--database", "d", "--shard-map-query", "SELECT 1"],
+            ["--database", "d", "--exclude"],
+            ["--database", "d", "--var", "a=c"],
+        )
+    ],
     *[["stop", n] for n in TOO_BIG],
     *[["execution", "show", n] for n in TOO_BIG],
     *[["execution", "results", n] for n in TOO_BIG],

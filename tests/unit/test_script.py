@@ -279,10 +279,23 @@ def test_values_are_converted_with_str() -> None:
         def __str__(self) -> str:
             return "tenant-7"
 
-    variables = {"t": Tenant(), "n": 1.5, "none": None}
-    assert substitute("$(t) $(n) $(none) $(t:literal)", variables, QUOTING) == (
-        "tenant-7 1.5 None L[tenant-7]"
+    variables = {"t": Tenant(), "n": 1.5}
+    assert substitute("$(t) $(n) $(t:literal)", variables, QUOTING) == ("tenant-7 1.5 L[tenant-7]")
+
+
+@pytest.mark.parametrize("reference", ["$(plan)", "$(plan:literal)", "$(plan:identifier)"])
+def test_a_value_of_none_is_no_value_and_sends_nothing(reference: str) -> None:
+    # A shard map's NULL: no text can stand for it, in any form.
+    with pytest.raises(UnsafeVariable) as raised:
+        substitute(f"SELECT {reference}", {"plan": None}, QUOTING)
+    assert raised.value.message == (
+        f"{reference} has no value on this target (NULL in its shard map), so nothing was sent"
     )
+
+
+def test_an_unknown_modifier_of_a_null_variable_is_named_as_such() -> None:
+    with pytest.raises(InvalidCommand, match="unknown modifier 'literl'"):
+        substitute("SELECT $(plan:literl)", {"plan": None}, QUOTING)
 
 
 def test_substitute_accepts_any_variable_name() -> None:

@@ -18,6 +18,7 @@ from sqlfleet import limits
 from sqlfleet.errors import InvalidSchedule, InvalidValue
 from sqlfleet.model import OutputDestination
 from sqlfleet.schedule import Schedule
+from sqlfleet.variables import NAME_PATTERN as VARIABLE_NAME_PATTERN
 
 MAX_NAME = limits.MAX_NAME
 MAX_ID = limits.INT32_MAX
@@ -53,6 +54,13 @@ ShortText = Annotated[str, _text(limits.IDENTIFIER), AfterValidator(_storable)]
 Url = Annotated[str, _text(limits.SERVER_URL), AfterValidator(_storable)]
 Script = Annotated[str, _text(limits.SCRIPT), AfterValidator(_storable)]
 SecretText = Annotated[SecretStr, _text(limits.SECRET), AfterValidator(_secret_storable)]
+VariableName = Annotated[
+    str,
+    Field(min_length=1, max_length=limits.MAX_VARIABLE_NAME, pattern=VARIABLE_NAME_PATTERN),
+]
+VariableValue = Annotated[
+    str, Field(max_length=limits.MAX_VARIABLE_VALUE), AfterValidator(_storable)
+]
 
 # The step settings' numbers, each from its row of `limits.STEP_SETTINGS`.
 RetryAttempts = Annotated[int, _number(limits.RETRY_ATTEMPTS)]
@@ -149,6 +157,12 @@ class MemberCreate(Body):
     shard_map_query: Script | None = Field(None, description="Catalog query naming databases")
     refresh_credential: Name | None = Field(None, description="Credential that lists databases")
     exclude: bool = False
+    variables: dict[VariableName, VariableValue] | None = Field(
+        None,
+        max_length=limits.MAX_VARIABLES,
+        description="A database member's own variables, name to text: $(name) in its scripts",
+        examples=[{"plan": "gold", "region": "eu-west"}],
+    )
 
 
 class ResolveRequest(Body):

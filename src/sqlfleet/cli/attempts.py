@@ -9,6 +9,7 @@ from sqlfleet import documents
 from sqlfleet.cli.app import print_table, say
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Attempt, TargetExecution
+from sqlfleet.variables import describe
 
 # The states of an attempt that ended with an error of its own.
 FAILURES = (Lifecycle.FAILED, Lifecycle.TIMED_OUT)
@@ -51,6 +52,8 @@ def print_attempts(target_list: Sequence[TargetExecution], tried: dict[int, list
     for target in target_list:
         say("")
         say(f"{target.target_database_name} on {target.target_server_name}:")
+        if target.target_variables:
+            say(f"  variables: {describe(target.target_variables)}")
         for attempt in tried.get(target.id) or []:
             ended = f"{attempt.end_time:%H:%M:%S}" if attempt.end_time else "-"
             say(f"  attempt {attempt.attempt_number}: {attempt.lifecycle.value} at {ended}")

@@ -28,6 +28,7 @@ from sqlfleet.schedule import Schedule, parse_time
 from sqlfleet.secrets import Secret
 from sqlfleet.step_settings import read_command_file
 from sqlfleet.store import UNCHANGED
+from sqlfleet.variables import describe, parse_assignments
 
 credential_app = typer.Typer(
     help="Credentials: user names with encrypted secrets.", no_args_is_help=True
@@ -186,8 +187,18 @@ def group_show(ctx: typer.Context, name: str, json: JsonOption = False) -> None:
         print_json(documents.target_group(group))
         return
     say(f"target group {group.name}")
+    with_variables = any(m.variables for m in group.members)
     print_table(
-        ["ID", "MEMBERSHIP", "KIND", "SERVER", "DATABASE", "PATTERN", "REFRESH CREDENTIAL"],
+        [
+            "ID",
+            "MEMBERSHIP",
+            "KIND",
+            "SERVER",
+            "DATABASE",
+            "PATTERN",
+            "REFRESH CREDENTIAL",
+            *(["VARIABLES"] if with_variables else []),
+        ],
         [
             (
                 m.id,
@@ -197,6 +208,7 @@ def group_show(ctx: typer.Context, name: str, json: JsonOption = False) -> None:
                 m.database or "",
                 m.database_pattern or m.schema_pattern or (m.shard_map_query or ""),
                 m.refresh_credential or "",
+                *([describe(m.variables)] if with_variables else []),
             )
             for m in group.members
         ],
@@ -254,8 +266,24 @@ def group_add_member(
     exclude: Annotated[
         bool, typer.Option("--exclude", help="Take these databases out of the group.")
     ] = False,
+    var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--var",
+            metavar="NAME=VALUE",
+            help="A variable of this database, $(NAME) in scripts (repeatable; "
+            f"at most {limits.MAX_VARIABLES}, values up to {limits.MAX_VARIABLE_VALUE:,} "
+            "characters).",
+        ),
+    ] = None,
 ) -> None:
-    """Add a member: a server, a database, the schemas of a database, or a shard map."""
+    """Add a member: a server, a database, the schemas of a database, or a shard map.
+
+    A shard map's query names databases by position, (database) or (server, database), or
+    by column name: `database`, optionally `server` and `schema`, and every other column
+    becomes a variable of its row's target.
+    """
+    variables = parse_assignments(var or [])
     with open_fleet(ctx) as fleet:
         member = fleet.add_member(
             group,
@@ -266,6 +294,7 @@ def group_add_member(
             shard_map_query=shard_map_query,
             refresh_credential=refresh_credential,
             exclude=exclude,
+            variables=variables,
         )
     say(f"member {member.id} ({member.membership.value} {member.kind.value}) added to {group!r}")
 

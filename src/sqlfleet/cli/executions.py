@@ -34,6 +34,7 @@ from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 from sqlfleet.store.history import TARGET_SORTS
+from sqlfleet.variables import describe
 
 R = TypeVar("R")
 EXIT_FAILED = 1
@@ -529,11 +530,14 @@ def execution_show(
         )
     if targets or failed:
         say("")
+        # A column of the targets' own variables, when any target has some.
+        with_variables = any(t.target_variables for t in target_list)
         print_columns(
             [
                 "STEP",
                 "SERVER",
                 "DATABASE",
+                *(["VARIABLES"] if with_variables else []),
                 "LIFECYCLE",
                 "ATTEMPTS",
                 "STARTED",
@@ -546,6 +550,7 @@ def execution_show(
                     t.target_server_name,
                     t.target_database_name
                     + (f" ({t.target_schema_name})" if t.target_schema_name else ""),
+                    *([describe(t.target_variables)] if with_variables else []),
                     t.lifecycle.value,
                     t.current_attempts,
                     f"{t.start_time:%H:%M:%S}" if t.start_time else "",
@@ -613,9 +618,19 @@ def group_resolve(
     if json:
         print_json([documents.target(t) for t in targets])
         return
+    with_variables = any(t.variables for t in targets)
     print_table(
-        ["TYPE", "SERVER", "DATABASE", "SCHEMA"],
-        [(t.target_type, t.server_url, t.database, t.schema or "") for t in targets],
+        ["TYPE", "SERVER", "DATABASE", "SCHEMA", *(["VARIABLES"] if with_variables else [])],
+        [
+            (
+                t.target_type,
+                t.server_url,
+                t.database,
+                t.schema or "",
+                *([describe(t.variables)] if with_variables else []),
+            )
+            for t in targets
+        ],
         title="targets",
     )
     say(f"{len(targets)} target(s)")

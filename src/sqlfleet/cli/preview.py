@@ -12,6 +12,7 @@ from sqlfleet.cli.app import print_json, say
 from sqlfleet.engine.preview import failures_by_error
 from sqlfleet.fleet import Fleet
 from sqlfleet.model import StepPreview
+from sqlfleet.variables import describe
 
 EXIT_FAILED = 1
 
@@ -69,6 +70,8 @@ def _print_step(step: StepPreview, *, batches: bool) -> None:
         target = preview.target
         schema = f" schema {target.schema}" if target.schema is not None else ""
         say(f"  {target.server_url} database {target.database}{schema}")
+        if target.variables:
+            say(f"    variables: {describe(target.variables)}")
         if preview.error is not None:
             say(f"    would fail: {preview.error}")
             continue

@@ -35,6 +35,10 @@ log = logging.getLogger("sqlfleet.engine")
 
 # An output connection nobody wrote to for this long is closed (reopened when needed).
 OUTPUT_IDLE_SECONDS = 60.0
+# A step's plan (its job version, logins and output writer) that no target used for this long
+# is forgotten: an agent that runs for weeks keeps only what it is running, and a changed
+# credential is read again.
+PLAN_IDLE_SECONDS = 60.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -88,6 +92,9 @@ class Dispatcher:
         self._write_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._plans: dict[PlanKey, StepPlan] = {}
+        # How many targets use each plan now, and when one last started with it (monotonic).
+        self._plan_users: dict[PlanKey, int] = {}
+        self._plan_used: dict[PlanKey, float] = {}
         self._plan_lock = asyncio.Lock()
         self._writers: dict[PlanKey, OutputWriter | None] = {}
         self._logins: dict[str, Login] = {}
@@ -101,6 +108,11 @@ class Dispatcher:
     def running(self) -> int:
         """How many target executions this dispatcher holds right now."""
         return len(self._inflight)
+
+    @property
+    def held_plans(self) -> int:
+        """How many step plans (job version, logins, output writer) this dispatcher keeps."""
+        return len(self._plans)
 
     @property
     def not_started(self) -> frozenset[int]:
@@ -329,12 +341,42 @@ class Dispatcher:
         return login
 
     async def _plan(self, claimed: ClaimedTarget) -> tuple[StepPlan, OutputWriter | None]:
+        """The plan of a claimed target's step, held until `_release_plan`."""
         key = (claimed.job_id, claimed.job_version, claimed.step_id)
         if key not in self._plans:
             async with self._plan_lock:  # one load per step, however many targets ask at once
                 if key not in self._plans:
                     await self._load_plan(claimed, key)
+        self._plan_users[key] = self._plan_users.get(key, 0) + 1
+        self._plan_used[key] = asyncio.get_running_loop().time()
         return self._plans[key], self._writers[key]
+
+    def _release_plan(self, claimed: ClaimedTarget) -> None:
+        key = (claimed.job_id, claimed.job_version, claimed.step_id)
+        self._plan_users[key] -= 1
+
+    async def _forget_idle_plans(self) -> None:
+        """Drop the plans no target used for PLAN_IDLE_SECONDS, their writers and logins."""
+        now = asyncio.get_running_loop().time()
+        idle = [
+            key
+            for key, used in self._plan_used.items()
+            if not self._plan_users.get(key) and now - used >= PLAN_IDLE_SECONDS
+        ]
+        for key in idle:
+            del self._plans[key], self._plan_used[key]
+            self._plan_users.pop(key, None)
+            writer = self._writers.pop(key, None)
+            if writer is not None:
+                await writer.close()
+        if idle:
+            needed = {p.step.settings.credential for p in self._plans.values()} | {
+                p.step.settings.output.credential
+                for p in self._plans.values()
+                if p.step.settings.output is not None
+            }
+            for credential in set(self._logins) - needed:
+                del self._logins[credential]
 
     async def _load_plan(self, claimed: ClaimedTarget, key: PlanKey) -> None:
         job = await self.db(self.store.get_job_by_id, claimed.job_id, claimed.job_version)
@@ -355,9 +397,14 @@ class Dispatcher:
         try:
             try:
                 plan, writer = await self._plan(claimed)
-                async with self._slots:
-                    self._unstarted.discard(claimed.id)
-                    outcome = await run_attempt(claimed, plan, writer, self.clock, self.sessions)
+                try:
+                    async with self._slots:
+                        self._unstarted.discard(claimed.id)
+                        outcome = await run_attempt(
+                            claimed, plan, writer, self.clock, self.sessions
+                        )
+                finally:
+                    self._release_plan(claimed)
             except StoreError as exc:
                 # Not the target's fault: try it again shortly.
                 now = self.clock()
@@ -390,6 +437,8 @@ class Dispatcher:
                 outcome = canceled(claimed, self.clock, reason, started=started)
         finally:
             self._inflight.pop(claimed.id, None)
+            # A cancel that came as the attempt ended leaves a reason nobody read.
+            self._cancel_reasons.pop(claimed.id, None)
         self._unstarted.discard(claimed.id)
         self._pending.append(outcome)
         self._outcomes_ready.set()
@@ -487,6 +536,7 @@ class Dispatcher:
                 for writer in list(self._writers.values()):
                     if writer is not None:
                         await writer.close_if_idle(OUTPUT_IDLE_SECONDS)
+                await self._forget_idle_plans()
                 if (now - last_renewal).total_seconds() >= renew_every:
                     await self.db(
                         self.store.extend_leases, self.agent_name, until=now + self.settings.lease

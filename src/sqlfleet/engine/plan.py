@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlfleet.model import Job, OutputDestination, Step
+from sqlfleet.model import Job, OutputDestination, Step, Target
 from sqlfleet.script import Batch, read_batches
 from sqlfleet.statements import Statement, read_script
 from sqlfleet.targets import Login
@@ -44,9 +44,14 @@ class StepPlan:
         """Where the first result set goes, if anywhere."""
         return self.step.settings.output
 
-    def variables(self, job_execution_id: int, server: str, database: str) -> dict[str, object]:
-        """The `$(name)` variables of one target's script."""
+    def variables(self, job_execution_id: int, target: Target) -> dict[str, object]:
+        """The `$(name)` variables of one target's script: the built-in ones and its own.
+
+        A target's own variables never shadow a built-in one (their names are refused when
+        they are defined or resolved), so the built-in values win only in theory.
+        """
         return {
+            **target.variable_map,
             "job_name": self.job.name,
             "job_id": self.job.id,
             "job_version": self.job.version,
@@ -54,6 +59,6 @@ class StepPlan:
             "step_id": self.step.step_id,
             "step_name": self.step.name,
             "target_group_name": self.step.settings.target_group,
-            "target_server_name": server,
-            "target_database_name": database,
+            "target_server_name": target.server_url,
+            "target_database_name": target.database,
         }

@@ -65,7 +65,7 @@ async def preview(
 
 def _render(plan: StepPlan, target: Target) -> TargetPreview:
     # No execution exists: $(job_execution_id) is left as written.
-    variables = plan.variables(0, target.server_url, target.database)
+    variables = plan.variables(0, target)
     del variables["job_execution_id"]
     try:
         driver = driver_for(ServerUrl.parse(target.server_url))

@@ -82,7 +82,7 @@ async def run_attempt(
     try:
         remaining = _remaining(deadline, clock)
         server, driver = _server(target.server_url)
-        variables = plan.variables(claimed.job_execution_id, target.server_url, target.database)
+        variables = plan.variables(claimed.job_execution_id, target)
         # Everything is read and rendered before connecting: a script that cannot be read,
         # or a value that cannot be put in it, sends nothing.
         rendered = [

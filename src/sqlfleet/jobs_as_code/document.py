@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from sqlfleet import limits
 from sqlfleet.errors import InvalidValue
@@ -66,6 +74,30 @@ class MemberDoc(_Model):
     shard_map_query: str | None = None
     refresh_credential: str | None = None
     exclude: bool = False
+    variables: dict[str, str] | None = Field(
+        None,
+        alias="vars",
+        description="A database member's own variables, name: value ($(name) in scripts)",
+    )
+
+    @field_validator("variables", mode="before")
+    @classmethod
+    def _text_values(cls, value: Any) -> Any:
+        # A whole number is what it says; any other YAML value that is not text (1.10, yes,
+        # a date, null) would come back changed, so it must be quoted to say what it is.
+        if not isinstance(value, dict):
+            return value
+        written = {}
+        for name, item in value.items():
+            if isinstance(item, int) and not isinstance(item, bool):
+                item = str(item)
+            if not isinstance(item, str):
+                raise ValueError(
+                    f"the value of {name!r} is {item!r}, not text: write it in quotes "
+                    f"(e.g. {name}: '{item}') so that it is kept exactly as written"
+                )
+            written[str(name) if isinstance(name, int) else name] = item
+        return written
 
 
 class TargetGroupDoc(_Model):

@@ -61,6 +61,8 @@ def _member(member: Member) -> dict[str, Any]:
         written["refresh_credential"] = member.refresh_credential
     if member.exclude:
         written["exclude"] = True
+    if member.variables:
+        written["vars"] = dict(member.variables)
     return written
 
 

@@ -26,7 +26,7 @@ from sqlfleet.jobs_as_code.document import (
     Located,
     ScheduleDoc,
 )
-from sqlfleet.model import Job, Member, OutputDestination, StepSettings
+from sqlfleet.model import Job, Member, OutputDestination, StepSettings, TargetVariables
 from sqlfleet.schedule import Schedule
 from sqlfleet.secrets import Secret
 from sqlfleet.step_settings import build_step_settings, read_command_file
@@ -197,7 +197,9 @@ def _read_secret(env: str | None, file: str | None, located: Located) -> Secret:
 # -- target groups --------------------------------------------------------------------------
 
 
-MemberKey = tuple[str, str, str, str | None, str | None, str | None, str | None, str | None]
+MemberKey = tuple[
+    str, str, str, str | None, str | None, str | None, str | None, str | None, TargetVariables
+]
 
 
 def _member_key(member: Member) -> MemberKey:
@@ -210,6 +212,8 @@ def _member_key(member: Member) -> MemberKey:
         member.schema_pattern,
         member.shard_map_query,
         member.refresh_credential,
+        # In any order: the same variables written in another order change nothing.
+        tuple(sorted(member.variables, key=lambda pair: pair[0])),
     )
 
 
@@ -218,7 +222,7 @@ def _plan_group(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, An
     wanted: list[tuple[MemberKey, dict[str, Any]]] = []
     for i, member in enumerate(doc.members):
         with _checked(located, "members", i):
-            checked_url, kind = check_member(**member.model_dump(exclude={"exclude"}))
+            checked_url, kind, variables = check_member(**member.model_dump())
         url = str(checked_url)
         options = member.model_dump(exclude={"server"})
         key: MemberKey = (
@@ -230,6 +234,7 @@ def _plan_group(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, An
             member.schema_pattern,
             member.shard_map_query,
             member.refresh_credential,
+            tuple(sorted(variables, key=lambda pair: pair[0])),
         )
         wanted.append((key, {"server": url, **options}))
     name = doc.name

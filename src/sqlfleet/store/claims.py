@@ -21,6 +21,7 @@ from sqlfleet.statements import Location
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
 from sqlfleet.store.results import keep_results
+from sqlfleet.variables import from_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,10 @@ class ClaimStore(ExecutionStore):
                     job_version=c.job_version,
                     step_id=c.step_id,
                     target=Target(
-                        c.target_server_name, c.target_database_name, c.target_schema_name
+                        c.target_server_name,
+                        c.target_database_name,
+                        c.target_schema_name,
+                        from_json(c.target_variables),
                     ),
                     attempt_number=c.current_attempts + 1,
                     first_start_time=c.start_time or now,

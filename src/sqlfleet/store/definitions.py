@@ -27,10 +27,12 @@ from sqlfleet.model import (
     Step,
     StepSettings,
     TargetGroup,
+    TargetVariables,
 )
 from sqlfleet.retry import RetryPolicy
 from sqlfleet.schedule import Schedule
 from sqlfleet.store import tables as t
+from sqlfleet.variables import from_json, to_json
 
 # Keeps "schedule untouched" apart from "no schedule" in `update_job`.
 UNCHANGED: Any = object()
@@ -224,6 +226,7 @@ class DefinitionStore:
         schema_pattern: str | None = None,
         shard_map_query: str | None = None,
         refresh_credential: str | None = None,
+        variables: TargetVariables = (),
     ) -> Member:
         """Add a member to a target group; the values are validated by the caller."""
         with self._begin() as conn:
@@ -244,6 +247,7 @@ class DefinitionStore:
                     shard_map_query=shard_map_query,
                     refresh_credential_id=refresh_id,
                     created_at=utcnow(),
+                    variables=to_json(variables),
                 )
                 .returning(t.target_group_member.c.id)
             ).scalar_one()
@@ -291,6 +295,7 @@ class DefinitionStore:
                 schema_pattern=r.schema_pattern,
                 shard_map_query=r.shard_map_query,
                 refresh_credential=r.refresh_credential,
+                variables=from_json(r.variables),
             )
             for r in rows
         )

@@ -30,6 +30,7 @@ from sqlfleet.lifecycle import TERMINAL, Lifecycle, rollup
 from sqlfleet.model import Target
 from sqlfleet.store import tables as t
 from sqlfleet.store.definitions import DefinitionStore
+from sqlfleet.variables import to_json
 
 TERMINAL_NAMES = [s.value for s in TERMINAL]
 # The states an execution is in while it runs: asked for by name, so that an index on the
@@ -268,6 +269,7 @@ class ExecutionStore(DefinitionStore):
                         "target_server_name": target.server_url,
                         "target_database_name": target.database,
                         "target_schema_name": target.schema,
+                        "target_variables": to_json(target.variables),
                         "lifecycle": (Lifecycle.SKIPPED if skipped else Lifecycle.CREATED).value,
                         "create_time": now,
                         "end_time": now if skipped else None,

@@ -16,6 +16,7 @@ from sqlfleet.model import Attempt, JobExecution, StepExecution, TargetExecution
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import LIVE_NAMES, TERMINAL_NAMES
 from sqlfleet.store.reruns import RerunStore
+from sqlfleet.variables import from_json
 
 
 class HistoryStore(RerunStore):
@@ -129,7 +130,10 @@ class HistoryStore(RerunStore):
             query = query.limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [_from_row(TargetExecution, r) for r in rows]
+        return [
+            _from_row(TargetExecution, r, target_variables=from_json(r.target_variables))
+            for r in rows
+        ]
 
     def count_target_executions(
         self,

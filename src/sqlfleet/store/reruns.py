@@ -18,6 +18,7 @@ from sqlfleet.model import Target
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import StepStart
 from sqlfleet.store.rollouts import RolloutStore
+from sqlfleet.variables import from_json
 
 DEFAULT_RERUN_STATES = (Lifecycle.FAILED, Lifecycle.TIMED_OUT, Lifecycle.CANCELED)
 RERUN_STATES = (*DEFAULT_RERUN_STATES, Lifecycle.SKIPPED)
@@ -71,7 +72,7 @@ class RerunStore(RolloutStore):
             )
 
     def rerun_targets(self, step: StepStart) -> list[Target] | None:
-        """The targets a re-run's step runs on, in their original order.
+        """The targets a re-run's step runs on, in their original order, with their variables.
 
         None when the original execution never started this step: it is resolved anew.
         """
@@ -85,14 +86,20 @@ class RerunStore(RolloutStore):
             if original is None or original.start_time is None:
                 return None
             rows = conn.execute(
-                select(te.c.target_server_name, te.c.target_database_name, te.c.target_schema_name)
+                select(
+                    te.c.target_server_name,
+                    te.c.target_database_name,
+                    te.c.target_schema_name,
+                    te.c.target_variables,
+                )
                 .where(
                     te.c.step_execution_id == original.id,
                     te.c.lifecycle.in_(list(step.rerun_states)),
                 )
                 .order_by(te.c.id)
             ).all()
-        return [Target(r[0], r[1], r[2]) for r in rows]
+        # With the values they had: a re-run runs the same work again.
+        return [Target(r[0], r[1], r[2], from_json(r[3])) for r in rows]
 
     def retry_now(self, target_execution_id: int, *, now: datetime) -> None:
         """Make a WaitingForRetry target due now; InvalidValue if it is not waiting."""

@@ -120,6 +120,8 @@ target_group_member = Table(
     Column("shard_map_query", Text),
     Column("refresh_credential_id", Integer, ForeignKey("credential.id")),
     Column("created_at", UtcDateTime, nullable=False),
+    # A database member's fixed variables: a JSON object of name to text; NULL for none.
+    Column("variables", Text),
 )
 
 job = Table(
@@ -283,6 +285,9 @@ target_execution = Table(
     Column("lease_expires_at", UtcDateTime),
     # Its wave in a rollout (0: the canary); it may start once its step opened that wave.
     Column("wave", Integer),
+    # The target's own variables as resolved when its step started (a JSON object of name to
+    # text or null; NULL for none): every attempt, retry and resumed run uses these values.
+    Column("target_variables", Text),
     # Set on every insert and update through SQLAlchemy, so live pages fetch only what changed.
     Column("updated_at", UtcDateTime, default=_now, onupdate=_now),
     Index(None, "step_execution_id", "lifecycle"),

@@ -53,6 +53,7 @@ __all__ = [
     "ReusableConnection",
     "TargetConnection",
     "fetch_once",
+    "fetch_result",
     "grouped",
 ]
 
@@ -240,12 +241,28 @@ async def fetch_once(
     timeout: float | None,
 ) -> list[tuple[Any, ...]]:
     """The shared body of `Driver.query`: one connection, one query, always closed."""
+    result = await fetch_result(
+        driver, server, database, login, sql, connect_timeout=connect_timeout, timeout=timeout
+    )
+    return result.rows
+
+
+async def fetch_result(
+    driver: Driver,
+    server: ServerUrl,
+    database: str,
+    login: Login | None,
+    sql: str,
+    *,
+    connect_timeout: float,
+    timeout: float | None,
+) -> BatchResult:
+    """One query's column names and rows, on a connection of its own (a shard map's query)."""
     connection = await driver.connect(server, database, login, connect_timeout=connect_timeout)
     try:
-        result = await connection.execute(sql, timeout=timeout, want_rows=True)
+        return await connection.execute(sql, timeout=timeout, want_rows=True)
     finally:
         await connection.close()
-    return result.rows
 
 
 @dataclass(frozen=True, slots=True)

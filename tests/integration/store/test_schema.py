@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 import stat
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -19,9 +23,10 @@ from sqlfleet.errors import (
 )
 from sqlfleet.fleet import Fleet
 from sqlfleet.store import open_engine
-from sqlfleet.store.database import SCHEMA_REVISION, head_revision
+from sqlfleet.store.database import SCHEMA_REVISION, _alembic_config, head_revision
 from sqlfleet.store.tables import metadata
 from tests.cli_runner import Cli
+from tests.conftest import pg_admin
 
 VIEWS = {
     "job_executions",
@@ -166,3 +171,48 @@ def test_a_key_file_others_may_read_or_write_is_refused(
     )
     key_file.chmod(0o600)
     Fleet.init(sqlite_job_db)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_job_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a job database that exists but holds nothing yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"sqlfleet_test_old_{uuid.uuid4().hex[:10]}"
+    with pg_admin() as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with pg_admin() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_members_made_before_target_variables_have_none_after_the_upgrade(
+    empty_job_db: str,
+) -> None:
+    engine = open_engine(empty_job_db, create=True)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0005")
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO target_group (name, created_at) VALUES ('g', :now)"), {"now": now}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO target_group_member (target_group_id, membership, kind, "
+                "server_url, database_name, created_at) "
+                "SELECT id, 'include', 'database', 'postgresql://h:5432', 'd', :now "
+                "FROM target_group"
+            ),
+            {"now": now},
+        )
+    engine.dispose()
+
+    Fleet.init(empty_job_db)
+
+    with Fleet.open(empty_job_db) as fleet:
+        (member,) = fleet.get_target_group("g").members
+        assert (member.database, member.variables) == ("d", ())
+        added = fleet.add_member("g", server="postgresql://h", database="e", variables={"a": "b"})
+        assert added.variables == (("a", "b"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlfleet.api.sessions import existing_session_id, session_id, sessions_of
 from sqlfleet.errors import SqlfleetError
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.variables import shown
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,8 +75,18 @@ def ordered_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: STATE_ORDER.index(item[0]))
 
 
+def variable_value(value: str | None) -> str:
+    """A target's variable as pages show it: quoted so that spaces and quotes show."""
+    return json.dumps(shown(value), ensure_ascii=False)
+
+
 TEMPLATES.env.filters.update(
-    q=q, when=when, duration=duration, state_class=state_class, ordered_counts=ordered_counts
+    q=q,
+    when=when,
+    duration=duration,
+    state_class=state_class,
+    ordered_counts=ordered_counts,
+    variable_value=variable_value,
 )
 TEMPLATES.env.globals.update(CSRF_FIELD=CSRF_FIELD, FAILING=FAILING)
 

@@ -15,6 +15,7 @@ from sqlfleet.api.pages.common import (
     fleet_of,
     problem,
     q,
+    raw_field,
     redirect,
     render,
     text_field,
@@ -24,6 +25,7 @@ from sqlfleet.api.schemas import MemberCreate, PathId, PathName, QueryName, Targ
 from sqlfleet.api.security import checked_form, require_login
 from sqlfleet.errors import SqlfleetError
 from sqlfleet.fleet import Fleet
+from sqlfleet.variables import parse_assignments
 
 router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=False)
 
@@ -95,10 +97,15 @@ async def add_member(request: Request, name: PathName) -> Response:
         )
     }
     try:
+        # One NAME=VALUE a line, as `--var` takes them; blank lines are left out.
+        lines = raw_field(form, "variables").splitlines()
+        pairs = parse_assignments([line for line in lines if line.strip()])
         body = MemberCreate.model_validate(
             {**fields, "server": fields["server"] or "", "exclude": checkbox(form, "exclude")}
         )
-        member = await call(fleet_of(request).add_member, name, **body.model_dump())
+        values = {**body.model_dump(), "variables": pairs}
+        # Checked by the Python API, as the CLI's are: a name given twice is refused there.
+        member = await call(fleet_of(request).add_member, name, **values)
     except (ValidationError, SqlfleetError) as exc:
         flash(request, problem(exc), "error")
     else:

@@ -59,6 +59,15 @@
       schema.textContent = " / " + target.target_schema_name;
       database.appendChild(schema);
     }
+    const names = Object.keys(target.target_variables || {});
+    if (names.length) {
+      const variables = document.createElement("div");
+      variables.className = "variables small muted mono";
+      variables.textContent = names
+        .map((name) => name + "=" + JSON.stringify(target.target_variables[name]))
+        .join(" ");
+      database.appendChild(variables);
+    }
     tr.appendChild(database);
     tr.appendChild(cell("lifecycle"));
     tr.appendChild(cell("num attempts"));
