@@ -113,6 +113,7 @@ def step(s: Step) -> dict[str, Any]:
         "retry_on": settings.retry_on,
         "result_rows": settings.result_rows,
         "allow_database_switch": settings.allow_database_switch,
+        "fresh_connection": settings.fresh_connection,
         "output": None
         if output is None
         else {

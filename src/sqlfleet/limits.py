@@ -442,6 +442,16 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
             "then work on that same database"
         ),
     ),
+    StepSetting(
+        "fresh_connection",
+        "--fresh-connection",
+        None,
+        help=(
+            "Open a new connection for each target, instead of one that serves several "
+            "MySQL/MariaDB databases or PostgreSQL schemas of a server in turn, reset between "
+            "them"
+        ),
+    ),
 )
 STEP_SETTING = {s.field: s for s in STEP_SETTINGS}
 NUMBER_SETTINGS = tuple(s for s in STEP_SETTINGS if isinstance(s.limit, Number))

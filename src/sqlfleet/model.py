@@ -107,6 +107,8 @@ class StepSettings:
     output: OutputDestination | None = None
     # MySQL/MariaDB: the script may USE, CREATE or DROP a database (see `sqlfleet.statements`).
     allow_database_switch: bool = False
+    # A new connection for each target, instead of one that serves several in turn.
+    fresh_connection: bool = False
 
     # Rollout policy (see sqlfleet.engine.rollout): canary targets, waves, failure budget.
     canary: int | None = None

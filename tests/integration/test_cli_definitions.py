@@ -77,6 +77,7 @@ def test_job_show_json_has_every_setting_and_version(defined: Cli) -> None:
             "retry_on": "all",
             "result_rows": 1000,
             "allow_database_switch": False,
+            "fresh_connection": False,
             "output": None,
         }
     ]

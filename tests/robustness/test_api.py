@@ -506,6 +506,8 @@ LISTED: list[Request] = [
     body("PATCH", f"{API}/jobs/j/steps/s", {"command": "COPY t FROM stdin;\n1\n"}),
     body("PATCH", f"{API}/jobs/j/steps/s", {"command": "SELECT 1\nGO 0"}),
     body("PATCH", f"{API}/jobs/j/steps/s", {"allow_database_switch": "maybe"}),
+    body("PATCH", f"{API}/jobs/j/steps/s", {"fresh_connection": "maybe"}),
+    body("POST", f"{API}/jobs/j/steps", {**STEP, "fresh_connection": [True]}),
     body("POST", f"{API}/jobs", {"name": ".."}),
     body("POST", f"{API}/jobs", {"name": "."}),
     body("PATCH", f"{API}/jobs/j", {"name": ".."}),

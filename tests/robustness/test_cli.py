@@ -574,6 +574,8 @@ LISTED: list[list[str]] = [
     ["job", "update-step", "j", "s", "--command", "COPY t FROM stdin;\n1\n"],
     ["job", "update-step", "j", "s", "--command", "SELECT 1\nGO 0"],
     ["job", "update-step", "j", "s", "--allow-database-switch=yes"],
+    ["job", "update-step", "j", "s", "--fresh-connection=yes"],
+    ["job", "add-step", "j", *STEP, "--fresh-connection=no"],
     ["job", "add-step", "j", *STEP[:-1], "SELECT 1\nGO 100001"],
     ["job", "add", "."],
     ["job", "add", ".."],

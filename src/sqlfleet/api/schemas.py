@@ -248,6 +248,7 @@ class StepFields(Body):
     retry_on: RetryOn | None = Field(None, description=limits.STEP_SETTING["retry_on"].help_text)
     result_rows: ResultRows | None = None
     allow_database_switch: bool | None = None
+    fresh_connection: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `Fleet.add_step` / `Fleet.update_step`."""

@@ -640,6 +640,7 @@ def _step_options(
     max_failures: str | None,
     retry_on: str | None,
     allow_database_switch: bool | None,
+    fresh_connection: bool | None,
     output_server: str | None,
     output_database: str | None,
     output_schema: str | None,
@@ -678,6 +679,7 @@ def _step_options(
         "max_failures": max_failures,
         "retry_on": retry_on,
         "allow_database_switch": allow_database_switch,
+        "fresh_connection": fresh_connection,
         "output_changes": output_changes or None,
     }
 
@@ -756,6 +758,7 @@ def job_add_step(
     max_failures: MaxFailures = None,
     retry_on: RetryOn = None,
     allow_database_switch: Annotated[bool, _step_option("allow_database_switch")] = False,
+    fresh_connection: Annotated[bool, _step_option("fresh_connection")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -808,6 +811,13 @@ def job_update_step(
         typer.Option(
             "--allow-database-switch/--forbid-database-switch",
             help=limits.STEP_SETTING["allow_database_switch"].help_text,
+        ),
+    ] = None,
+    fresh_connection: Annotated[
+        bool | None,
+        typer.Option(
+            "--fresh-connection/--reuse-connection",
+            help=limits.STEP_SETTING["fresh_connection"].help_text,
         ),
     ] = None,
     output_server: OutputServer = None,

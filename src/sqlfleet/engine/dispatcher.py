@@ -23,6 +23,7 @@ from sqlfleet.engine.notifier import Decrypt, Notifier, NotifierSettings
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
+from sqlfleet.engine.sessions import Sessions
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import AttemptEnded, JobExecution, StepSettings, Target
@@ -87,6 +88,8 @@ class Dispatcher:
         self._login_source = logins
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlfleet-store")
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        # Target connections, reused between a step's targets; as many as slots at most.
+        self.sessions = Sessions(self.settings.concurrency)
         self._inflight: dict[int, asyncio.Task[None]] = {}
         # Claimed targets whose attempt has not begun (waiting for a connection slot).
         self._unstarted: set[int] = set()
@@ -240,14 +243,15 @@ class Dispatcher:
         return tasks
 
     async def close(self) -> None:
-        """Send what notifications there is time for; close output connections and the
-        store thread."""
+        """Send what notifications there is time for; close output and target connections
+        and the store thread."""
         if self.notifier is not None:
             await self.notifier.drain(self.settings.notify_wait)
         for writer in self._writers.values():
             if writer is not None:
                 await writer.close()
         self._writers.clear()
+        await self.sessions.close()
         await asyncio.to_thread(self._db.shutdown, wait=True)
 
     async def _sleep(self) -> None:
@@ -431,7 +435,9 @@ class Dispatcher:
                 try:
                     async with self._slots:
                         self._unstarted.discard(claimed.id)
-                        outcome = await run_attempt(claimed, plan, writer, self.clock)
+                        outcome = await run_attempt(
+                            claimed, plan, writer, self.clock, self.sessions
+                        )
                 finally:
                     self._release_plan(claimed)
             except StoreError as exc:
@@ -522,6 +528,7 @@ class Dispatcher:
                     self._steps_may_be_ready = True
                     if self.notifier is not None:
                         self.notifier.wake()  # an execution may have ended
+                    self.sessions.step_ended(finished_steps)
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):
                     self._targets_may_be_due = True
                 self.wake()
@@ -562,6 +569,7 @@ class Dispatcher:
                         "canceled: the execution was stopped",
                     )
                 now = self.clock()
+                await self.sessions.sweep()
                 for writer in list(self._writers.values()):
                     if writer is not None:
                         await writer.close_if_idle(OUTPUT_IDLE_SECONDS)

@@ -178,6 +178,7 @@ job_step = Table(
         server_default=str(limits.DEFAULT_RESULT_ROWS),
     ),
     Column("allow_database_switch", Boolean, nullable=False, server_default=false()),
+    Column("fresh_connection", Boolean, nullable=False, server_default=false()),
     Column("output_server_url", String(URL)),
     Column("output_database", String(NAME)),
     Column("output_schema", String(NAME)),
