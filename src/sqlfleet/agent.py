@@ -25,6 +25,7 @@ from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine.dispatcher import Dispatcher, DispatcherSettings
 from sqlfleet.errors import JobDatabaseUnavailable, StoreError
 from sqlfleet.fleet import Fleet
+from sqlfleet.webhooks import check_web_url
 
 log = logging.getLogger("sqlfleet.agent")
 
@@ -44,6 +45,7 @@ class AgentSettings:
     grace_period: float = 30.0
     retention_days: float = 45.0
     purge_interval: float = 3600.0
+    web_url: str | None = None  # the web UI's address, for links in notifications
 
     def __post_init__(self) -> None:
         # The same limits as the CLI's options: refused here, not deep in a loop later.
@@ -51,6 +53,8 @@ class AgentSettings:
         limits.LEASE_SECONDS.check(self.lease.total_seconds())
         limits.GRACE_PERIOD.check(self.grace_period)
         limits.RETENTION_DAYS.check(self.retention_days)
+        if self.web_url is not None:
+            check_web_url(self.web_url)
 
 
 def default_agent_name() -> str:
@@ -83,8 +87,10 @@ class Agent:
                 concurrency=self.settings.concurrency,
                 lease=self.settings.lease,
                 poll_interval=self.settings.poll_interval,
+                web_url=self.settings.web_url,
             ),
             clock=clock,
+            decrypt=fleet.decrypt,
         )
 
     def request_stop(self) -> None:

@@ -10,6 +10,7 @@ from platformdirs import user_data_dir
 HOME_ENV = "SQLFLEET_HOME"
 JOB_DB_ENV = "SQLFLEET_JOB_DB"
 KEY_FILE_ENV = "SQLFLEET_SECRET_KEY_FILE"
+WEB_URL_ENV = "SQLFLEET_WEB_URL"
 
 
 def data_dir() -> Path:
@@ -36,3 +37,14 @@ def key_file() -> Path:
     """The secret key file: `SQLFLEET_SECRET_KEY_FILE`, else `secret.key` in the data dir."""
     explicit = os.environ.get(KEY_FILE_ENV)
     return Path(explicit) if explicit else data_dir() / "secret.key"
+
+
+def web_url(explicit: str | None = None) -> str | None:
+    """The web UI's address for links in notifications: given, else `SQLFLEET_WEB_URL`.
+
+    None when neither says: notifications then link to the execution page's path alone.
+    """
+    from sqlfleet.webhooks import check_web_url
+
+    url = explicit if explicit is not None else os.environ.get(WEB_URL_ENV) or None
+    return None if url is None else check_web_url(url)

@@ -17,6 +17,7 @@ from sqlfleet.model import (
     JobVersion,
     KeptResult,
     Member,
+    NotificationDelivery,
     ResultPage,
     Step,
     StepExecution,
@@ -24,6 +25,7 @@ from sqlfleet.model import (
     Target,
     TargetExecution,
     TargetGroup,
+    Webhook,
 )
 from sqlfleet.schedule import Schedule
 from sqlfleet.variables import shown_map
@@ -111,6 +113,7 @@ def step(s: Step) -> dict[str, Any]:
         "retry_on": settings.retry_on,
         "result_rows": settings.result_rows,
         "allow_database_switch": settings.allow_database_switch,
+        "fresh_connection": settings.fresh_connection,
         "output": None
         if output is None
         else {
@@ -135,6 +138,29 @@ def job(j: Job) -> dict[str, Any]:
         "created_at": iso(j.created_at),
         "updated_at": iso(j.updated_at),
         "steps": [step(s) for s in j.steps],
+        "notify": [webhook(w) for w in j.webhooks],
+    }
+
+
+def webhook(w: Webhook) -> dict[str, Any]:
+    """A job's webhook: its URL masked (it holds a token), never its notify secret."""
+    return {"url": w.url, "on": w.on, "signed": w.signed}
+
+
+def delivery(d: NotificationDelivery) -> dict[str, Any]:
+    """One notification to one webhook, and how it went."""
+    return {
+        "notification_id": d.id,
+        "job_execution_id": d.job_execution_id,
+        "event": d.event,
+        "step_name": d.step_name,
+        "webhook": d.webhook,
+        "state": d.state,
+        "attempts": d.attempts,
+        "last_status": d.last_status,
+        "last_reason": d.last_reason,
+        "create_time": iso(d.create_time),
+        "update_time": iso(d.update_time),
     }
 
 

@@ -41,6 +41,7 @@ from sqlfleet.model import (
     Member,
     MemberKind,
     Membership,
+    NotificationDelivery,
     ResultPage,
     StepExecution,
     StepPreview,
@@ -55,12 +56,20 @@ from sqlfleet.script import validate_command
 from sqlfleet.secrets import KEY_ENV, Secret, SecretBox
 from sqlfleet.servers import ServerUrl
 from sqlfleet.step_settings import build_step_settings, check_script_for_engines, server_url
-from sqlfleet.store import UNCHANGED, JobStore, check_schema, open_engine, upgrade_schema
+from sqlfleet.store import (
+    UNCHANGED,
+    JobStore,
+    WebhookTokens,
+    check_schema,
+    open_engine,
+    upgrade_schema,
+)
 from sqlfleet.store.boundary import Availability
 from sqlfleet.store.history import changes_cursor
 from sqlfleet.targets import Login
 from sqlfleet.targets.resolve import resolve_group
 from sqlfleet.variables import check_variables
+from sqlfleet.webhooks import WebhookSpec, check_webhooks, mask_webhook_url
 
 # A member's variables as the Python API takes them: a mapping, or (name, value) pairs.
 Variables = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -166,6 +175,34 @@ class Fleet:
             self.store.get_credential(name)  # raises NotFound
         username, token = tokens[name]
         return username, self.secrets.decrypt(token, what=f"credential {name!r}")
+
+    def decrypt(self, token: str) -> Secret:
+        """A stored secret of a webhook, decrypted: only for sending a notification."""
+        return self.secrets.decrypt(token, what="a webhook's URL or secret")
+
+    def _webhook_tokens(self, webhooks: Sequence[WebhookSpec]) -> list[WebhookTokens]:
+        """Webhooks checked and encrypted, ready to store."""
+        checked = check_webhooks(webhooks)
+        return [
+            WebhookTokens(
+                url_shown=mask_webhook_url(w.url.reveal()),
+                url_token=self.secrets.encrypt(w.url),
+                on=w.on,
+                secret_token=None if w.secret is None else self.secrets.encrypt(w.secret),
+            )
+            for w in checked
+        ]
+
+    def webhook_specs(self, job: Job) -> list[WebhookSpec]:
+        """A job version's webhooks decrypted (to compare with a document; never shown)."""
+        return [
+            WebhookSpec(
+                url=self.decrypt(w.url_token),
+                on=w.on,
+                secret=None if w.secret_token is None else self.decrypt(w.secret_token),
+            )
+            for w in self.store.webhook_tokens(job.id, job.version)
+        ]
 
     # -- credentials --------------------------------------------------------------------------
 
@@ -273,19 +310,23 @@ class Fleet:
         enabled: bool = False,
         schedule: Schedule | None = None,
         steps: Sequence[tuple[str, dict[str, Any]]] = (),
+        webhooks: Sequence[WebhookSpec] = (),
     ) -> Job:
-        """Create a job, with its steps (name and settings, as `add_step` takes) if given.
+        """Create a job, with its steps (name and settings, as `add_step` takes) and its
+        webhooks if given.
 
         All of it is created, or nothing: a refused step leaves no job behind.
         """
         limits.check_name("job", name)
         built = self._job_steps(description, steps)
+        tokens = self._webhook_tokens(webhooks) if webhooks else []
         return self.store.add_job(
             name,
             description=description,
             enabled=enabled,
             schedule=self._anchored(schedule),
             steps=built,
+            webhooks=tokens,
         )
 
     def replace_job(
@@ -296,16 +337,19 @@ class Fleet:
         enabled: bool,
         schedule: Schedule | None,
         steps: Sequence[tuple[str, dict[str, Any]]],
+        webhooks: Sequence[WebhookSpec] | None = None,
     ) -> Job:
-        """Give a job these settings and exactly these steps (as `add_job` takes them), in
-        one new version."""
+        """Give a job these settings and exactly these steps (as `add_job` takes them), and
+        these webhooks unless None, in one new version."""
         built = self._job_steps(description, steps)
+        tokens = None if webhooks is None else self._webhook_tokens(webhooks)
         return self.store.replace_job(
             _stored("job", name),
             description=description,
             enabled=enabled,
             schedule=self._anchored(schedule),
             steps=built,
+            webhooks=tokens,
         )
 
     def _job_steps(
@@ -330,20 +374,26 @@ class Fleet:
         description: str | None = None,
         enabled: bool | None = None,
         schedule: Schedule | None = UNCHANGED,
+        webhooks: Sequence[WebhookSpec] | None = None,
     ) -> Job:
-        """Change a job's settings; pass `schedule=None` to remove its schedule."""
+        """Change a job's settings; pass `schedule=None` to remove its schedule.
+
+        `webhooks` replaces the job's webhooks (`[]` removes them all); None keeps them.
+        """
         if new_name is not None:
             limits.check_name("job", new_name)
         if description is not None:
             limits.DESCRIPTION.check(description)
         if schedule is not UNCHANGED:
             schedule = self._anchored(schedule)
+        tokens = None if webhooks is None else self._webhook_tokens(webhooks)
         return self.store.update_job(
             _stored("job", name),
             new_name=new_name,
             description=description,
             enabled=enabled,
             schedule=schedule,
+            webhooks=tokens,
         )
 
     def _anchored(self, schedule: Schedule | None) -> Schedule | None:
@@ -475,19 +525,23 @@ class Fleet:
         stop: asyncio.Event | None = None,
         lease: timedelta = DEFAULT_LEASE,
         trial: bool = False,
+        web_url: str | None = None,
     ) -> JobExecution:
         """Create an execution of `job` and run it in this process until it ends.
 
         Setting `stop` cancels it: running statements are canceled, targets end Canceled.
-        A `trial` rolls back each target's transaction (see `create_execution`).
+        A `trial` rolls back each target's transaction (see `create_execution`). Its
+        notifications are sent from here, waiting a few seconds at most once it ended;
+        `web_url` (the web UI's address) makes their links absolute.
         """
         limits.CONCURRENCY.check(concurrency)
+        web_url = config.web_url(web_url)
         self.secrets  # noqa: B018 -- a wrong key fails here, before anything is created
         execution = self.create_execution(job, trigger="run", trial=trial)
         if on_created is not None:
             on_created(execution)
         return await self.run_execution(
-            execution.id, concurrency=concurrency, stop=stop, lease=lease
+            execution.id, concurrency=concurrency, stop=stop, lease=lease, web_url=web_url
         )
 
     async def run_execution(
@@ -497,17 +551,20 @@ class Fleet:
         concurrency: int = 100,
         stop: asyncio.Event | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        web_url: str | None = None,
     ) -> JobExecution:
         """Run an existing execution in this process until it ends (or `stop` cancels it)."""
         limits.CONCURRENCY.check(concurrency)
         limits.ID.check(execution_id, label="execution id")
+        web_url = config.web_url(web_url)
         dispatcher = Dispatcher(
             self.store,
             self.credential_login,
             agent_name=run_holder_name(),
-            settings=DispatcherSettings(concurrency=concurrency, lease=lease),
+            settings=DispatcherSettings(concurrency=concurrency, lease=lease, web_url=web_url),
             clock=self.clock,
             job_execution_id=execution_id,
+            decrypt=self.decrypt,
         )
         return await dispatcher.run_execution(stop)
 
@@ -565,6 +622,11 @@ class Fleet:
         return self.store.list_executions(
             job=job, count=count, active=active, lifecycle=state, offset=offset
         )
+
+    def list_deliveries(self, execution_id: int) -> list[NotificationDelivery]:
+        """The notifications of an execution to its job's webhooks, and how each went."""
+        self._require_execution(execution_id)
+        return self.store.list_deliveries(execution_id)
 
     def list_step_executions(self, execution_id: int) -> list[StepExecution]:
         """The steps of an execution."""

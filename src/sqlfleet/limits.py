@@ -211,6 +211,14 @@ SCHEDULE_SPEC = Text(
 )
 TIMEZONE = Text("time zone", MAX_TIMEZONE, "IANA time zone")
 SEARCH = Text("search", MAX_NAME, "Part of a server, database or schema name")
+# Webhooks (see sqlfleet.webhooks). Their URL is a secret too: an incoming-webhook URL
+# (Slack, Teams) carries its token in its path, so messages never quote it.
+WEBHOOK_URL = Text("webhook URL", MAX_URL, "An http(s) URL that receives a JSON POST", quoted=False)
+NOTIFY_SECRET = Text(
+    "notify secret", MAX_NAME * 4, "Key of the HMAC-SHA256 signature header", quoted=False
+)
+MAX_WEBHOOKS = 10  # per job
+NOTIFY_ON_CHOICES = ("failure", "always")
 
 # -- numbers ------------------------------------------------------------------------------
 
@@ -432,6 +440,16 @@ STEP_SETTINGS: tuple[StepSetting, ...] = (
         help=(
             "Let a MySQL/MariaDB script USE, CREATE or DROP a database: every target would "
             "then work on that same database"
+        ),
+    ),
+    StepSetting(
+        "fresh_connection",
+        "--fresh-connection",
+        None,
+        help=(
+            "Open a new connection for each target, instead of one that serves several "
+            "MySQL/MariaDB databases or PostgreSQL schemas of a server in turn, reset between "
+            "them"
         ),
     ),
 )

@@ -65,6 +65,9 @@ def configure(log_format: LogFormat = LogFormat.TEXT) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    for name in ("httpx", "httpcore"):
+        # httpx logs each request's full URL at INFO: a webhook's URL holds its token.
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn is told to leave logging alone (log_config=None): its records go to the root.
         logger = logging.getLogger(name)

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sqlfleet.clock import Clock, utcnow
+from sqlfleet.engine.dispatcher import Dispatcher
 from sqlfleet.errors import InvalidValue, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import AttemptEnded
@@ -70,6 +71,12 @@ class FleetMetrics:
             "Target executions this process holds now: running, or claimed and about to run",
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "sqlfleet_notifications",
+            "Webhook notifications this process finished sending, by outcome (delivered, failed)",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.store_errors = Counter(
             "sqlfleet_job_database_errors",
             "Job database errors this process met, by kind",
@@ -92,6 +99,17 @@ class FleetMetrics:
             self.targets_ended.labels(*labels, ended.lifecycle.value).inc()
         else:
             self.retries.labels(*labels).inc()
+
+    def observe_notification(self, outcome: str) -> None:
+        """Count a notification that was delivered or failed for good (a notifier observer)."""
+        self.notifications.labels(outcome).inc()
+
+    def watch(self, dispatcher: Dispatcher) -> None:
+        """Count what `dispatcher` (an agent's, or `up`'s) runs and notifies."""
+        dispatcher.observers.append(self.observe_attempt)
+        if dispatcher.notifier is not None:
+            dispatcher.notifier.observers.append(self.observe_notification)
+        self.count_in_flight(lambda: dispatcher.running)
 
     def count_in_flight(self, running: Callable[[], float]) -> None:
         """Report `running()` as the targets in flight, read at each scrape."""

@@ -107,6 +107,8 @@ class StepSettings:
     output: OutputDestination | None = None
     # MySQL/MariaDB: the script may USE, CREATE or DROP a database (see `sqlfleet.statements`).
     allow_database_switch: bool = False
+    # A new connection for each target, instead of one that serves several in turn.
+    fresh_connection: bool = False
 
     # Rollout policy (see sqlfleet.engine.rollout): canary targets, waves, failure budget.
     canary: int | None = None
@@ -131,6 +133,16 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Webhook:
+    """A job's webhook as it may be shown: its URL masked (`https://host/…`), never its
+    secret; `signed` says whether it has a notify secret."""
+
+    url: str
+    on: str  # "failure" or "always"
+    signed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """A job as of one version, with that version's steps in order."""
 
@@ -143,6 +155,7 @@ class Job:
     steps: tuple[Step, ...]
     created_at: datetime
     updated_at: datetime
+    webhooks: tuple[Webhook, ...] = ()
 
     def step(self, name: str) -> Step | None:
         """The step called `name`, if any."""
@@ -320,6 +333,23 @@ class AttemptEnded:
     step_name: str
     lifecycle: Lifecycle
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDelivery:
+    """One notification to one webhook: its event, its state and its attempts so far."""
+
+    id: int
+    job_execution_id: int
+    event: str  # "execution.ended" or "rollout.halted"
+    webhook: str  # masked: https://host/…
+    state: str  # "pending", "delivered" or "failed"
+    attempts: int
+    last_status: int | None
+    last_reason: str | None
+    create_time: datetime
+    update_time: datetime
+    step_name: str | None = None
 
 
 # -- results --------------------------------------------------------------------------------

@@ -69,8 +69,7 @@ async def serve_with_agent(
     """Run the agent and the web server until SIGTERM/SIGINT."""
     agent = Agent(fleet, name=name, settings=settings)
     metrics = FleetMetrics(fleet.store)
-    agent.dispatcher.observers.append(metrics.observe_attempt)
-    metrics.count_in_flight(lambda: agent.dispatcher.running)
+    metrics.watch(agent.dispatcher)
     application = create_app(fleet, token=token, launcher=AgentLauncher(), metrics=metrics)
     server = _Server(uvicorn.Config(application, log_config=None, proxy_headers=False))
     quiet_polling()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli_runner import Cli
 from tests.conftest import row_count
+from tests.webhook_receiver import webhook_receiver
 
 SECRET = "Sup3r-S3cret-Pa55"
 
@@ -74,6 +77,7 @@ def test_job_show_json_has_every_setting_and_version(defined: Cli) -> None:
             "retry_on": "all",
             "result_rows": 1000,
             "allow_database_switch": False,
+            "fresh_connection": False,
             "output": None,
         }
     ]
@@ -506,3 +510,100 @@ def test_version(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyP
 
     result = Cli(capsys, monkeypatch, None)("--version")
     assert (result.code, result.out.strip()) == (0, f"sqlfleet {__version__}")
+
+
+HOOK_TOKEN = "Hk7-token-in-the-path"
+NOTIFY_SECRET = "Nf3-signing-secret"
+
+
+def test_webhooks_are_given_shown_masked_and_cleared(
+    defined: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = defined
+    monkeypatch.setenv("TEAMS_HOOK", f"https://example.webhook.office.com/{HOOK_TOKEN}")
+    cli.ok(
+        "job",
+        "update",
+        "nightly",
+        "--notify",
+        f"https://hooks.slack.com/services/{HOOK_TOKEN}",
+        "--notify-env",
+        "TEAMS_HOOK",
+        "--notify-on",
+        "always",
+        "--notify-secret-stdin",
+        stdin=NOTIFY_SECRET + "\n",
+    )
+    shown = cli.ok("job", "show", "nightly")
+    assert "notify 1:    https://hooks.slack.com/… on always, signed" in shown.out
+    assert "notify 2:    https://example.webhook.office.com/… on always, signed" in shown.out
+    document = cli.ok("job", "show", "nightly", "--json").json()
+    assert [w["url"] for w in document["notify"]] == [
+        "https://hooks.slack.com/…",
+        "https://example.webhook.office.com/…",
+    ]
+    listed = cli.ok("job", "list", "--json").out
+    for output in (shown.out, json.dumps(document), listed):
+        assert HOOK_TOKEN not in output and NOTIFY_SECRET not in output
+    cli.ok("job", "update", "nightly", "--description", "kept")
+    assert len(cli.ok("job", "show", "nightly", "--json").json()["notify"]) == 2
+    cli.ok("job", "update", "nightly", "--no-notify")
+    assert cli.ok("job", "show", "nightly", "--json").json()["notify"] == []
+    refused = cli("job", "update", "nightly", "--notify", f"ftp://h/{HOOK_TOKEN}")
+    assert refused.code == 2
+    assert refused.err == "error: the webhook URL ftp://h/… must start with http:// or https://\n"
+
+
+def test_run_posts_and_execution_show_lists_the_notifications(defined: Cli, pg_fleet: Any) -> None:
+    cli = defined
+    databases = pg_fleet(2)
+    prefix = databases[0].rsplit("_", 1)[0]
+    cli.ok("target-group", "add", "few")
+    cli.ok(
+        "target-group",
+        "add-member",
+        "few",
+        "--server",
+        "postgresql://127.0.0.1:5432",
+        "--database-pattern",
+        f"{prefix}_*",
+    )
+    with webhook_receiver(200) as receiver:
+        cli.ok(
+            "job",
+            "add",
+            "failing",
+            "--notify",
+            receiver.url,
+            "--notify-secret-stdin",
+            stdin=NOTIFY_SECRET + "\n",
+        )
+        cli.ok(
+            "job",
+            "add-step",
+            "failing",
+            "--name",
+            "s",
+            "--target-group",
+            "few",
+            "--credential",
+            "admin",
+            "--command",
+            "SELECT 1/0",
+            "--retry-attempts",
+            "0",
+        )
+        ran = cli("run", "failing", "--json", "--web-url", "https://fleet.example.com")
+        assert ran.code == 1, ran.err
+        execution_id = ran.json()["job_execution_id"]
+        (post,) = receiver.posts()
+    assert post.signed_by(NOTIFY_SECRET)
+    body = post.document
+    assert body["url"] == f"https://fleet.example.com/executions/{execution_id}"
+    assert body["counts"] == {"Failed": 2}
+    assert SECRET not in post.body.decode() and NOTIFY_SECRET not in post.body.decode()
+    shown = cli.ok("execution", "show", str(execution_id))
+    assert "WEBHOOK" in shown.out and "execution.ended" in shown.out
+    assert "delivered" in shown.out and "s3cr3tT0k3n" not in shown.out
+    (note,) = cli.ok("execution", "show", str(execution_id), "--json").json()["notifications"]
+    assert (note["state"], note["attempts"], note["last_status"]) == ("delivered", 1, 200)

@@ -23,7 +23,10 @@ DEFINITION_TABLES = (
     "job",
     "job_version",
     "job_step",
+    "job_webhook",
 )
+HOOK = "https://hooks.example.com/services/T0/B0/Wh00kT0ken"
+HOOK_SECRET = "hmac-Secr3t"
 
 
 def sqlfleet(job_db: str, *args: str) -> tuple[int, str, str]:
@@ -63,6 +66,8 @@ def every_step_setting() -> dict[str, Any]:
 @pytest.fixture
 def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ADMIN_PASSWORD", "pw-'quoted'")
+    monkeypatch.setenv("NIGHTLY_HOOK", HOOK)
+    monkeypatch.setenv("NIGHTLY_HOOK_SECRET", HOOK_SECRET)
     (tmp_path / "reader.secret").write_text("s3cret\n")
     (tmp_path / "migration.sql").write_text("ALTER TABLE t ADD COLUMN c int;\nGO\nSELECT 1\n")
     document = {
@@ -101,6 +106,9 @@ def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 "description": "Every night, Paris time",
                 "enabled": True,
                 "schedule": {"spec": "0 3 * * *", "timezone": "Europe/Paris"},
+                "notify": [
+                    {"url_env": "NIGHTLY_HOOK", "on": "always", "secret_env": "NIGHTLY_HOOK_SECRET"}
+                ],
                 "steps": [
                     {
                         "name": "migrate",
@@ -168,6 +176,15 @@ def test_apply_export_apply_round_trips_with_no_new_version(
             ("tier", "3"),
             ("empty", ""),
         )
+        (webhook,) = fleet.webhook_specs(nightly)
+        assert (webhook.url.reveal(), webhook.on, webhook.secret) == (
+            HOOK,
+            "always",
+            Secret(HOOK_SECRET),
+        )
+        assert [(w.url, w.signed) for w in nightly.webhooks] == [
+            ("https://hooks.example.com/…", True)
+        ]
 
     code, out, err = sqlfleet(job_db, "apply", str(definitions))
     assert code == 0, err
@@ -178,13 +195,47 @@ def test_apply_export_apply_round_trips_with_no_new_version(
     assert code == 0, err
     assert "pw-" not in exported and "s3cret" not in exported
     assert "vars:" in exported
+    assert "Wh00kT0ken" not in exported and HOOK_SECRET not in exported
+    assert yaml.safe_load(exported)["jobs"][0]["notify"] == [
+        {
+            "url_env": "SQLFLEET_NOTIFY_NIGHTLY_1",
+            "on": "always",
+            "secret_env": "SQLFLEET_NOTIFY_SECRET_NIGHTLY_1",
+        }
+    ]
     (tmp_path / "exported.yaml").write_text(exported)
     monkeypatch.setenv("SQLFLEET_SECRET_ADMIN", "pw-'quoted'")
     monkeypatch.setenv("SQLFLEET_SECRET_READER", "s3cret")
+    monkeypatch.setenv("SQLFLEET_NOTIFY_NIGHTLY_1", HOOK)
+    monkeypatch.setenv("SQLFLEET_NOTIFY_SECRET_NIGHTLY_1", HOOK_SECRET)
     code, out, err = sqlfleet(job_db, "apply", str(tmp_path / "exported.yaml"))
     assert (code, err) == (0, "")
     assert "nothing to change" in out
     assert dump(job_db) == applied
+
+
+def test_a_changed_webhook_makes_one_version_and_a_bare_on_key_is_read(
+    job_db: str, definitions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sqlfleet(job_db, "apply", str(definitions))[0] == 0
+    monkeypatch.setenv("NIGHTLY_HOOK_SECRET", "another secret")
+    code, out, _ = sqlfleet(job_db, "apply", str(definitions))
+    assert code == 0 and "~ job nightly: change (notify)" in out
+    assert "another" not in out and "Wh00kT0ken" not in out
+    # Hand-written YAML: a bare `on` key is YAML 1.1's boolean true.
+    text = definitions.read_text()
+    text = text.replace("'on': always", "on: failure").replace(
+        "secret_env: NIGHTLY_HOOK_SECRET", ""
+    )
+    assert " on: failure" in text and "'on'" not in text
+    definitions.write_text(text)
+    code, out, err = sqlfleet(job_db, "apply", str(definitions))
+    assert code == 0, err
+    with Fleet.open(job_db) as fleet:
+        nightly = fleet.get_job("nightly")
+        assert nightly.version == 3
+        assert [(w.on, w.signed) for w in nightly.webhooks] == [("failure", False)]
+    assert "nothing to change" in sqlfleet(job_db, "apply", str(definitions))[1]
 
 
 def test_a_change_makes_one_version_and_prune_removes_what_the_files_no_longer_hold(
@@ -232,6 +283,21 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
 @pytest.mark.parametrize(
     ("content", "line", "says"),
     [
+        (
+            "jobs:\n  - name: a\n    notify:\n      - url_env: SQLFLEET_NOT_SET_HOOK\n",
+            4,
+            "jobs[0].notify[0].url_env: environment variable SQLFLEET_NOT_SET_HOOK is not set",
+        ),
+        (
+            "jobs:\n  - name: a\n    notify:\n      - url_env: SQLFLEET_TEST_BAD_HOOK\n",
+            4,
+            "jobs[0].notify[0].url_env: the webhook URL ftp://h/… must start with http",
+        ),
+        (
+            "jobs:\n  - name: a\n    notify:\n      - url_env: HOME\n        on: sometimes\n",
+            5,
+            "jobs[0].notify[0].on: Input should be 'failure' or 'always'",
+        ),
         ("jobs:\n  - name: a\n    stepz: []\n", 3, "jobs[0].stepz: Extra inputs are not permitted"),
         (
             "jobs:\n  - name: a\n    steps:\n      - name: s\n        target_group: g\n"
@@ -312,6 +378,9 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
         ),
     ],
     ids=[
+        "notify-unset-env",
+        "notify-bad-url",
+        "notify-bad-on",
         "unknown-field",
         "wrong-type",
         "unknown-reference",
@@ -332,8 +401,9 @@ def test_a_failure_while_applying_changes_nothing(job_db: str, definitions: Path
     ],
 )
 def test_a_bad_file_is_one_line_with_file_and_line_and_changes_nothing(
-    job_db: str, tmp_path: Path, content: str, line: int, says: str
+    job_db: str, tmp_path: Path, content: str, line: int, says: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SQLFLEET_TEST_BAD_HOOK", "ftp://h/Zq9pw-token")
     with Fleet.open(job_db) as fleet:
         fleet.add_target_group("g")
         fleet.add_credential("c", "u", Secret("pw"))

@@ -196,3 +196,48 @@ def bad_assignments() -> st.SearchStrategy[str]:
         bad_variable_names().map(lambda name: name + "=gold"),
         bad_variable_values().map(lambda value: "plan=" + value),
     )
+
+
+def bad_webhook_urls() -> st.SearchStrategy[str]:
+    """Webhook URLs no door takes, each holding a token that no message may show."""
+    token = URL_PASSWORD
+    good = f"https://hooks.example.com/services/{token}"
+    return st.one_of(
+        st.integers(1, 40).map(lambda n: good + "x" * (limits.MAX_URL - len(good) + n)),
+        _with(st.just(good), st.sampled_from(["\x00", "\udce9", "\n", "\t", "\x7f", " "])),
+        st.sampled_from(
+            [
+                "",
+                " ",
+                f"ftp://h/{token}",
+                f"hooks.example.com/{token}",
+                f"https:///{token}",
+                f"https://h:99999/{token}",
+                f"https://h:0/{token}",
+                f"https://h:abc/{token}",
+                f"javascript:{token}",
+                f"https://[::1/{token}",
+                f"file:///etc/{token}",
+            ]
+        ),
+    )
+
+
+def bad_web_urls() -> st.SearchStrategy[str]:
+    """Base addresses of the web UI no door takes (links in notifications)."""
+    return st.one_of(
+        st.sampled_from(
+            [
+                "",
+                " ",
+                "ftp://h",
+                "http://",
+                "h:8080",
+                "http://u:pw@h",
+                "https://h/?q=1",
+                "http://h#x",
+            ]
+        ),
+        _with(st.just("https://sqlfleet.example.com"), st.sampled_from(["\x00", "\n", "\udce9"])),
+        st.integers(1, 20).map(lambda n: "https://h/" + "p" * (limits.MAX_URL + n)),
+    )

@@ -41,6 +41,7 @@ WATCHED = (
     t.job,
     t.job_version,
     t.job_step,
+    t.job_webhook,
     t.job_execution,
 )
 

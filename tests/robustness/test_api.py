@@ -215,6 +215,37 @@ SLOTS: dict[str, tuple[Make, st.SearchStrategy[Any]]] = {
         lambda v, _: body("PATCH", f"{API}/jobs/j", {"schedule": {"spec": v}}),
         bad.bad_schedules(),
     ),
+    "POST jobs notify url": (
+        lambda v, _: body("POST", f"{API}/jobs", {"name": "k2", "notify": [{"url": v}]}),
+        bad.bad_webhook_urls(),
+    ),
+    "POST jobs notify on": (
+        lambda v, _: body(
+            "POST", f"{API}/jobs", {"name": "k2", "notify": [{"url": "https://h/x", "on": v}]}
+        ),
+        st.text(max_size=20).filter(lambda v: v not in limits.NOTIFY_ON_CHOICES),
+    ),
+    "POST jobs notify secret": (
+        lambda v, _: body(
+            "POST",
+            f"{API}/jobs",
+            {"name": "k2", "notify": [{"url": "https://h/x", "secret": v}]},
+        ),
+        st.one_of(
+            bad.too_long(limits.NOTIFY_SECRET),
+            st.sampled_from(["", "a\x00", "\udce9", "a\nb"]),
+        ),
+    ),
+    "PATCH jobs notify url": (
+        lambda v, _: body("PATCH", f"{API}/jobs/j", {"notify": [{"url": v}]}),
+        bad.bad_webhook_urls(),
+    ),
+    "PATCH jobs notify count": (
+        lambda v, _: body(
+            "PATCH", f"{API}/jobs/j", {"notify": [{"url": f"https://h/{i}"} for i in range(v)]}
+        ),
+        st.integers(limits.MAX_WEBHOOKS + 1, limits.MAX_WEBHOOKS + 30),
+    ),
     "GET jobs version": (
         lambda v, _: query(f"{API}/jobs/j", version=v),
         bad.bad_ints(limits.VERSION),
@@ -475,6 +506,8 @@ LISTED: list[Request] = [
     body("PATCH", f"{API}/jobs/j/steps/s", {"command": "COPY t FROM stdin;\n1\n"}),
     body("PATCH", f"{API}/jobs/j/steps/s", {"command": "SELECT 1\nGO 0"}),
     body("PATCH", f"{API}/jobs/j/steps/s", {"allow_database_switch": "maybe"}),
+    body("PATCH", f"{API}/jobs/j/steps/s", {"fresh_connection": "maybe"}),
+    body("POST", f"{API}/jobs/j/steps", {**STEP, "fresh_connection": [True]}),
     body("POST", f"{API}/jobs", {"name": ".."}),
     body("POST", f"{API}/jobs", {"name": "."}),
     body("PATCH", f"{API}/jobs/j", {"name": ".."}),
@@ -555,6 +588,7 @@ FORM_FIELDS: dict[str, st.SearchStrategy[str]] = {
     "wave_size": st.sampled_from(["0", "ten", "101%", "5%%", "-2"]),
     "max_failures": st.sampled_from(["0%", "x", "1.5", "99999999999"]),
     "retry_on": st.sampled_from(["some", "ALL", "transient,all"]),
+    "notify_urls": bad.bad_webhook_urls().filter(lambda v: v.strip() != ""),
 }
 
 
@@ -574,6 +608,7 @@ def test_the_new_job_form_shows_an_error_and_saves_nothing(
         response = client.post("/new-job", data=form, headers=HTML, follow_redirects=False)
         assert response.status_code == 422, response.text[:300]
         assert 'id="form-error"' in response.text and "Traceback" not in response.text
+        assert bad.URL_PASSWORD not in response.text  # a webhook URL's token never comes back
 
     refused()
     assert seeded.dump() == before
@@ -590,12 +625,12 @@ EDIT_FORMS: dict[str, tuple[str, dict[str, str], str, st.SearchStrategy[str]]] =
     **{
         f"add step {field}": ("/jobs/j/steps/new", STEP_FORM, field, values)
         for field, values in FORM_FIELDS.items()
-        if field not in ("name", "description", "schedule")
+        if field not in ("name", "description", "schedule", "notify_urls")
     },
     **{
         f"edit step {field}": ("/jobs/j/steps/s/edit", STEP_FORM, field, values)
         for field, values in FORM_FIELDS.items()
-        if field not in ("name", "description", "schedule")
+        if field not in ("name", "description", "schedule", "notify_urls")
     },
     "add step output server": (
         "/jobs/j/steps/new",
@@ -611,6 +646,30 @@ EDIT_FORMS: dict[str, tuple[str, dict[str, str], str, st.SearchStrategy[str]]] =
     ),
     "edit job description": ("/jobs/j/edit", {}, "description", FORM_FIELDS["description"]),
     "edit job schedule": ("/jobs/j/edit", {"timezone": "UTC"}, "schedule", FORM_FIELDS["schedule"]),
+    "edit job notify_urls": (
+        "/jobs/j/edit",
+        {"notify_action": "replace"},
+        "notify_urls",
+        FORM_FIELDS["notify_urls"],
+    ),
+    "edit job notify_on": (
+        "/jobs/j/edit",
+        {"notify_action": "replace", "notify_urls": "https://h/x"},
+        "notify_on",
+        st.sampled_from(["sometimes", "FAILURE", "never"]),
+    ),
+    "edit job notify_secret": (
+        "/jobs/j/edit",
+        {"notify_action": "replace", "notify_urls": "https://h/x"},
+        "notify_secret",
+        st.one_of(bad.too_long(limits.NOTIFY_SECRET), st.sampled_from(["a\x00", "a\tb"])),
+    ),
+    "edit job notify_action": (
+        "/jobs/j/edit",
+        {"notify_urls": "https://h/x"},
+        "notify_action",
+        st.sampled_from(["keep", "drop", "KEEP"]),
+    ),
     "edit job time zone": (
         "/jobs/j/edit",
         {"schedule": "once"},
@@ -635,6 +694,7 @@ def test_the_edit_forms_show_an_error_and_save_nothing(
         response = client.post(path, data=data, headers=HTML, follow_redirects=False)
         assert response.status_code == 422, response.text[:300]
         assert 'id="form-error"' in response.text and "Traceback" not in response.text
+        assert bad.URL_PASSWORD not in response.text  # a webhook URL's token never comes back
 
     refused()
     assert seeded.dump() == before

@@ -372,6 +372,22 @@ for _command in ("agent", "up"):
             bad.bad_number_args(_limit),
         )
 
+# Webhooks: the URL (a secret: no message shows it), when, and the web UI's address.
+SLOTS["job add --notify"] = (lambda v: ["job", "add", "k2", "--notify", v], bad.bad_webhook_urls())
+SLOTS["job update --notify"] = (
+    lambda v: ["job", "update", "j", "--notify", v],
+    bad.bad_webhook_urls(),
+)
+SLOTS["job add --notify-on"] = (
+    lambda v: ["job", "add", "k2", "--notify", "https://h/x", "--notify-on", v],
+    st.text(max_size=20).filter(lambda v: v not in limits.NOTIFY_ON_CHOICES),
+)
+for _command in ("run j", "agent", "up"):
+    SLOTS[f"{_command} --web-url"] = (
+        lambda v, c=_command: [*c.split(), "--web-url", v],
+        bad.bad_web_urls(),
+    )
+
 SLOTS["job update-step --retry-on"] = (
     lambda v: ["job", "update-step", "j", "s", "--retry-on", v],
     st.text(max_size=20).filter(lambda v: v not in ("all", "transient")),
@@ -419,6 +435,30 @@ def test_bad_secrets_on_stdin_are_refused(cli: Cli, seeded: Seeded, secret: str)
         ["credential", "update", "pg", "--password-stdin"],
     ):
         assert_refused(cli(*args, stdin=secret + "\n"), args)
+    assert seeded.dump() == before
+
+
+@settings(
+    max_examples=EXAMPLES * 2,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    secret=st.one_of(
+        bad.too_long(limits.NOTIFY_SECRET),
+        st.sampled_from(["", "\x00", "pw\x00pw", "p\udce9w", "\ud800", "a\tb"]),
+    )
+)
+def test_bad_notify_secrets_on_stdin_are_refused(cli: Cli, seeded: Seeded, secret: str) -> None:
+    before = seeded.dump()
+    for args in (
+        ["job", "add", "k2", "--notify", "https://h/x", "--notify-secret-stdin"],
+        ["job", "update", "j", "--notify", "https://h/x", "--notify-secret-stdin"],
+    ):
+        run = cli(*args, stdin=secret + "\n")
+        assert_refused(run, args)
+        assert secret.strip() == "" or secret not in run.err
     assert seeded.dump() == before
 
 
@@ -534,6 +574,8 @@ LISTED: list[list[str]] = [
     ["job", "update-step", "j", "s", "--command", "COPY t FROM stdin;\n1\n"],
     ["job", "update-step", "j", "s", "--command", "SELECT 1\nGO 0"],
     ["job", "update-step", "j", "s", "--allow-database-switch=yes"],
+    ["job", "update-step", "j", "s", "--fresh-connection=yes"],
+    ["job", "add-step", "j", *STEP, "--fresh-connection=no"],
     ["job", "add-step", "j", *STEP[:-1], "SELECT 1\nGO 100001"],
     ["job", "add", "."],
     ["job", "add", ".."],
@@ -541,6 +583,24 @@ LISTED: list[list[str]] = [
     ["credential", "add", "..", "--username", "u", "--password-env", PASSWORD_ENV],
     ["target-group", "add", "."],
     ["job", "add-step", "j", *STEP[2:], "--name", ".."],
+    ["job", "add", "k2", "--notify-env", "SQLFLEET_ROBUSTNESS_UNSET"],
+    ["job", "add", "k2", "--notify-on", "always"],
+    ["job", "add", "k2", "--notify-secret-env", PASSWORD_ENV],
+    ["job", "add", "k2", "--notify", "https://h/x", "--notify-secret-env", "SQLFLEET_UNSET_X"],
+    ["job", "add", "k2", "--notify", "https://h/x", "--notify", "https://h/x"],
+    ["job", "add", "k2", *[a for i in range(11) for a in ("--notify", f"https://h/{i}")]],
+    ["job", "update", "j", "--notify", "https://h/x", "--no-notify"],
+    ["job", "update", "j", "--notify-on", "always"],
+    [
+        "job",
+        "add",
+        "k2",
+        "--notify",
+        "https://h/x",
+        "--notify-secret-stdin",
+        "--notify-secret-env",
+        PASSWORD_ENV,
+    ],
 ]
 
 

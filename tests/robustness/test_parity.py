@@ -121,3 +121,27 @@ def test_text_lengths_have_one_boundary_on_every_door(
     response = client.patch("/api/v1/jobs/j", json={"description": description})
     assert (run.code == 0) == accepted, run.err
     assert (response.status_code == 200) == accepted, response.text[:300]
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["at-the-limit", "one-past"])
+def test_webhook_limits_have_one_boundary_on_every_door(
+    cli: Cli, client: TestClient, seeded: Seeded, extra: int
+) -> None:
+    accepted = extra == 0
+    base = "https://hooks.example.com/"
+    url = base + "u" * (limits.MAX_URL - len(base) + extra)
+    run = cli("job", "update", "j", "--notify", url)
+    response = client.patch("/api/v1/jobs/j", json={"notify": [{"url": url}]})
+    assert (run.code == 0) == accepted, run.err
+    assert (response.status_code == 200) == accepted, response.text[:300]
+    many = [f"https://h/{i}" for i in range(limits.MAX_WEBHOOKS + extra)]
+    run = cli("job", "update", "j", *[a for u in many for a in ("--notify", u)])
+    response = client.patch("/api/v1/jobs/j", json={"notify": [{"url": u} for u in many]})
+    assert (run.code == 0) == accepted, run.err
+    assert (response.status_code == 200) == accepted, response.text[:300]
+    secret = "s" * (limits.NOTIFY_SECRET.max_length + extra)
+    run = cli("job", "update", "j", "--notify", base, "--notify-secret-stdin", stdin=secret + "\n")
+    response = client.patch("/api/v1/jobs/j", json={"notify": [{"url": base, "secret": secret}]})
+    assert (run.code == 0) == accepted, run.err
+    assert (response.status_code == 200) == accepted, response.text[:300]
+    assert "u" * 40 not in run.err + response.text and secret not in run.err + response.text

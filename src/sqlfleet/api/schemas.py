@@ -18,7 +18,9 @@ from sqlfleet import limits
 from sqlfleet.errors import InvalidSchedule, InvalidValue
 from sqlfleet.model import OutputDestination
 from sqlfleet.schedule import Schedule
+from sqlfleet.secrets import Secret
 from sqlfleet.variables import NAME_PATTERN as VARIABLE_NAME_PATTERN
+from sqlfleet.webhooks import WebhookSpec
 
 MAX_NAME = limits.MAX_NAME
 MAX_ID = limits.INT32_MAX
@@ -61,6 +63,8 @@ VariableName = Annotated[
 VariableValue = Annotated[
     str, Field(max_length=limits.MAX_VARIABLE_VALUE), AfterValidator(_storable)
 ]
+WebhookUrl = Annotated[SecretStr, _text(limits.WEBHOOK_URL), AfterValidator(_secret_storable)]
+NotifySecret = Annotated[SecretStr, _text(limits.NOTIFY_SECRET), AfterValidator(_secret_storable)]
 
 # The step settings' numbers, each from its row of `limits.STEP_SETTINGS`.
 RetryAttempts = Annotated[int, _number(limits.RETRY_ATTEMPTS)]
@@ -244,6 +248,7 @@ class StepFields(Body):
     retry_on: RetryOn | None = Field(None, description=limits.STEP_SETTING["retry_on"].help_text)
     result_rows: ResultRows | None = None
     allow_database_switch: bool | None = None
+    fresh_connection: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `Fleet.add_step` / `Fleet.update_step`."""
@@ -284,14 +289,42 @@ class StepUpdate(StepFields):
         return fields
 
 
+class WebhookIn(Body):
+    """A webhook told when an execution ends (`failure`: only when it did not succeed).
+
+    Its URL is a secret (an incoming-webhook URL carries a token): it is stored encrypted
+    and answered masked. `secret`, if given, signs each body (HMAC-SHA256).
+    """
+
+    url: WebhookUrl
+    on: Literal["failure", "always"] = "failure"
+    secret: NotifySecret | None = None
+
+    def build(self) -> WebhookSpec:
+        """The webhook for `Fleet`, its URL and secret still secrets."""
+        return WebhookSpec(
+            url=Secret(self.url.get_secret_value()),
+            on=self.on,
+            secret=None if self.secret is None else Secret(self.secret.get_secret_value()),
+        )
+
+
+Webhooks = Annotated[list[WebhookIn], Field(max_length=limits.MAX_WEBHOOKS)]
+
+
 class JobCreate(Body):
-    """A new job, optionally with its steps."""
+    """A new job, optionally with its steps and webhooks."""
 
     name: Name
     description: Text = ""
     enabled: bool = False
     schedule: ScheduleSpec | None = None
     steps: list[StepCreate] = Field(default_factory=list, max_length=limits.MAX_STEPS)
+    notify: Webhooks = Field(default_factory=list)
+
+    def webhooks(self) -> list[WebhookSpec]:
+        """The webhooks for `Fleet.add_job`."""
+        return [w.build() for w in self.notify]
 
 
 class JobUpdate(Body):
@@ -301,9 +334,12 @@ class JobUpdate(Body):
     description: Text | None = None
     enabled: bool | None = None
     schedule: ScheduleSpec | None = None
+    notify: Webhooks | None = Field(
+        None, description="Replaces the job's webhooks; `[]` or null removes them"
+    )
 
     def changes(self) -> dict[str, Any]:
-        """Keyword arguments for `Fleet.update_job` (schedule only when it was given)."""
+        """Keyword arguments for `Fleet.update_job` (schedule and webhooks only when given)."""
         changes: dict[str, Any] = {
             "new_name": self.name,
             "description": self.description,
@@ -311,4 +347,6 @@ class JobUpdate(Body):
         }
         if "schedule" in self.model_fields_set:
             changes["schedule"] = self.schedule.build() if self.schedule else None
+        if "notify" in self.model_fields_set:
+            changes["webhooks"] = [w.build() for w in self.notify or []]
         return changes

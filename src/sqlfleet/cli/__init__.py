@@ -16,6 +16,7 @@ and names in annotations under `TYPE_CHECKING`. `sqlfleet/__init__.py` and
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from typing import Any
 
@@ -23,6 +24,9 @@ import typer
 
 from sqlfleet.cli.app import app
 from sqlfleet.errors import SqlfleetError, StoreError, TargetError
+from sqlfleet.webhooks import mask_webhook_url
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -98,6 +102,10 @@ def _not_utf8(args: list[str]) -> str | None:
             arg.encode("utf-8")
         except UnicodeEncodeError:
             shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            url = _URL.search(shown)
+            if url is not None:
+                # A URL may hold a password or, in its path, a webhook's token.
+                shown = shown[: url.start()] + mask_webhook_url(shown[url.start() :])
             if len(shown) > 60:
                 shown = shown[:57] + "..."
             return f"argument {number} ({shown!r}) is not valid UTF-8 text"

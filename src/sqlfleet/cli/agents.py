@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sqlfleet import limits, logs
+from sqlfleet import config, limits, logs
 from sqlfleet.cli.app import (
     JsonOption,
     app,
@@ -43,6 +43,14 @@ RetentionOption = Annotated[
     float, number_option("--retention-days", limits.RETENTION_DAYS, metavar="D")
 ]
 LeaseOption = Annotated[float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")]
+WebUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--web-url",
+        metavar="URL",
+        help="The web UI's address, for links in notifications (default: $SQLFLEET_WEB_URL).",
+    ),
+]
 LogFormatOption = Annotated[
     LogFormat,
     typer.Option("--log-format", help="text, or json: one JSON object per line, for log shippers."),
@@ -50,7 +58,11 @@ LogFormatOption = Annotated[
 
 
 def agent_settings(
-    concurrency: int, grace_period: float, retention_days: float, lease_seconds: float
+    concurrency: int,
+    grace_period: float,
+    retention_days: float,
+    lease_seconds: float,
+    web_url: str | None = None,
 ) -> AgentSettings:
     """The agent's settings from its options."""
     from sqlfleet.agent import AgentSettings
@@ -61,6 +73,7 @@ def agent_settings(
         retention_days=retention_days,
         lease=timedelta(seconds=lease_seconds),
         heartbeat_interval=min(5.0, lease_seconds / 3),
+        web_url=config.web_url(web_url),
     )
 
 
@@ -82,13 +95,14 @@ def agent(
         ),
     ] = None,
     log_format: LogFormatOption = LogFormat.TEXT,
+    web_url: WebUrlOption = None,
 ) -> None:
     """Run an agent until SIGTERM or Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
     from sqlfleet.agent import Agent
 
-    settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
+    settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds, web_url)
     with open_fleet(ctx) as fleet:
         agent = Agent(fleet, name=name, settings=settings)
         logs.configure(log_format)  # only now: a refused command leaves logging as it was
@@ -97,8 +111,7 @@ def agent(
             from sqlfleet.metrics import FleetMetrics, serve
 
             metrics = FleetMetrics(fleet.store)
-            agent.dispatcher.observers.append(metrics.observe_attempt)
-            metrics.count_in_flight(lambda: agent.dispatcher.running)
+            metrics.watch(agent.dispatcher)
             bound, stop_metrics = serve(metrics, metrics_port)
             logging.getLogger("sqlfleet.agent").info(
                 "metrics on http://127.0.0.1:%d/metrics", bound

@@ -27,6 +27,7 @@ from sqlfleet.schedule import Schedule, parse_time
 from sqlfleet.secrets import Secret
 from sqlfleet.step_settings import read_command_file
 from sqlfleet.variables import describe, parse_assignments
+from sqlfleet.webhooks import WebhookSpec
 
 credential_app = typer.Typer(
     help="Credentials: user names with encrypted secrets.", no_args_is_help=True
@@ -350,6 +351,94 @@ def _schedule(
     )
 
 
+NotifyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        metavar="URL",
+        help="A webhook (http/https) told when an execution ends; repeat for several. "
+        "The URL is stored encrypted and shown masked.",
+    ),
+]
+NotifyEnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify-env",
+        metavar="VAR",
+        help="A webhook whose URL is in this environment variable (keeps it off the "
+        "command line); repeatable.",
+    ),
+]
+NotifyOnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--notify-on",
+        metavar="WHEN",
+        help="failure (default): only when an execution did not succeed; always: every end.",
+    ),
+]
+NotifySecretStdin = Annotated[
+    bool,
+    typer.Option(
+        "--notify-secret-stdin",
+        help="Read a secret that signs each notification (HMAC-SHA256) from standard input.",
+    ),
+]
+NotifySecretEnv = Annotated[
+    str | None,
+    typer.Option(
+        "--notify-secret-env",
+        metavar="VAR",
+        help="Read the notifications' signing secret from this environment variable.",
+    ),
+]
+
+
+def _read_notify_secret(stdin: bool, env: str | None) -> Secret | None:
+    """The notify secret, from standard input or an environment variable: never an argument."""
+    if stdin and env:
+        raise InvalidValue("give --notify-secret-stdin or --notify-secret-env, not both")
+    if stdin:
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:
+            raise InvalidValue("the notify secret on standard input is not UTF-8 text") from None
+        if not line.rstrip("\r\n"):
+            raise InvalidValue("no notify secret on standard input")
+        return Secret(line.rstrip("\r\n"))
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise InvalidValue(f"environment variable {env} is not set")
+        return Secret(value)
+    return None
+
+
+def _webhooks(
+    urls: list[str] | None,
+    url_envs: list[str] | None,
+    on: str | None,
+    secret_stdin: bool,
+    secret_env: str | None,
+) -> list[WebhookSpec] | None:
+    """The webhooks the options give, or None when they give none."""
+    secret = _read_notify_secret(secret_stdin, secret_env)
+    given = [Secret(url) for url in urls or []]
+    for name in url_envs or []:
+        value = os.environ.get(name)
+        if value is None:
+            raise InvalidValue(f"environment variable {name} is not set")
+        given.append(Secret(value))
+    if not given:
+        if on is not None or secret is not None:
+            raise InvalidValue(
+                "--notify-on and the notify secret go with --notify or --notify-env "
+                "(a job's webhooks are given as a whole)"
+            )
+        return None
+    return [WebhookSpec(url, "failure" if on is None else on, secret) for url in given]
+
+
 @job_app.command("add")
 def job_add(
     ctx: typer.Context,
@@ -362,11 +451,23 @@ def job_add(
     enable: Annotated[
         bool, typer.Option("--enable/--disable", help="Whether the schedule fires.")
     ] = False,
+    notify: NotifyOption = None,
+    notify_env: NotifyEnvOption = None,
+    notify_on: NotifyOnOption = None,
+    notify_secret_stdin: NotifySecretStdin = False,
+    notify_secret_env: NotifySecretEnv = None,
 ) -> None:
     """Create a job. Add steps with `job add-step`."""
     parsed = _schedule(schedule, timezone, start, end)
+    webhooks = _webhooks(notify, notify_env, notify_on, notify_secret_stdin, notify_secret_env)
     with open_fleet(ctx) as fleet:
-        fleet.add_job(name, description=description, enabled=enable, schedule=parsed)
+        fleet.add_job(
+            name,
+            description=description,
+            enabled=enable,
+            schedule=parsed,
+            webhooks=webhooks or [],
+        )
     say(f"job {name!r} added (version 1)")
 
 
@@ -384,6 +485,21 @@ def job_update(
         bool, typer.Option("--no-schedule", help="Remove the schedule.")
     ] = False,
     enable: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Replace the job's webhooks with these (repeatable).",
+        ),
+    ] = None,
+    notify_env: NotifyEnvOption = None,
+    notify_on: NotifyOnOption = None,
+    notify_secret_stdin: NotifySecretStdin = False,
+    notify_secret_env: NotifySecretEnv = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Remove every webhook of the job.")
+    ] = False,
 ) -> None:
     """Change a job's settings; this makes a new version."""
     if no_schedule and schedule:
@@ -391,11 +507,27 @@ def job_update(
     parsed: Any = None if no_schedule else UNCHANGED
     if schedule is not None or any(v is not None for v in (timezone, start, end)):
         parsed = _schedule(schedule, timezone, start, end)
-    if new_name is None and description is None and enable is None and parsed is UNCHANGED:
+    if no_notify and (notify or notify_env):
+        raise InvalidValue("give --notify or --no-notify, not both")
+    webhooks = _webhooks(notify, notify_env, notify_on, notify_secret_stdin, notify_secret_env)
+    if no_notify:
+        webhooks = []
+    if (
+        new_name is None
+        and description is None
+        and enable is None
+        and parsed is UNCHANGED
+        and webhooks is None
+    ):
         raise InvalidValue("nothing to change")
     with open_fleet(ctx) as fleet:
         job = fleet.update_job(
-            name, new_name=new_name, description=description, enabled=enable, schedule=parsed
+            name,
+            new_name=new_name,
+            description=description,
+            enabled=enable,
+            schedule=parsed,
+            webhooks=webhooks,
         )
     say(f"job {job.name!r} updated (version {job.version})")
 
@@ -449,6 +581,10 @@ def _print_job(job: Job) -> None:
             ("enabled", "yes" if job.enabled else "no"),
             ("schedule", job.schedule or "none (started by hand)"),
             ("description", job.description),
+            *[
+                (f"notify {i}", f"{w.url} on {w.on}" + (", signed" if w.signed else ""))
+                for i, w in enumerate(job.webhooks, start=1)
+            ],
         ]
     )
     for step in job.steps:
@@ -504,6 +640,7 @@ def _step_options(
     max_failures: str | None,
     retry_on: str | None,
     allow_database_switch: bool | None,
+    fresh_connection: bool | None,
     output_server: str | None,
     output_database: str | None,
     output_schema: str | None,
@@ -542,6 +679,7 @@ def _step_options(
         "max_failures": max_failures,
         "retry_on": retry_on,
         "allow_database_switch": allow_database_switch,
+        "fresh_connection": fresh_connection,
         "output_changes": output_changes or None,
     }
 
@@ -620,6 +758,7 @@ def job_add_step(
     max_failures: MaxFailures = None,
     retry_on: RetryOn = None,
     allow_database_switch: Annotated[bool, _step_option("allow_database_switch")] = False,
+    fresh_connection: Annotated[bool, _step_option("fresh_connection")] = False,
     output_server: OutputServer = None,
     output_database: OutputDatabase = None,
     output_schema: OutputSchema = None,
@@ -672,6 +811,13 @@ def job_update_step(
         typer.Option(
             "--allow-database-switch/--forbid-database-switch",
             help=limits.STEP_SETTING["allow_database_switch"].help_text,
+        ),
+    ] = None,
+    fresh_connection: Annotated[
+        bool | None,
+        typer.Option(
+            "--fresh-connection/--reuse-connection",
+            help=limits.STEP_SETTING["fresh_connection"].help_text,
         ),
     ] = None,
     output_server: OutputServer = None,

@@ -238,6 +238,16 @@ def _finish(execution: JobExecution, json: bool, *, interrupted: bool = False) -
 LeaseOption = Annotated[float, number_option("--lease-seconds", limits.LEASE_SECONDS, metavar="S")]
 
 
+WebUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--web-url",
+        metavar="URL",
+        help="The web UI's address, for links in notifications (default: $SQLFLEET_WEB_URL).",
+    ),
+]
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -248,6 +258,7 @@ def run(
     dry_run: DryRunOption = False,
     preflight: PreflightOption = False,
     trial: TrialOption = False,
+    web_url: WebUrlOption = None,
 ) -> None:
     """Create an execution of JOB and run it here, now. Exit 0 only if it succeeded.
 
@@ -271,6 +282,7 @@ def run(
                     stop=stop,
                     lease=timedelta(seconds=lease_seconds),
                     trial=trial,
+                    web_url=web_url,
                 )
 
         with interrupt.quit_on_second():
@@ -492,9 +504,11 @@ def execution_show(
             if attempts or failed
             else {}
         )
+        notifications = fleet.list_deliveries(execution_id)
     if json:
         document = documents.job_execution(execution)
         document["steps"] = [documents.step_execution(s) for s in step_list]
+        document["notifications"] = [documents.delivery(d) for d in notifications]
         if targets or failed:
             document["targets"] = [
                 target_document(t, tried.get(t.id), attempts=attempts) for t in target_list
@@ -566,6 +580,24 @@ def execution_show(
             print_first_errors(target_list, tried)
     if attempts:
         print_attempts(target_list, tried)
+    if notifications:
+        say("")
+        print_table(
+            ["EVENT", "WEBHOOK", "STATE", "ATTEMPTS", "STATUS", "REASON", "UPDATED"],
+            [
+                (
+                    d.event + (f" ({d.step_name})" if d.step_name else ""),
+                    d.webhook,
+                    d.state,
+                    d.attempts,
+                    d.last_status or "",
+                    (d.last_reason or "")[:120],
+                    f"{d.update_time:%H:%M:%S}",
+                )
+                for d in notifications
+            ],
+            title="notifications",
+        )
 
 
 def _marks(execution: JobExecution) -> str:

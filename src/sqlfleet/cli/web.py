@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import socket
@@ -120,6 +121,15 @@ def up(
     retention_days: RetentionOption = 45.0,
     lease_seconds: LeaseOption = 60.0,
     log_format: LogFormatOption = LogFormat.TEXT,
+    web_url: Annotated[
+        str | None,
+        typer.Option(
+            "--web-url",
+            metavar="URL",
+            help="The address users reach the web UI at, for links in notifications "
+            "(default: $SQLFLEET_WEB_URL, else the address it listens on).",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent and the web server in one process (the embedded default's way).
 
@@ -127,7 +137,7 @@ def up(
     """
     if name is not None:
         limits.check_name("agent", name)
-    settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds)
+    settings = agent_settings(concurrency, grace_period, retention_days, lease_seconds, web_url)
     serve_up(ctx, host=host, port=port, settings=settings, name=name, log_format=log_format)
 
 
@@ -155,6 +165,11 @@ def serve_up(
         try:
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{listener.getsockname()[1]}/"
+            if settings.web_url is None:
+                # Links in notifications: where it listens, by a name others can reach.
+                reachable = socket.gethostname() if host in ("0.0.0.0", "::", "") else shown
+                own = f"http://{reachable}:{listener.getsockname()[1]}"
+                settings = dataclasses.replace(settings, web_url=own)
             say(f"sqlfleet is up: web UI and API on {url} (job database {fleet.store.url})")
             logs.configure(log_format)
             asyncio.run(

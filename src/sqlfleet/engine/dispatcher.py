@@ -13,15 +13,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine import rollout
+from sqlfleet.engine.notifier import Decrypt, Notifier, NotifierSettings
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.runner import canceled, run_attempt
+from sqlfleet.engine.sessions import Sessions
 from sqlfleet.errors import InvalidValue, JobDatabaseUnavailable, SqlfleetError, StoreError
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import AttemptEnded, JobExecution, StepSettings, Target
@@ -59,6 +61,11 @@ class DispatcherSettings:
     outcome_batch_seconds: float = 0.1
     # When stopping, how long to keep trying to record outcomes while the job database is away.
     final_write_seconds: float = 15.0
+    # Notifications: the web UI's address (for links), how they are sent, and how long a
+    # process that stops waits for those under way before leaving them to another one.
+    web_url: str | None = None
+    notify: NotifierSettings = field(default_factory=NotifierSettings)
+    notify_wait: float = 5.0
 
 
 class Dispatcher:
@@ -73,6 +80,7 @@ class Dispatcher:
         settings: DispatcherSettings | None = None,
         clock: Clock = utcnow,
         job_execution_id: int | None = None,
+        decrypt: Decrypt | None = None,
     ) -> None:
         self.store = store
         self.agent_name = agent_name
@@ -84,6 +92,8 @@ class Dispatcher:
         self._login_source = logins
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlfleet-store")
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        # Target connections, reused between a step's targets; as many as slots at most.
+        self.sessions = Sessions(self.settings.concurrency)
         self._inflight: dict[int, asyncio.Task[None]] = {}
         # Claimed targets whose attempt has not begun (waiting for a connection slot).
         self._unstarted: set[int] = set()
@@ -107,6 +117,22 @@ class Dispatcher:
         self._targets_may_be_due = True
         self._rollouts_may_move = True
         self._next_poll = 0.0
+        # Without a way to decrypt webhooks (a bare dispatcher), notifications wait for
+        # another process to send them.
+        self.notifier = (
+            None
+            if decrypt is None
+            else Notifier(
+                store,
+                decrypt,
+                self.db,
+                holder=agent_name,
+                web_url=self.settings.web_url,
+                clock=clock,
+                settings=self.settings.notify,
+                job_execution_id=job_execution_id,
+            )
+        )
 
     @property
     def running(self) -> int:
@@ -211,19 +237,28 @@ class Dispatcher:
             break
         self._cancel(list(self._inflight), reason)
         self.wake()
+        if self.notifier is not None:
+            self.notifier.wake()
 
     def _start_background(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-        return [
+        tasks = [
             group.create_task(self._record_outcomes(), name="record-outcomes"),
             group.create_task(self._watch(), name="watch-leases-and-cancels"),
         ]
+        if self.notifier is not None:
+            tasks.append(group.create_task(self.notifier.run(), name="notifier"))
+        return tasks
 
     async def close(self) -> None:
-        """Close output connections and the store thread."""
+        """Send what notifications there is time for; close output and target connections
+        and the store thread."""
+        if self.notifier is not None:
+            await self.notifier.drain(self.settings.notify_wait)
         for writer in self._writers.values():
             if writer is not None:
                 await writer.close()
         self._writers.clear()
+        await self.sessions.close()
         await asyncio.to_thread(self._db.shutdown, wait=True)
 
     async def _sleep(self) -> None:
@@ -263,6 +298,8 @@ class Dispatcher:
             if await rollout.advance(self.db, self.store, self.job_execution_id, self.clock()):
                 self._targets_may_be_due = True
                 self._steps_may_be_ready = True
+                if self.notifier is not None:
+                    self.notifier.wake()  # a rollout may have halted
         if self._room_to_claim() and self._targets_may_be_due:
             capacity = 2 * self.settings.concurrency - len(self._inflight)
             claimed = await self.db(
@@ -319,6 +356,8 @@ class Dispatcher:
                 f"resolving the target group failed: {exc.message}",
                 now=self.clock(),
             )
+            if self.notifier is not None:
+                self.notifier.wake()
             return
         await self.db(
             self.store.add_targets,
@@ -407,7 +446,9 @@ class Dispatcher:
                 try:
                     async with self._slots:
                         self._unstarted.discard(claimed.id)
-                        outcome = await run_attempt(claimed, plan, writer, self.clock)
+                        outcome = await run_attempt(
+                            claimed, plan, writer, self.clock, self.sessions
+                        )
                 finally:
                     self._release_plan(claimed)
             except StoreError as exc:
@@ -511,6 +552,9 @@ class Dispatcher:
                 self._rollouts_may_move |= staged
                 if finished_steps:
                     self._steps_may_be_ready = True
+                    if self.notifier is not None:
+                        self.notifier.wake()  # an execution may have ended
+                    self.sessions.step_ended(finished_steps)
                 if any(o.lifecycle is Lifecycle.WAITING_FOR_RETRY for o in batch):
                     self._targets_may_be_due = True
                 self.wake()
@@ -551,6 +595,7 @@ class Dispatcher:
                         "canceled: the execution was stopped",
                     )
                 now = self.clock()
+                await self.sessions.sweep()
                 for writer in list(self._writers.values()):
                     if writer is not None:
                         await writer.close_if_idle(OUTPUT_IDLE_SECONDS)

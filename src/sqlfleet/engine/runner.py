@@ -18,6 +18,7 @@ from sqlfleet.clock import Clock
 from sqlfleet.engine.output import OutputWriter
 from sqlfleet.engine.plan import StepPlan
 from sqlfleet.engine.results import keep_result
+from sqlfleet.engine.sessions import Sessions
 from sqlfleet.errors import (
     InvalidCommand,
     MultipleStatements,
@@ -64,9 +65,14 @@ def returns_rows(batch: str) -> bool:
 
 
 async def run_attempt(
-    claimed: ClaimedTarget, plan: StepPlan, output: OutputWriter | None, clock: Clock
+    claimed: ClaimedTarget,
+    plan: StepPlan,
+    output: OutputWriter | None,
+    clock: Clock,
+    sessions: Sessions,
 ) -> Outcome:
-    """Run one attempt and say how it ended; never raises for a target's failure."""
+    """Run one attempt on a connection from `sessions`; say how it ended; never raises for
+    a target's failure."""
     settings = plan.step.settings
     deadline = claimed.first_start_time + timedelta(seconds=settings.step_timeout_seconds)
     target = claimed.target
@@ -89,13 +95,16 @@ async def run_attempt(
                 f"a trial is refused on {driver.engine}: its DDL commits at once, so a "
                 "transaction that is rolled back could not undo it"
             )
-        connection = await driver.connect(
+        lease = await sessions.lease(
+            driver,
             server,
-            target.database,
+            target,
             plan.login,
             connect_timeout=min(float(settings.connect_timeout_seconds), remaining),
-            schema=target.schema,
+            fresh=settings.fresh_connection,
+            step_execution_id=claimed.step_execution_id,
         )
+        connection = lease.connection
         first: FirstResult | None = None
         keep = settings.result_rows
         try:
@@ -143,8 +152,9 @@ async def run_attempt(
                 await connection.execute(
                     trial[1], timeout=_remaining(deadline, clock), want_rows=False
                 )
+            lease.keep()  # ended cleanly: once reset, it may serve the next target
         finally:
-            await connection.close()
+            await lease.release()
         # A trial writes nothing anywhere, its output table included.
         if output is not None and first is not None and first.rows and not claimed.trial:
             await output.append(claimed, first.columns, first.rows)

@@ -2,7 +2,8 @@
 
 A file (or every `*.yaml`/`*.yml` file of a folder) holds three lists: `credentials` (a name,
 a user name, and where the secret comes from: an environment variable or a file, never the
-secret itself), `target_groups` with their members, and `jobs` with their schedule and steps.
+secret itself), `target_groups` with their members, and `jobs` with their schedule, steps
+and webhooks (`notify`: each URL, a secret too, from an environment variable).
 Step settings are the ones every other door takes (`sqlfleet.limits.STEP_SETTINGS`). Errors
 name the file, the line and the field.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -155,14 +156,36 @@ StepDoc: type[_Model] = create_model(  # type: ignore[call-overload]
 )
 
 
+class NotifyDoc(_Model):
+    """A webhook told when an execution ends: its URL is a secret, so it comes from an
+    environment variable, as does the secret that signs each notification, if any."""
+
+    url_env: str = Field(description="Name of an environment variable holding the URL")
+    on: Literal["failure", "always"] = Field(
+        "failure", description="failure: only when an execution did not succeed; always"
+    )
+    secret_env: str | None = Field(
+        None, description="Name of an environment variable holding the signing secret"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_as_written(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on` key as the boolean true.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+
 class JobDoc(_Model):
-    """A job, its schedule and its steps in order."""
+    """A job, its schedule, its steps in order, and its webhooks."""
 
     name: str
     description: str = ""
     enabled: bool = False
     schedule: ScheduleDoc | None = None
     steps: list[StepDoc] = Field(default_factory=list)  # type: ignore[valid-type]
+    notify: list[NotifyDoc] = Field(default_factory=list)
 
 
 class FileDoc(_Model):

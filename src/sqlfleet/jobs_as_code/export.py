@@ -1,7 +1,9 @@
 """Writing the job database's definitions as a YAML file that `apply` reads back.
 
 Secrets are not written: each credential names an environment variable to take its secret
-from (`SQLFLEET_SECRET_<NAME>`), to be set (or changed to a file) before applying. Step
+from (`SQLFLEET_SECRET_<NAME>`), to be set (or changed to a file) before applying, and each
+webhook its URL (and signing secret) from `SQLFLEET_NOTIFY_<JOB>_<N>`
+(`SQLFLEET_NOTIFY_SECRET_<JOB>_<N>`). Step
 settings at their default are left out, so the file says what is particular to each step.
 """
 
@@ -20,7 +22,7 @@ from sqlfleet.step_settings import setting_value
 
 def secret_variable(credential: str) -> str:
     """The environment variable an exported credential takes its secret from."""
-    return "SQLFLEET_SECRET_" + re.sub(r"[^A-Za-z0-9]+", "_", credential).strip("_").upper()
+    return "SQLFLEET_SECRET_" + _slug(credential)
 
 
 def export(fleet: Fleet, jobs: list[str] | None = None) -> str:
@@ -80,7 +82,27 @@ def _job(job: Job) -> dict[str, Any]:
             **({"end_time": schedule.end_time} if schedule.end_time else {}),
         }
     written["steps"] = [_step(s) for s in job.steps]
+    if job.webhooks:
+        written["notify"] = [
+            {
+                "url_env": notify_variable(job.name, i),
+                "on": w.on,
+                **({"secret_env": notify_variable(job.name, i, secret=True)} if w.signed else {}),
+            }
+            for i, w in enumerate(job.webhooks, start=1)
+        ]
     return written
+
+
+def notify_variable(job: str, number: int, *, secret: bool = False) -> str:
+    """The environment variable an exported webhook takes its URL (or its signing secret)
+    from: `SQLFLEET_NOTIFY_<JOB>_<N>`, `SQLFLEET_NOTIFY_SECRET_<JOB>_<N>`."""
+    kind = "NOTIFY_SECRET" if secret else "NOTIFY"
+    return f"SQLFLEET_{kind}_{_slug(job)}_{number}"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
 
 
 def _step(step: Step) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from sqlfleet.model import Job, Member, OutputDestination, StepSettings, TargetV
 from sqlfleet.schedule import Schedule
 from sqlfleet.secrets import Secret
 from sqlfleet.step_settings import build_step_settings, read_command_file
+from sqlfleet.webhooks import WebhookSpec, check_webhook_url, check_webhooks
 
 CREATE, CHANGE, UNCHANGED, REMOVE = "create", "change", "unchanged", "remove"
 
@@ -302,6 +303,7 @@ def _plan_job(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, Job]
     for i, step in enumerate(doc.steps):
         with _checked(located, "steps", i, "name"):
             limits.check_name("step", step.name)
+    webhooks = _webhooks(doc, located)
     current = stored.get(name)
     if current is None:
         plan.add(
@@ -312,6 +314,7 @@ def _plan_job(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, Job]
                 enabled=doc.enabled,
                 schedule=schedule,
                 steps=steps,
+                webhooks=webhooks,
             ),
         )
         return
@@ -330,6 +333,7 @@ def _plan_job(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, Job]
             ("enabled", current.enabled != doc.enabled),
             ("schedule", current.schedule != schedule),
             ("steps", [(s.name, s.settings) for s in current.steps] != built),
+            ("notify", _webhook_values(fleet.webhook_specs(current)) != _webhook_values(webhooks)),
         )
         if differs
     )
@@ -344,8 +348,39 @@ def _plan_job(fleet: Fleet, plan: Plan, located: Located, stored: dict[str, Job]
             enabled=doc.enabled,
             schedule=schedule,
             steps=steps,
+            webhooks=webhooks,
         ),
     )
+
+
+def _webhooks(doc: Any, located: Located) -> list[WebhookSpec]:
+    """A job's webhooks as written, their URLs and secrets read from the environment."""
+    specs = []
+    for i, notify in enumerate(doc.notify):
+        with _checked(located, "notify", i, "url_env"):
+            url = _environment(notify.url_env)
+            check_webhook_url(url.reveal())
+        secret = None
+        if notify.secret_env is not None:
+            with _checked(located, "notify", i, "secret_env"):
+                secret = _environment(notify.secret_env)
+                limits.NOTIFY_SECRET.check(secret.reveal())
+        specs.append(WebhookSpec(url, notify.on, secret))
+    with _checked(located, "notify"):
+        check_webhooks(specs)
+    return specs
+
+
+def _environment(variable: str) -> Secret:
+    value = os.environ.get(variable)
+    if value is None:
+        raise InvalidValue(f"environment variable {variable} is not set")
+    return Secret(value)
+
+
+def _webhook_values(specs: list[WebhookSpec]) -> list[tuple[str, str, str | None]]:
+    """What makes webhooks the same: decrypted values, compared, never shown."""
+    return [(w.url.reveal(), w.on, None if w.secret is None else w.secret.reveal()) for w in specs]
 
 
 def _schedule(doc: ScheduleDoc | None) -> Schedule | None:

@@ -21,17 +21,20 @@ from sqlfleet.store.database import (
 from sqlfleet.store.executions import LeaseHold, StepStart
 from sqlfleet.store.metrics import MetricsSnapshot, MetricsStore
 from sqlfleet.store.results import ResultStore
+from sqlfleet.store.webhooks import DeliveryClaim, NotificationStore, WebhookTokens
 
 __all__ = [
     "UNCHANGED",
     "AgentInfo",
     "ClaimedTarget",
+    "DeliveryClaim",
     "Fired",
     "JobStore",
     "LeaseHold",
     "MetricsSnapshot",
     "Outcome",
     "StepStart",
+    "WebhookTokens",
     "check_schema",
     "open_engine",
     "safe_url",
@@ -40,7 +43,7 @@ __all__ = [
 
 
 @guard_verbs
-class JobStore(MetricsStore, ResultStore):
+class JobStore(MetricsStore, ResultStore, NotificationStore):
     """Every read and write of the job database, as domain verbs.
 
     No driver exception leaves a verb: each is translated into a sqlfleet error at this

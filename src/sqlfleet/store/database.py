@@ -28,7 +28,7 @@ from sqlfleet.masking import MAX_PORT, has_control_character, mask_url, quoted_u
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0009"
 CONNECT_TIMEOUT_SECONDS = 10
 
 

@@ -33,6 +33,7 @@ from sqlfleet.model import (
 from sqlfleet.retry import RetryPolicy
 from sqlfleet.schedule import Schedule
 from sqlfleet.store import tables as t
+from sqlfleet.store.webhooks import WebhookTokens, copy_webhooks, read_webhooks, save_webhooks
 from sqlfleet.variables import from_json, to_json
 
 
@@ -309,8 +310,10 @@ class DefinitionStore:
         enabled: bool = False,
         schedule: Schedule | None = None,
         steps: Sequence[tuple[str, StepSettings]] = (),
+        webhooks: Sequence[WebhookTokens] = (),
     ) -> Job:
-        """Create a job at version 1, with its steps if given: all of it, or nothing."""
+        """Create a job at version 1, with its steps and webhooks if given: all of it, or
+        nothing."""
         now = utcnow()
         names = [step_name for step_name, _ in steps]
         duplicate = next((n for n in names if names.count(n) > 1), None)
@@ -334,6 +337,7 @@ class DefinitionStore:
                     .returning(t.job.c.id)
                 ).scalar_one()
             conn.execute(insert(t.job_version).values(job_id=job_id, version=1, created_at=now))
+            save_webhooks(conn, job_id, 1, webhooks)
             if steps:
                 conn.execute(
                     insert(t.job_step),
@@ -358,8 +362,12 @@ class DefinitionStore:
         description: str | None = None,
         enabled: bool | None = None,
         schedule: Schedule | None = UNCHANGED,
+        webhooks: Sequence[WebhookTokens] | None = None,
     ) -> Job:
-        """Change a job's own settings; this makes a new version."""
+        """Change a job's own settings; this makes a new version.
+
+        `webhooks` replaces the job's webhooks (`[]` removes them); None keeps them.
+        """
         with self._begin() as conn:
             row = self._require_job(conn, name)
             values: dict[str, Any] = {}
@@ -378,7 +386,7 @@ class DefinitionStore:
             renaming = "name" in values
             taken = f"a job named {new_name!r} already exists"
             with _duplicate_as(taken) if renaming else nullcontext():
-                self._new_version(conn, row, steps, values)
+                self._new_version(conn, row, steps, values, webhooks=webhooks)
             return self._job(conn, self._require_job(conn, values.get("name", name)))
 
     def replace_job(
@@ -389,8 +397,10 @@ class DefinitionStore:
         enabled: bool,
         schedule: Schedule | None,
         steps: Sequence[tuple[str, StepSettings]],
+        webhooks: Sequence[WebhookTokens] | None = None,
     ) -> Job:
-        """Give a job these settings and exactly these steps, in one new version."""
+        """Give a job these settings and exactly these steps (and these webhooks, unless
+        None), in one new version."""
         names = [step_name for step_name, _ in steps]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None:
@@ -405,7 +415,7 @@ class DefinitionStore:
                 {"step_name": step_name, **self._settings_values(conn, settings)}
                 for step_name, settings in steps
             ]
-            self._new_version(conn, row, step_values, values)
+            self._new_version(conn, row, step_values, values, webhooks=webhooks)
             return self._job(conn, self._require_job(conn, name))
 
     def remove_job(self, name: str, *, force: bool = False) -> None:
@@ -534,7 +544,11 @@ class DefinitionStore:
         job_row: Row[Any],
         steps: list[dict[str, Any]],
         job_values: Mapping[str, Any] | None = None,
+        *,
+        webhooks: Sequence[WebhookTokens] | None = None,
     ) -> int:
+        """Make the next version of a job with these steps; its webhooks are `webhooks`, or
+        (None) those of the version before."""
         now = utcnow()
         version: int = job_row.current_version + 1
         # Guarded: if someone else made a version meanwhile, this updates nothing.
@@ -556,6 +570,10 @@ class DefinitionStore:
                     for i, s in enumerate(steps, start=1)
                 ],
             )
+        if webhooks is None:
+            copy_webhooks(conn, job_row.id, job_row.current_version, version)
+        else:
+            save_webhooks(conn, job_row.id, version, webhooks)
         return version
 
     def _settings_values(self, conn: Connection, settings: StepSettings) -> dict[str, Any]:
@@ -580,6 +598,7 @@ class DefinitionStore:
             "continue_on_failure": settings.continue_on_failure,
             "result_rows": settings.result_rows,
             "allow_database_switch": settings.allow_database_switch,
+            "fresh_connection": settings.fresh_connection,
             "output_server_url": output.server_url if output else None,
             "output_database": output.database if output else None,
             "output_schema": output.schema if output else None,
@@ -642,6 +661,7 @@ class DefinitionStore:
             steps=tuple(_step(r) for r in rows),
             created_at=row.created_at,
             updated_at=row.updated_at,
+            webhooks=read_webhooks(conn, row.id, version),
         )
 
 
@@ -706,6 +726,7 @@ def _step(row: Row[Any]) -> Step:
             continue_on_failure=row.continue_on_failure,
             result_rows=row.result_rows,
             allow_database_switch=row.allow_database_switch,
+            fresh_connection=row.fresh_connection,
             output=output,
             **rollout_settings(row),
         ),

@@ -30,7 +30,9 @@ from sqlfleet.lifecycle import TERMINAL, Lifecycle, rollup
 from sqlfleet.model import Target
 from sqlfleet.store import tables as t
 from sqlfleet.store.definitions import DefinitionStore
+from sqlfleet.store.webhooks import enqueue
 from sqlfleet.variables import to_json
+from sqlfleet.webhooks import EXECUTION_ENDED
 
 TERMINAL_NAMES = [s.value for s in TERMINAL]
 # The states an execution is in while it runs: asked for by name, so that an index on the
@@ -448,7 +450,11 @@ class ExecutionStore(DefinitionStore):
             .where(je.c.id == job_execution_id, je.c.lifecycle.not_in(TERMINAL_NAMES))
             .values(lifecycle=state.value, end_time=now, last_message=message)
         ).rowcount
-        return {job_execution_id} if moved else set()
+        if not moved:
+            return set()
+        # In the transaction that ended it: told once, whoever ended it, crash or not.
+        enqueue(conn, job_execution_id, EXECUTION_ENDED, state=state, now=now)
+        return {job_execution_id}
 
     # -- canceling -------------------------------------------------------------------------------
 

@@ -208,6 +208,11 @@ class HistoryStore(RerunStore):
                     delete(t.target_result).where(t.target_result.c.job_execution_id.in_(part))
                 )
                 conn.execute(
+                    delete(t.notification_delivery).where(
+                        t.notification_delivery.c.job_execution_id.in_(part)
+                    )
+                )
+                conn.execute(
                     delete(t.target_execution).where(
                         t.target_execution.c.job_execution_id.in_(part)
                     )

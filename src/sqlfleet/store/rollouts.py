@@ -16,6 +16,8 @@ from sqlfleet.model import RolloutProgress, StepSettings
 from sqlfleet.store import tables as t
 from sqlfleet.store.claims import ClaimStore
 from sqlfleet.store.definitions import rollout_settings
+from sqlfleet.store.webhooks import enqueue
+from sqlfleet.webhooks import ROLLOUT_HALTED
 
 _FAILED = (Lifecycle.FAILED.value, Lifecycle.TIMED_OUT.value)
 
@@ -131,5 +133,19 @@ class RolloutStore(ClaimStore):
                 .values(lifecycle=Lifecycle.CANCELED.value, end_time=now, last_message=message)
             ).rowcount
             if halted:
+                job_execution_id = conn.execute(
+                    select(t.step_execution.c.job_execution_id).where(
+                        t.step_execution.c.id == step_execution_id
+                    )
+                ).scalar_one()
+                enqueue(
+                    conn,
+                    job_execution_id,
+                    ROLLOUT_HALTED,
+                    state=None,
+                    now=now,
+                    step_execution_id=step_execution_id,
+                    message=message,
+                )
                 self._finish_steps(conn, [step_execution_id], now)
             return bool(halted)

@@ -178,6 +178,7 @@ job_step = Table(
         server_default=str(limits.DEFAULT_RESULT_ROWS),
     ),
     Column("allow_database_switch", Boolean, nullable=False, server_default=false()),
+    Column("fresh_connection", Boolean, nullable=False, server_default=false()),
     Column("output_server_url", String(URL)),
     Column("output_database", String(NAME)),
     Column("output_schema", String(NAME)),
@@ -196,6 +197,27 @@ job_step = Table(
     ),
     UniqueConstraint("job_id", "job_version", "step_id"),
     UniqueConstraint("job_id", "job_version", "step_name"),
+)
+
+# A job version's webhooks (see sqlfleet.webhooks): the URL and the notify secret are
+# encrypted tokens; `url_shown` is the URL masked, for listing without the secret key.
+job_webhook = Table(
+    "job_webhook",
+    metadata,
+    _id(),
+    Column("job_id", Integer, nullable=False),
+    Column("job_version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("url_shown", String(URL), nullable=False),
+    Column("url_token", Text, nullable=False),
+    Column("notify_on", String(16), nullable=False),
+    Column("secret_token", Text),
+    ForeignKeyConstraint(
+        ["job_id", "job_version"],
+        ["job_version.job_id", "job_version.version"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("job_id", "job_version", "position"),
 )
 
 job_execution = Table(
@@ -348,6 +370,38 @@ target_result = Table(
     Column("kept_rows", Integer, nullable=False),
     Column("row_values", Text, nullable=False),
     Index(None, "job_execution_id", "step_id", "target_execution_id"),
+)
+
+# One notification to one webhook, written in the transaction that ended the execution (or
+# halted its rollout): an outbox. A notifier claims it under a lease and sends it; its
+# tokens are copied from the webhook, so changing the job later changes no notification
+# already due, and they are cleared once it is delivered or has failed for good.
+notification_delivery = Table(
+    "notification_delivery",
+    metadata,
+    _id(),
+    Column(
+        "job_execution_id",
+        Integer,
+        ForeignKey("job_execution.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("step_execution_id", Integer),
+    Column("event", String(32), nullable=False),
+    Column("message", Text),  # what halted a rollout
+    Column("webhook", String(URL), nullable=False),
+    Column("url_token", Text),
+    Column("secret_token", Text),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_status", Integer),
+    Column("last_reason", Text),
+    Column("holder", String(NAME)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Index(None, "state", "lease_expires_at"),
 )
 
 agent = Table(

@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from sqlfleet.errors import InvalidValue
 from sqlfleet.servers import ServerUrl
-from sqlfleet.targets.base import BatchResult, Driver, Login, TargetConnection
+from sqlfleet.targets.base import (
+    BatchResult,
+    Driver,
+    Login,
+    ReusableConnection,
+    TargetConnection,
+)
 
-__all__ = ["BatchResult", "Driver", "Login", "TargetConnection", "driver_for"]
+__all__ = [
+    "BatchResult",
+    "Driver",
+    "Login",
+    "ReusableConnection",
+    "TargetConnection",
+    "driver_for",
+]
 
 
 def driver_for(server: ServerUrl) -> Driver:

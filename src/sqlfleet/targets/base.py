@@ -22,6 +22,11 @@ The contract, for every engine:
   raise `TargetConnectError`; no message ever contains a password.
 - Schema targets (`schema=`, `list_schemas`) exist on PostgreSQL only; other engines raise
   `InvalidValue`.
+- Where the engine allows it, one connection serves several targets in turn: targets with
+  the same `session_scope` on one server and login (MySQL: every database of the server;
+  PostgreSQL: the schemas of one database). `connect_reusable` opens such a connection,
+  `ReusableConnection.use` points it at a target, and `reset` leaves nothing of a script
+  behind for the next one: the session then looks as a new connection's would.
 - `quote_literal` and `quote_identifier` write a value so that the engine reads back exactly
   that value, whatever the session's settings; a driver is the `Quoting` that script
   substitution uses for `$(name:literal)` and `$(name:identifier)`.
@@ -45,6 +50,7 @@ __all__ = [
     "Driver",
     "Group",
     "Login",
+    "ReusableConnection",
     "TargetConnection",
     "fetch_once",
     "fetch_result",
@@ -130,6 +136,25 @@ class TargetConnection(Protocol):
         ...
 
 
+class ReusableConnection(TargetConnection, Protocol):
+    """A connection that serves the targets of one session scope in turn."""
+
+    async def use(self, database: str, schema: str | None, *, timeout: float) -> None:
+        """Point the session at another target of its scope, as `connect` would have.
+
+        Raises `TargetConnectError` (an unknown database, a lost connection).
+        """
+        ...
+
+    async def reset(self, *, timeout: float) -> None:
+        """Leave nothing of the last script for the next target: its transaction rolled
+        back, its temporary tables, locks, variables and settings gone.
+
+        Raises `TargetError` when that cannot be done: the connection must then be closed.
+        """
+        ...
+
+
 class Driver(Protocol):
     """One database engine: enumerate targets and connect to them."""
 
@@ -159,6 +184,26 @@ class Driver(Protocol):
 
         Raises `TargetConnectError` (never showing the password), or `InvalidValue` for a
         schema on an engine without schema targets or a malformed database name.
+        """
+        ...
+
+    def session_scope(self, database: str, schema: str | None) -> str | None:
+        """What the targets one connection may serve in turn have in common on a server
+        (for one login); None where each target needs a connection of its own."""
+        ...
+
+    async def connect_reusable(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> ReusableConnection:
+        """`connect`, for a connection that goes on to serve other targets of its scope.
+
+        Only called for a target whose `session_scope` is not None.
         """
         ...
 

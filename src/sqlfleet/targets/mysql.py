@@ -6,6 +6,12 @@ abandoning a read mid-packet leaves its connection unusable, so every batch runs
 of its own: on timeout or `cancel()` a second short connection sends `KILL QUERY <id>`, the
 server interrupts the statement (and the rest of the batch), and the batch's task ends on
 its own. Only if it does not end within a grace period is the connection dropped.
+
+A connection serves the databases of its server in turn (`connect_reusable`): between two
+targets, COM_RESET_CONNECTION (MySQL 5.7.3, MariaDB 10.2.4 and later) rolls back, drops
+temporary tables, frees user locks and puts every session variable back as a new
+connection has it; COM_INIT_DB then selects the next database, as `USE` does, with no
+quoting to get wrong.
 """
 
 # ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
@@ -32,7 +38,7 @@ from sqlfleet.errors import (
 )
 from sqlfleet.servers import ServerUrl
 from sqlfleet.statements import Statement
-from sqlfleet.targets.base import BatchResult, Login, fetch_once, grouped
+from sqlfleet.targets.base import BatchResult, Login, ReusableConnection, fetch_once, grouped
 from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["MysqlConnection", "MysqlDriver", "quote_identifier", "quote_literal"]
@@ -56,6 +62,8 @@ _SYSTEM_DATABASES = frozenset({"information_schema", "performance_schema", "mysq
 # How long a killed statement may take to report back before its connection is dropped.
 _KILL_GRACE = 5.0
 _CLOSE_TIMEOUT = 5.0
+# PyMySQL names no constant for it (and aiomysql has no call that sends it).
+_COM_RESET_CONNECTION = 0x1F
 _SCHEMA_TARGETS = (
     "schema targets need PostgreSQL: on MySQL and MariaDB a schema is a database, "
     "so target the database instead"
@@ -362,6 +370,37 @@ class MysqlConnection:
                 await cursor.execute(statement)
         return BatchResult(row_count=len(values))
 
+    async def use(self, database: str, schema: str | None, *, timeout: float) -> None:
+        """Select `database` with COM_INIT_DB, the command behind `USE`."""
+        if schema is not None:
+            raise InvalidValue(_SCHEMA_TARGETS)
+        where = f"database {database!r} on {self._server}"
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connection.select_db(database)
+        except (aiomysql.Error, OSError, TimeoutError) as exc:
+            raise TargetConnectError(
+                f"cannot connect to {where}: {_failure(exc, timeout)}",
+                transient=is_transient(exc),
+            ) from exc
+        self._where = where
+
+    async def reset(self, *, timeout: float) -> None:
+        """COM_RESET_CONNECTION, then autocommit on as `connect` sets it."""
+        try:
+            async with asyncio.timeout(timeout):
+                # The same two calls aiomysql's own select_db and ping make, with the
+                # command it lacks.
+                await self._connection._execute_command(_COM_RESET_CONNECTION, b"")
+                await self._connection._read_ok_packet()
+                # The server's default, which a new connection does not keep either.
+                await self._connection.autocommit(True)
+        except (aiomysql.Error, OSError, TimeoutError) as exc:
+            raise TargetConnectError(
+                f"cannot reset the connection to {self._where}: {_failure(exc, timeout)}",
+                transient=True,
+            ) from exc
+
     async def close(self) -> None:
         """Say goodbye to the server and close the socket."""
         await _close(self._connection)
@@ -415,6 +454,14 @@ async def _close(connection: Any) -> None:
         connection.close()
 
 
+def _failure(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, aiomysql.Error):
+        return _server_error(exc)
+    return str(exc)
+
+
 def _consume(task: asyncio.Task[Any]) -> None:
     """Mark the task's outcome as seen, so asyncio does not log it as never retrieved."""
 
@@ -454,6 +501,24 @@ class MysqlDriver:
         connection = await _connect(server, database, login, connect_timeout)
         where = f"database {database!r} on {server}"
         return MysqlConnection(connection, server, login, connect_timeout, where)
+
+    def session_scope(self, database: str, schema: str | None) -> str | None:
+        """Every database of a server: one connection serves them in turn."""
+        return "" if schema is None else None
+
+    async def connect_reusable(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> ReusableConnection:
+        """`connect`: the database chosen at the handshake costs no round trip."""
+        return await self.connect(
+            server, database, login, connect_timeout=connect_timeout, schema=schema
+        )
 
     async def list_databases(
         self, server: ServerUrl, login: Login | None, *, connect_timeout: float

@@ -5,6 +5,13 @@ no version checks, a `search_path` only when a schema is targeted (sent as a sta
 parameter, so it costs no round trip). asyncpg cancels a statement on the server by itself
 when its timeout fires or when the awaiting task is cancelled; `cancel()` relies on the
 latter by running each batch in a task of its own.
+
+A connection serves the schemas of its database in turn (`connect_reusable`): between two
+targets it rolls back what the script left open and sends `DISCARD ALL` (temporary tables,
+advisory locks, settings, prepared statements, listeners), then sets the next schema's
+search path. Such a connection starts with an empty search path, which is what `RESET`
+or `DISCARD ALL` in a script then leaves: never the schema of another target. It caches
+no prepared statement, since `DISCARD ALL` drops them on the server.
 """
 
 # ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
@@ -30,7 +37,14 @@ from sqlfleet.errors import (
 )
 from sqlfleet.servers import ServerUrl
 from sqlfleet.statements import Statement
-from sqlfleet.targets.base import BatchResult, Group, Login, fetch_once, grouped
+from sqlfleet.targets.base import (
+    BatchResult,
+    Group,
+    Login,
+    ReusableConnection,
+    fetch_once,
+    grouped,
+)
 from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["PostgresConnection", "PostgresDriver", "quote_identifier", "quote_literal"]
@@ -112,12 +126,21 @@ def _row_count(status: str | None) -> int | None:
     return int(last) if last.isdigit() else None
 
 
+def _where(server: ServerUrl, database: str, schema: str | None) -> str:
+    where = f"database {database!r} on {server}"
+    return where if schema is None else f"schema {schema!r} of {where}"
+
+
 class PostgresConnection:
     """A connection to one PostgreSQL database."""
 
-    def __init__(self, connection: Any, where: str) -> None:
+    def __init__(
+        self, connection: Any, server: ServerUrl, database: str, schema: str | None
+    ) -> None:
         self._connection = connection
-        self._where = where
+        self._server = server
+        self._database = database
+        self._where = _where(server, database, schema)
         self._messages: list[str] = []
         self._running: asyncio.Task[BatchResult] | None = None
         self._cancel_requested = False
@@ -302,6 +325,45 @@ class PostgresConnection:
         await self._connection.executemany(insert, rows, timeout=timeout)
         return BatchResult(row_count=len(rows))
 
+    async def use(self, database: str, schema: str | None, *, timeout: float) -> None:
+        """Set the search path to `schema` alone (a schema of this connection's database)."""
+        if database != self._database or schema is None:
+            raise InvalidValue(f"a connection to {self._where} serves its schemas only")
+        where = _where(self._server, database, schema)
+        # set_config keeps the text as given, as the startup parameter of `connect` does
+        # (SET would show `"s"` as `s`).
+        path = quote_literal(quote_identifier(schema))
+        await self._session_command(
+            f"SELECT pg_catalog.set_config('search_path', {path}, false)",
+            where,
+            "cannot connect to",
+            timeout,
+        )
+        self._where = where
+
+    async def reset(self, *, timeout: float) -> None:
+        """Roll back what the script left open, then `DISCARD ALL` (which a transaction
+        block refuses)."""
+        doing = "cannot reset the connection to"
+        if self._connection.is_in_transaction():
+            await self._session_command("ROLLBACK", self._where, doing, timeout)
+        await self._session_command("DISCARD ALL", self._where, doing, timeout)
+
+    async def _session_command(self, sql: str, where: str, doing: str, timeout: float) -> None:
+        self._messages = []  # none of a target's
+        try:
+            await self._connection.execute(sql, timeout=timeout)
+        except TimeoutError as exc:
+            raise TargetConnectError(
+                f"{doing} {where}: no answer within {timeout:g} s", transient=True
+            ) from exc
+        except asyncpg.PostgresError as exc:
+            raise TargetConnectError(
+                f"{doing} {where}: {_server_error(exc)}", transient=is_transient(exc.sqlstate)
+            ) from exc
+        except (asyncpg.InterfaceError, OSError) as exc:
+            raise TargetConnectError(f"{doing} {where}: {exc}", transient=True) from exc
+
     async def close(self) -> None:
         """Close gracefully, or drop the socket if the server does not answer."""
         if self._connection.is_closed():
@@ -336,11 +398,38 @@ class PostgresDriver:
         schema: str | None = None,
     ) -> PostgresConnection:
         """Open a connection, with `schema` alone on the search path when given."""
-        where = f"database {database!r} on {server}"
-        if schema is not None:
-            where = f"schema {schema!r} of {where}"
-        connection = await _connect(server, database, login, connect_timeout, schema)
-        return PostgresConnection(connection, where)
+        settings = None if schema is None else {"search_path": quote_identifier(schema)}
+        connection = await _connect(server, database, login, connect_timeout, settings)
+        return PostgresConnection(connection, server, database, schema)
+
+    def session_scope(self, database: str, schema: str | None) -> str | None:
+        """The database, for a schema target: one connection serves its schemas in turn; a
+        database target has a connection of its own (a connection is bound to a database)."""
+        return None if schema is None else database
+
+    async def connect_reusable(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> ReusableConnection:
+        """Open a connection to serve `database`'s schemas, set to `schema` first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + connect_timeout
+        # An empty search path is what RESET gives back: not the first target's schema.
+        connection = await _connect(
+            server, database, login, connect_timeout, {"search_path": ""}, statement_cache_size=0
+        )
+        target = PostgresConnection(connection, server, database, None)
+        try:
+            await target.use(database, schema, timeout=max(deadline - loop.time(), 0.001))
+        except BaseException:
+            await target.close()
+            raise
+        return target
 
     async def list_databases(
         self, server: ServerUrl, login: Login | None, *, connect_timeout: float
@@ -402,9 +491,10 @@ async def _connect(
     database: str,
     login: Login | None,
     connect_timeout: float,
-    schema: str | None,
+    settings: dict[str, str] | None,
+    *,
+    statement_cache_size: int = 100,  # asyncpg's default
 ) -> Any:
-    settings = None if schema is None else {"search_path": quote_identifier(schema)}
     password = login.password.reveal() if login and login.password else None
     try:
         return await asyncpg.connect(
@@ -415,6 +505,7 @@ async def _connect(
             database=database,
             timeout=connect_timeout,
             server_settings=settings,
+            statement_cache_size=statement_cache_size,
         )
     except TimeoutError as exc:
         reason = f"no answer within {connect_timeout:g} s"

@@ -36,7 +36,7 @@ from sqlfleet.errors import (
 )
 from sqlfleet.servers import ServerUrl
 from sqlfleet.statements import Statement
-from sqlfleet.targets.base import BatchResult, Login, fetch_once
+from sqlfleet.targets.base import BatchResult, Login, ReusableConnection, fetch_once
 from sqlfleet.targets.columns import ColumnKind, output_table
 
 __all__ = ["SUFFIXES", "SqliteConnection", "SqliteDriver", "quote_identifier", "quote_literal"]
@@ -369,6 +369,22 @@ class SqliteDriver:
                     reason = "the folder does not exist"
             raise TargetConnectError(f"cannot open {where}: {reason}") from exc
         return SqliteConnection(connection, worker, where)
+
+    def session_scope(self, database: str, schema: str | None) -> str | None:
+        """None: a connection opens one file, so each target has its own."""
+        return None
+
+    async def connect_reusable(
+        self,
+        server: ServerUrl,
+        database: str,
+        login: Login | None,
+        *,
+        connect_timeout: float,
+        schema: str | None = None,
+    ) -> ReusableConnection:
+        """Never called (no session scope): raises `InvalidValue`."""
+        raise InvalidValue("a SQLite connection serves one database file only")
 
     async def list_databases(
         self, server: ServerUrl, login: Login | None, *, connect_timeout: float

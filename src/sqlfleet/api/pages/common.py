@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from sqlfleet import limits
 from sqlfleet.api.errors import validation_message
 from sqlfleet.api.security import CSRF_FIELD, csrf_token, security_of, signed_in
 from sqlfleet.api.sessions import existing_session_id, session_id, sessions_of
-from sqlfleet.errors import SqlfleetError
+from sqlfleet.errors import InvalidValue, SqlfleetError
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.variables import shown
@@ -88,7 +89,9 @@ TEMPLATES.env.filters.update(
     ordered_counts=ordered_counts,
     variable_value=variable_value,
 )
-TEMPLATES.env.globals.update(CSRF_FIELD=CSRF_FIELD, FAILING=FAILING)
+TEMPLATES.env.globals.update(
+    CSRF_FIELD=CSRF_FIELD, FAILING=FAILING, max_webhooks=limits.MAX_WEBHOOKS
+)
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
@@ -162,3 +165,35 @@ def raw_field(form: FormData, name: str) -> str:
 def checkbox(form: FormData, name: str) -> bool:
     """Whether a checkbox was ticked."""
     return form.get(name) is not None
+
+
+# Form fields that hold secrets: never written back into a page shown again.
+SECRET_FIELDS = frozenset({"notify_urls", "notify_secret"})
+
+
+def form_values(form: FormData) -> dict[str, Any]:
+    """A form's text fields to show it again after an error: never its secrets."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k not in SECRET_FIELDS}
+
+
+def notify_field(form: FormData) -> list[dict[str, Any]] | None:
+    """The webhooks a job form gives, as the REST API's `notify` takes them; None: keep.
+
+    URLs replace the job's webhooks (make them, on a new job); an edit of a job that has
+    webhooks says whether to keep, replace or remove them.
+    """
+    urls = [line.strip() for line in raw_field(form, "notify_urls").splitlines() if line.strip()]
+    action = raw_field(form, "notify_action") or ("replace" if urls else "keep")
+    if action == "remove":
+        return []
+    if action == "keep":
+        if urls:
+            raise InvalidValue("to use the webhook URLs given, choose to replace the webhooks")
+        return None
+    if action != "replace":
+        raise InvalidValue("choose to keep, replace or remove the webhooks")
+    if not urls:
+        raise InvalidValue("give the webhook URLs that replace the current ones")
+    secret = raw_field(form, "notify_secret") or None
+    on = raw_field(form, "notify_on") or "failure"
+    return [{"url": url, "on": on, "secret": secret} for url in urls]

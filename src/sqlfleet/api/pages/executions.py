@@ -160,10 +160,12 @@ async def execution_page(
     """One execution: counts per state and a page of targets, kept up to date live."""
     view = _view(state, q, sort, desc, page)
     live = await call(live_document, fleet_of(request), execution_id, view)
+    notifications = await call(fleet_of(request).list_deliveries, execution_id)
     return render(
         request,
         "execution.html",
         nav="executions",
+        notifications=notifications,
         live=live,
         execution=live["execution"],
         view=view,

@@ -24,6 +24,8 @@ from sqlfleet.api.pages.common import (
     checkbox,
     flash,
     fleet_of,
+    form_values,
+    notify_field,
     problem,
     q,
     raw_field,
@@ -213,10 +215,13 @@ async def edit_job(request: Request, name: PathName) -> Response:
         ),
     }
     try:
+        webhooks = notify_field(form)
+        if webhooks is not None:
+            body["notify"] = webhooks
         changes = JobUpdate.model_validate(body).changes()
         job = await call(fleet.update_job, name, **changes)
     except (ValidationError, SqlfleetError) as exc:
-        values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        values: dict[str, Any] = form_values(form)
         values["enabled"] = checkbox(form, "enabled")
         return render(
             request,

@@ -14,6 +14,8 @@ from sqlfleet.api.pages.common import (
     checkbox,
     flash,
     fleet_of,
+    form_values,
+    notify_field,
     problem,
     q,
     raw_field,
@@ -79,6 +81,9 @@ def _job_body(form: FormData) -> dict[str, Any]:
     schedule = text_field(form, "schedule")
     if schedule is not None:
         body["schedule"] = {"spec": schedule, "timezone": text_field(form, "timezone") or "UTC"}
+    webhooks = notify_field(form)
+    if webhooks:
+        body["notify"] = webhooks
     return body
 
 
@@ -87,7 +92,7 @@ async def create_job(request: Request) -> Response:
     """Save the job; with "Save and Run", start it and show its execution."""
     form = await checked_form(request)
     fleet = fleet_of(request)
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    values = form_values(form)
     try:
         body = JobCreate.model_validate(_job_body(form))
         job = await call(create_job_with_steps, fleet, body)

@@ -54,6 +54,7 @@ def get_execution(execution_id: PathId, fleet: FleetDep) -> dict[str, Any]:
     document["steps"] = [
         documents.step_execution(s) for s in fleet.list_step_executions(execution_id)
     ]
+    document["notifications"] = [documents.delivery(d) for d in fleet.list_deliveries(execution_id)]
     return document
 
 

@@ -37,6 +37,7 @@ def create_job_with_steps(fleet: Fleet, body: JobCreate) -> Job:
         enabled=body.enabled,
         schedule=schedule,
         steps=[(step.name, step.settings()) for step in body.steps],
+        webhooks=body.webhooks(),
     )
 
 
