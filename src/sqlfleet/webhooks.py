@@ -92,6 +92,12 @@ def check_webhook_url(url: object) -> str:
         raise InvalidValue(f"the webhook URL {shown} names no host")
     if port == 0:
         raise InvalidValue(f"the webhook URL {shown} has port 0")
+    if text == shown:
+        # What `job show` and the API print: sent back by a read-edit-write client, it would
+        # replace the real URL with one that posts nowhere.
+        raise InvalidValue(
+            f"the webhook URL {shown} is the masked form sqlfleet shows: give the whole URL"
+        )
     return text
 
 

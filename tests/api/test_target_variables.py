@@ -77,10 +77,15 @@ def test_the_member_form_takes_variables_one_a_line(sqlite_api: Api) -> None:
         api,
         "/target-groups/g",
         "/target-groups/g/members",
-        {"server": "postgresql://h", "database": "d", "variables": f"plan={PLAN}\r\n\r\ntier=1"},
+        {
+            "server": "postgresql://h",
+            "database": "d",
+            "variables": f"plan={PLAN}\r\n\r\ntier=1\r\nnote=a\x85b\u2028c",
+        },
     )
     [member] = api.get(f"{URL}/g")["members"]
-    assert member["variables"] == {"plan": PLAN, "tier": "1"}
+    # A line ends at a newline only, as `--var` would take each value whole.
+    assert member["variables"] == {"plan": PLAN, "tier": "1", "note": "a\x85b\u2028c"}
     page = api.client.get("/target-groups/g", headers=HTML).text
     assert json.dumps(PLAN, ensure_ascii=False) in html.unescape(page)
     assert "<b>" not in page.split('id="members"')[1].split("</table>")[0]

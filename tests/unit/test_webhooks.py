@@ -68,6 +68,7 @@ def test_masking_never_shows_the_path(text: str) -> None:
         (f"https://h/{TOKEN}\x07", "control characters"),
         ("https://h/" + "x" * limits.MAX_URL, "longer than"),
         ("", "is empty"),
+        ("https://hooks.example.com/…", "the masked form sqlfleet shows"),
     ],
 )
 def test_a_bad_url_is_refused_without_quoting_it(url: str, says: str) -> None:

@@ -7,6 +7,7 @@ retried after the policy's backoff while attempts and time remain.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import re
@@ -34,6 +35,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.statements import Location, Statement, location_of
 from sqlfleet.store import ClaimedTarget, Outcome
 from sqlfleet.targets import Driver, driver_for
+from sqlfleet.variables import shown
 
 MAX_MESSAGE = 4000
 # A batch that starts with one of these returns rows: only such a batch can be the step's
@@ -73,6 +75,51 @@ async def run_attempt(
 ) -> Outcome:
     """Run one attempt on a connection from `sessions`; say how it ended; never raises for
     a target's failure."""
+    outcome = await _attempt(claimed, plan, output, clock, sessions)
+    return _masked(outcome, claimed)
+
+
+def _masked(outcome: Outcome, claimed: ClaimedTarget) -> Outcome:
+    """`outcome` with a password that one of the target's values holds (a connection string
+    in a catalog's column) masked wherever a server's error or a statement quotes it."""
+    replacements: list[tuple[str, str]] = []
+    for _, value in claimed.target.variables:
+        masked = shown(value)
+        if value is None or masked is None or masked == value:
+            continue
+        _, driver = _server(claimed.target.server_url)
+        replacements.append((value, masked))
+        for quote in (driver.quote_literal, driver.quote_identifier):
+            with contextlib.suppress(SqlfleetError):
+                replacements.append((quote(value), quote(masked)))
+    if not replacements:
+        return outcome
+
+    def mask(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret, masked in replacements:
+            text = text.replace(secret, masked)
+        return text
+
+    location = outcome.location
+    if location is not None and location.statement is not None:
+        location = dataclasses.replace(location, statement=mask(location.statement))
+    return dataclasses.replace(
+        outcome,
+        message=mask(outcome.message),
+        server_messages=mask(outcome.server_messages),
+        location=location,
+    )
+
+
+async def _attempt(
+    claimed: ClaimedTarget,
+    plan: StepPlan,
+    output: OutputWriter | None,
+    clock: Clock,
+    sessions: Sessions,
+) -> Outcome:
     settings = plan.step.settings
     deadline = claimed.first_start_time + timedelta(seconds=settings.step_timeout_seconds)
     target = claimed.target

@@ -155,6 +155,8 @@ class MysqlConnection:
         self._login = login
         self._connect_timeout = connect_timeout
         self._where = where
+        # What `reset` sends to put the session's first role back (see `remember_role`).
+        self._role_reset: str | None = None
         self._running: asyncio.Task[BatchResult] | None = None
         self._cancel_requested = False
         # Which statement of the last run_statements failed, for its error's location.
@@ -370,6 +372,20 @@ class MysqlConnection:
                 await cursor.execute(statement)
         return BatchResult(row_count=len(values))
 
+    async def remember_role(self, *, timeout: float) -> None:
+        """Note the role the session began with, which `reset` puts back (no roles: nothing)."""
+        try:
+            result = await self.execute("SELECT CURRENT_ROLE()", timeout=timeout, want_rows=True)
+        except TargetQueryError:
+            return  # a server without roles: no script can set one either
+        role = result.rows[0][0] if result.rows else None
+        if role is None or role == "NONE":
+            self._role_reset = "SET ROLE NONE"
+        elif role.startswith("`"):  # MySQL writes them quoted, as SET ROLE takes them
+            self._role_reset = f"SET ROLE {role}"
+        else:
+            self._role_reset = f"SET ROLE {quote_identifier(role)}"
+
     async def use(self, database: str, schema: str | None, *, timeout: float) -> None:
         """Select `database` with COM_INIT_DB, the command behind `USE`."""
         if schema is not None:
@@ -395,6 +411,11 @@ class MysqlConnection:
                 await self._connection._read_ok_packet()
                 # The server's default, which a new connection does not keep either.
                 await self._connection.autocommit(True)
+                # MariaDB's reset keeps the role a script set: put back the one the
+                # connection began with, so no target runs with another one's privileges.
+                if self._role_reset is not None:
+                    async with self._connection.cursor() as cursor:
+                        await cursor.execute(self._role_reset)
         except (aiomysql.Error, OSError, TimeoutError) as exc:
             raise TargetConnectError(
                 f"cannot reset the connection to {self._where}: {_failure(exc, timeout)}",
@@ -516,9 +537,15 @@ class MysqlDriver:
         schema: str | None = None,
     ) -> ReusableConnection:
         """`connect`: the database chosen at the handshake costs no round trip."""
-        return await self.connect(
+        connection = await self.connect(
             server, database, login, connect_timeout=connect_timeout, schema=schema
         )
+        try:
+            await connection.remember_role(timeout=connect_timeout)
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
 
     async def list_databases(
         self, server: ServerUrl, login: Login | None, *, connect_timeout: float

@@ -498,3 +498,29 @@ async def test_a_target_refused_a_connection_waits_for_one_of_its_steps(pg_schem
     finally:
         await sessions.close()
         _pg("postgres", f"DROP ROLE {role}")
+
+
+async def test_a_role_set_by_one_mysql_target_is_not_the_next_ones(
+    sqlite_fleet_db: Fleet, mysql_databases: Any
+) -> None:
+    """MariaDB's COM_RESET_CONNECTION keeps the active role: the reset must put it back."""
+    bk, names = mysql_databases(4)
+    prefix = names[0].rsplit("_", 1)[0]
+    role = f"sqlfleet_role_{secrets.token_hex(4)}"
+    ((me,),) = _mysql("SELECT CURRENT_USER()")
+    user, host = me.rsplit("@", 1)
+    _mysql(f"CREATE ROLE {role}; GRANT {role} TO '{user}'@'{host}'")
+    try:
+        script = (
+            f"INSERT INTO `{bk}`.seen (db, conn, leftover) "
+            "SELECT DATABASE(), CONNECTION_ID(), CURRENT_ROLE()\nGO\n"
+            f"SET ROLE {role}\n"
+        )
+        _mysql_job(sqlite_fleet_db, prefix, bk, script, retry_attempts=0)
+        execution = await sqlite_fleet_db.run("j", concurrency=1)
+        assert execution.lifecycle is Lifecycle.SUCCEEDED, execution.last_message
+        seen = _mysql(f"SELECT conn, leftover FROM `{bk}`.seen ORDER BY seq")
+        assert len(seen) == 4 and len({conn for conn, _ in seen}) == 1  # one shared connection
+        assert [leftover for _, leftover in seen] == [None] * 4
+    finally:
+        _mysql(f"DROP ROLE IF EXISTS {role}")

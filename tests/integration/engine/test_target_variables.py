@@ -608,3 +608,37 @@ def test_too_many_vars_are_refused(cli: Cli) -> None:
     assert "a target has at most 64 variables" in run.err
     enough = many[:128]
     cli.ok("target-group", "add-member", "g", "--server", PG, "--database", "d", *enough)
+
+
+@pytest.mark.parametrize(("server", "credential"), [(PG, "pg"), (MYSQL, "my")])
+async def test_a_password_in_a_value_is_masked_where_an_error_quotes_it(
+    fleet: Fleet,
+    pg_fleet: DatabaseFactory,
+    mysql_fleet: DatabaseFactory,
+    server: str,
+    credential: str,
+) -> None:
+    (database,) = pg_fleet(1) if server == PG else mysql_fleet(1)
+    fleet.add_target_group("tenants")
+    secret_url = "postgresql://owner:TopSecret9@db.example.com/app"
+    fleet.add_member("tenants", server=server, database=database, variables={"dsn": secret_url})
+    # The server refuses the value and quotes it, and the failing statement holds it.
+    one_step_job(
+        fleet,
+        "leaky",
+        "tenants",
+        "SELECT 1\nGO\nSELECT CAST($(dsn:literal) AS INTEGER) + no_such_column",
+        credential=credential,
+        retry_attempts=0,
+    )
+    execution = await _run(fleet, "leaky")
+    (target,) = _targets(fleet, execution.id).values()
+    assert target.lifecycle == Lifecycle.FAILED
+    attempts = fleet.list_attempts(target.id)
+    said = [target.last_message, *(a.message for a in attempts)]
+    said += [a.error_statement for a in attempts]
+    # Neither as written nor as MySQL's hex literal of it; PostgreSQL quotes it as text.
+    hidden = ("TopSecret9", b"TopSecret9".hex().upper())
+    assert all(h not in (text or "") for text in said for h in hidden), said
+    shown = "owner:***@" if server == PG else b"owner:***@".hex().upper()
+    assert any(shown in (text or "") for text in said), said

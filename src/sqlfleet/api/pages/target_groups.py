@@ -97,8 +97,9 @@ async def add_member(request: Request, name: PathName) -> Response:
         )
     }
     try:
-        # One NAME=VALUE a line, as `--var` takes them; blank lines are left out.
-        lines = raw_field(form, "variables").splitlines()
+        # One NAME=VALUE a line, as `--var` takes them; blank lines are left out. Lines end
+        # at a newline only (a browser sends CRLF): a value may hold any other separator.
+        lines = raw_field(form, "variables").replace("\r\n", "\n").split("\n")
         pairs = parse_assignments([line for line in lines if line.strip()])
         body = MemberCreate.model_validate(
             {**fields, "server": fields["server"] or "", "exclude": checkbox(form, "exclude")}
