@@ -16,7 +16,6 @@ and names in annotations under `TYPE_CHECKING`. `sqlfleet/__init__.py` and
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from typing import Any
 
@@ -24,9 +23,6 @@ import typer
 
 from sqlfleet.cli.app import app
 from sqlfleet.errors import SqlfleetError, StoreError, TargetError
-from sqlfleet.webhooks import mask_webhook_url
-
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -101,15 +97,21 @@ def _not_utf8(args: list[str]) -> str | None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
-            url = _URL.search(shown)
-            if url is not None:
-                # A URL may hold a password or, in its path, a webhook's token.
-                shown = shown[: url.start()] + mask_webhook_url(shown[url.start() :])
-            if len(shown) > 60:
-                shown = shown[:57] + "..."
-            return f"argument {number} ({shown!r}) is not valid UTF-8 text"
+            # Not quoted: a URL with a password, a webhook's token or a secret may be in it,
+            # and bytes that are not text cannot be masked reliably. The option says which.
+            if arg.startswith("-") and "=" in arg:
+                option = arg.split("=", 1)[0]
+            elif number >= 2 and args[number - 2].startswith("-"):
+                option = args[number - 2]
+            else:
+                option = None
+            what = f"the value of {_printable(option)}" if option else "not shown"
+            return f"argument {number} ({what}) is not valid UTF-8 text"
     return None
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run() -> None:
