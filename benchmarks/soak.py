@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import signal
 import socket
 import sqlite3
@@ -36,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fanout  # the machine's description
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLFLEET = ROOT / ".venv" / "bin" / "sqlfleet"
@@ -279,15 +281,12 @@ def _report(
     log: str,
 ) -> str:
     now = dt.datetime.now(dt.UTC)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         f"## Soak of `sqlfleet up`, {now:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Written by `benchmarks/soak.py`. {platform.system()} {platform.release()} · "
-        f"{os.cpu_count()} cores · Python {platform.python_version()} · load {load} at the "
-        f"end · {args.minutes:g} minutes · {args.databases} SQLite databases · 3 jobs every "
-        f"minute · a poll of {len(PAGES)} pages every {args.poll:g} s · SIGTERM exit "
-        f"{exit_code}",
+        f"Written by `benchmarks/soak.py`. {fanout.machine()} at the end · {args.minutes:g} "
+        f"minutes · {args.databases} SQLite databases · 3 jobs every minute · a poll of "
+        f"{len(PAGES)} pages every {args.poll:g} s · SIGTERM exit {exit_code}",
         "",
         "| minutes | RSS MB | fds | threads | job db MB | "
         + " | ".join(f"{p} ms" for p in PAGES)

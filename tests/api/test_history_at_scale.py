@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,21 +150,29 @@ def history(
                     admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _statements_of(fleet: Fleet, client: TestClient, paths: list[str]) -> list[tuple[str, Any]]:
-    """The SELECT statements the app sends to the job database while serving `paths`."""
+@contextmanager
+def _recorded(engine: Engine, kinds: str) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement of `kinds` (`SELECT|UPDATE`, say) sent through `engine` meanwhile."""
     seen: list[tuple[str, Any]] = []
+    wanted = re.compile(rf"\s*({kinds})\b", re.IGNORECASE)
 
     def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if wanted.match(statement):
             seen.append((statement, parameters))
 
-    event.listen(fleet.store.engine, "before_cursor_execute", keep)
+    event.listen(engine, "before_cursor_execute", keep)
     try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+
+
+def _statements_of(fleet: Fleet, client: TestClient, paths: list[str]) -> list[tuple[str, Any]]:
+    """The SELECT statements the app sends to the job database while serving `paths`."""
+    with _recorded(fleet.store.engine, "SELECT") as seen:
         for path in paths:
             response = client.get(path, headers=HTML if "api" not in path else {})
             assert response.status_code == 200, f"{path}: {response.text[:300]}"
-    finally:
-        event.remove(fleet.store.engine, "before_cursor_execute", keep)
     return seen
 
 
@@ -233,18 +242,6 @@ def test_pages_are_answered_from_indexes(
     assert not scans, "\n\n".join(scans)
 
 
-def _recorded(engine: Engine) -> tuple[list[tuple[str, Any]], Any]:
-    """A list that every statement sent through `engine` is added to, and the listener."""
-    seen: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if re.match(r"\s*(SELECT|UPDATE|DELETE)\b", statement, re.IGNORECASE):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    return seen, keep
-
-
 def test_an_idle_agents_polling_is_answered_from_indexes(
     history: tuple[TestClient, Fleet, dict[str, int]],
 ) -> None:
@@ -252,15 +249,12 @@ def test_an_idle_agents_polling_is_answered_from_indexes(
     _, fleet, _ = history
     store, engine = fleet.store, fleet.store.engine
     now = datetime.now(UTC)
-    seen, keep = _recorded(engine)
-    try:
+    with _recorded(engine, "SELECT|UPDATE|DELETE") as seen:
         store.claim_step_start("idle", now=now, lease=timedelta(minutes=1))
-        store.claim_targets("idle", 0 + 10, now=now - timedelta(days=3650), lease=timedelta(1))
+        store.claim_targets("idle", 10, now=now - timedelta(days=3650), lease=timedelta(1))
         store.canceled_running_targets("idle")
         store.extend_leases("idle", until=now + timedelta(minutes=1))
         store.fire_due_schedules(now=now)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
     assert len(seen) >= 5, seen
     scans = _full_scans(engine, seen)
     assert not scans, "\n\n".join(scans)
