@@ -73,6 +73,9 @@ def agents(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
     yield start
     for agent in started:
         agent.stop()
+        # Shown by pytest only when the test failed: what each agent said.
+        print(f"--- agent {agent.name} (exit {agent.process.returncode}) ---")
+        print(agent.output()[-4000:])
 
 
 def _admin(statement: sql.Composable) -> None:
