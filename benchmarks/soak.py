@@ -109,6 +109,12 @@ def main() -> None:
     parser.add_argument("--databases", type=int, default=200)
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between page polls")
+    parser.add_argument(
+        "--history-days",
+        type=float,
+        default=1.0,
+        help="days of the same jobs' executions in the job database before it starts",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args()
 
@@ -121,6 +127,7 @@ def main() -> None:
         (home / "fleet.yaml").write_text(FLEET_YAML.format(fleet=fleet, results=results))
         _sqlfleet(env, "init")
         _sqlfleet(env, "apply", str(home / "fleet.yaml"))
+        seeded = _seed_history(home / "jobs.db", fleet, args.history_days, args.databases)
         port = _free_port()
         started = time.monotonic()
         server = subprocess.Popen(
@@ -135,7 +142,7 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             code = server.wait(timeout=120)
         log = (home / "up.log").read_text()
-        fired = _fired_per_minute(home / "jobs.db")
+        fired = _fired_per_minute(home / "jobs.db", after=seeded)
         report = _report(samples, fired, args, code, log)
     print(report)
     if not args.no_write:
@@ -244,13 +251,89 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def _fired_per_minute(job_db: Path) -> dict[str, Counter[str]]:
-    """Per job, how many scheduled executions were created in each minute."""
+def _seed_history(job_db: Path, fleet: Path, days: float, databases: int) -> int:
+    """`days` of the three jobs' executions, one a minute each, ended as `up` ends them,
+    written by SQL before `up` starts: the history a service that ran that long has, so
+    that every list is full from the first minute. Returns the last seeded execution's id."""
+    minutes = int(days * 24 * 60)
+    if minutes < 1:
+        return 0
+    started = time.monotonic()
+    with sqlite3.connect(job_db) as db:
+        ids = dict(db.execute("SELECT name, id FROM job WHERE name LIKE 'soak-%'").fetchall())
+        steps = {
+            job: db.execute(
+                "SELECT s.step_id, s.step_name, g.name FROM job_step s "
+                "JOIN target_group g ON g.id = s.target_group_id "
+                "WHERE s.job_id = ? AND s.job_version = 1",
+                [ids[job]],
+            ).fetchone()
+            for job in JOBS
+        }
+        numbers = (
+            f"WITH RECURSIVE m(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM m WHERE i < {minutes}),"
+            f" d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < {databases - 1}) "
+        )
+        at = f"datetime('now', '-' || ({minutes} - i + 1) || ' minutes')"
+        for job in JOBS:
+            state = "Failed" if job == "soak-fail" else "Succeeded"
+            message = "no such table: no_such_table" if state == "Failed" else None
+            base = db.execute("SELECT coalesce(max(id), 0) FROM job_execution").fetchone()[0]
+            step_base = db.execute("SELECT coalesce(max(id), 0) FROM step_execution").fetchone()[0]
+            target_base = db.execute(
+                "SELECT coalesce(max(id), 0) FROM target_execution"
+            ).fetchone()[0]
+            step_id, step_name, group = steps[job]
+            db.execute(
+                f"{numbers}INSERT INTO job_execution (id, job_id, job_version, lifecycle, "
+                "trigger, cancel_requested, create_time, start_time, end_time, last_message, "
+                "trial, target_counts) "
+                f"SELECT {base} + i, ?, 1, ?, 'schedule', 0, {at}, {at}, {at}, "
+                f"'1 step(s) ended', 0, ? FROM m",
+                [ids[job], state, f'{{"{state}": {databases}}}'],
+            )
+            db.execute(
+                f"{numbers}INSERT INTO step_execution (id, job_execution_id, step_id, step_name, "
+                "target_group_name, lifecycle, create_time, start_time, end_time, last_message) "
+                f"SELECT {step_base} + i, {base} + i, ?, ?, ?, ?, {at}, {at}, {at}, ? FROM m",
+                [step_id, step_name, group, state, f"{databases} {state}"],
+            )
+            db.execute(
+                f"{numbers}INSERT INTO target_execution (id, job_execution_id, "
+                "step_execution_id, job_id, step_id, target_type, target_server_name, "
+                "target_database_name, lifecycle, create_time, start_time, end_time, "
+                "current_attempts, last_message, updated_at) "
+                f"SELECT {target_base} + (i - 1) * {databases} + k + 1, {base} + i, "
+                f"{step_base} + i, ?, ?, 'database', ?, printf('tenant_%04d.db', k), ?, "
+                f"{at}, {at}, {at}, 1, ?, {at} FROM m, d",
+                [ids[job], step_id, f"sqlite:///{fleet}", state, message],
+            )
+            db.execute(
+                "INSERT INTO attempt (target_execution_id, attempt_number, agent_name, "
+                "start_time, end_time, lifecycle, message) "
+                "SELECT id, 1, 'soak', start_time, end_time, lifecycle, last_message "
+                "FROM target_execution WHERE id > ?",
+                [target_base],
+            )
+        last: int = db.execute("SELECT max(id) FROM job_execution").fetchone()[0]
+        db.execute("ANALYZE")
+    print(
+        f"seeded {minutes * len(JOBS):,} executions, {minutes * len(JOBS) * databases:,} "
+        f"target executions in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+    return last
+
+
+def _fired_per_minute(job_db: Path, *, after: int) -> dict[str, Counter[str]]:
+    """Per job, how many scheduled executions were created in each minute (after the
+    seeded history)."""
     fired: dict[str, Counter[str]] = {job: Counter() for job in JOBS}
     with sqlite3.connect(job_db) as db:
         rows = db.execute(
             "SELECT j.name, strftime('%Y-%m-%d %H:%M', e.create_time) FROM job_execution e "
-            "JOIN job j ON j.id = e.job_id"
+            "JOIN job j ON j.id = e.job_id WHERE e.id > ?",
+            [after],
         ).fetchall()
     for job, minute in rows:
         fired[job][minute] += 1
@@ -286,7 +369,8 @@ def _report(
         "",
         f"Written by `benchmarks/soak.py`. {fanout.machine()} at the end · {args.minutes:g} "
         f"minutes · {args.databases} SQLite databases · 3 jobs every minute · a poll of "
-        f"{len(PAGES)} pages every {args.poll:g} s · SIGTERM exit {exit_code}",
+        f"{len(PAGES)} pages every {args.poll:g} s · {args.history_days:g} day(s) of history "
+        f"before it started · SIGTERM exit {exit_code}",
         "",
         "| minutes | RSS MB | fds | threads | job db MB | "
         + " | ".join(f"{p} ms" for p in PAGES)

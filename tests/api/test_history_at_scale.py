@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from sqlfleet.api import AgentLauncher, create_app
 from sqlfleet.fleet import Fleet
@@ -27,6 +26,7 @@ from sqlfleet.secrets import KEY_ENV, Secret
 from tests.api.conftest import PG
 from tests.api.test_security import HTML
 from tests.conftest import pg_admin
+from tests.statements import recorded
 
 EXECUTIONS = 20_000
 TARGETS_EACH = 50  # 20,000 executions of 50 targets: a million target executions
@@ -101,6 +101,19 @@ def _fill(fleet: Fleet) -> None:
             f"'database', '{PG}', 'tenant_' || mod(i, {TARGETS_EACH}), {state}, {at}, {at}, "
             f"{at}, 1, {at} FROM {numbers}"
         )
+        # Ended with all their targets: each keeps its counts, as the agent that ended it
+        # stored them.
+        as_object = (
+            "json_group_object(lifecycle, n)"
+            if engine.dialect.name == "sqlite"
+            else "json_object_agg(lifecycle, n)::text"
+        )
+        conn.exec_driver_sql(
+            f"UPDATE job_execution SET target_counts = (SELECT {as_object} FROM "
+            "(SELECT lifecycle, count(*) AS n FROM target_execution "
+            "WHERE job_execution_id = job_execution.id GROUP BY lifecycle) AS states) "
+            f"WHERE id > {base}"
+        )
         if engine.dialect.name == "postgresql":
             for table in ("job_execution", "step_execution", "target_execution"):
                 conn.exec_driver_sql(
@@ -150,26 +163,9 @@ def history(
                     admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@contextmanager
-def _recorded(engine: Engine, kinds: str) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement of `kinds` (`SELECT|UPDATE`, say) sent through `engine` meanwhile."""
-    seen: list[tuple[str, Any]] = []
-    wanted = re.compile(rf"\s*({kinds})\b", re.IGNORECASE)
-
-    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if wanted.match(statement):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-
-
 def _statements_of(fleet: Fleet, client: TestClient, paths: list[str]) -> list[tuple[str, Any]]:
     """The SELECT statements the app sends to the job database while serving `paths`."""
-    with _recorded(fleet.store.engine, "SELECT") as seen:
+    with recorded(fleet.store.engine, "SELECT") as seen:
         for path in paths:
             response = client.get(path, headers=HTML if "api" not in path else {})
             assert response.status_code == 200, f"{path}: {response.text[:300]}"
@@ -249,7 +245,7 @@ def test_an_idle_agents_polling_is_answered_from_indexes(
     _, fleet, _ = history
     store, engine = fleet.store, fleet.store.engine
     now = datetime.now(UTC)
-    with _recorded(engine, "SELECT|UPDATE|DELETE") as seen:
+    with recorded(engine, "SELECT|UPDATE|DELETE") as seen:
         store.claim_step_start("idle", now=now, lease=timedelta(minutes=1))
         store.claim_targets("idle", 10, now=now - timedelta(days=3650), lease=timedelta(1))
         store.canceled_running_targets("idle")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import PG, Api, pattern_group
+from tests.api.conftest import PG, Api, one_step_job, pattern_group
 from tests.api.test_security import HTML, csrf_of
 from tests.polling import wait_for
 
@@ -227,3 +227,31 @@ def test_errors_are_pages_for_browsers(sqlite_api: Api, path: str, status: int) 
     assert page.headers["content-type"].startswith("text/html")
     assert 'id="error-message"' in page.text
     assert sqlite_api.client.get(path).json()["error"]["type"]  # scripts get JSON
+
+
+def test_the_executions_list_pages_back_through_history(queue_api: Api) -> None:
+    api = queue_api
+    pattern_group(api, "g", ["tenant_a"])
+    one_step_job(api, "paged", "g", "SELECT 1")
+    one_step_job(api, "other", "g", "SELECT 1")
+    made = [api.fleet.create_execution("paged").id for _ in range(120)]
+    api.fleet.create_execution("other")
+
+    def shown(query: str) -> list[int]:
+        page = api.client.get(f"/executions{query}", headers=HTML)
+        assert page.status_code == 200, page.text
+        return [int(n) for n in re.findall(r'href="/executions/(\d+)"', page.text)]
+
+    newest_first = made[::-1]
+    first = api.client.get("/executions?job=paged", headers=HTML).text
+    assert shown("?job=paged") == newest_first[:50]
+    assert 'href="/executions?job=paged&amp;page=2"' in first and "page-newer" not in first
+    assert shown("?job=paged&page=2") == newest_first[50:100]
+    last = api.client.get("/executions?job=paged&page=3", headers=HTML).text
+    assert shown("?job=paged&page=3") == newest_first[100:]
+    assert "page-older" not in last and 'href="/executions?job=paged&amp;page=2"' in last
+    assert shown("?job=paged&page=9") == []
+    assert len(shown("")) == 50  # every job: the other job's execution first
+    for bad in ("0", "-1", "x", "99999999999"):
+        answer = api.client.get(f"/executions?page={bad}", headers=HTML)
+        assert answer.status_code == 422, bad

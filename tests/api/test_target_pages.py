@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
@@ -23,6 +23,7 @@ from sqlfleet.store import tables as t
 from tests.api.conftest import PG, Api
 from tests.api.test_security import HTML
 from tests.cli_runner import Cli
+from tests.statements import recorded
 
 TARGETS = 10_000
 # The budget is 300 ms of server time; the best of a few tries is taken, as this machine is
@@ -179,15 +180,8 @@ def test_bad_paging_values_are_one_line_errors(big: tuple[Api, int]) -> None:
 @pytest.fixture
 def statements(api: Api) -> Iterator[list[tuple[str, Any]]]:
     """Every statement the app sends to the job database while the test runs."""
-    seen: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    engine = api.fleet.store.engine
-    event.listen(engine, "before_cursor_execute", keep)
-    yield seen
-    event.remove(engine, "before_cursor_execute", keep)
+    with recorded(api.fleet.store.engine) as seen:
+        yield seen
 
 
 def test_target_lists_and_counts_use_an_index(

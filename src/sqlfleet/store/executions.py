@@ -7,6 +7,7 @@ Claiming targets and recording their outcomes is in `claims`; reading history in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -380,6 +381,12 @@ class ExecutionStore(DefinitionStore):
             if finished:
                 ended.add(step_execution_id)
                 self._finish_job_after_step(conn, step_execution_id, now)
+            else:
+                # Ended before its last target did (canceled while it ran): now it has all.
+                job_execution_id = conn.execute(
+                    select(se.c.job_execution_id).where(se.c.id == step_execution_id)
+                ).scalar_one()
+                self._settle_counts(conn, job_execution_id)
         return ended
 
     def _finish_job_after_step(
@@ -452,9 +459,31 @@ class ExecutionStore(DefinitionStore):
         ).rowcount
         if not moved:
             return set()
+        self._settle_counts(conn, job_execution_id)
         # In the transaction that ended it: told once, whoever ended it, crash or not.
         enqueue(conn, job_execution_id, EXECUTION_ENDED, state=state, now=now)
         return {job_execution_id}
+
+    def _settle_counts(self, conn: Connection, job_execution_id: int) -> None:
+        """Store an ended execution's target counts once none of its targets is live: from
+        then on they never change, and lists read them instead of counting its targets."""
+        je, te = t.job_execution, t.target_execution
+        states = conn.execute(
+            select(te.c.lifecycle, func.count())
+            .where(te.c.job_execution_id == job_execution_id)
+            .group_by(te.c.lifecycle)
+        ).all()
+        if any(state not in TERMINAL_NAMES for state, _ in states):
+            return
+        conn.execute(
+            update(je)
+            .where(
+                je.c.id == job_execution_id,
+                je.c.lifecycle.in_(TERMINAL_NAMES),
+                je.c.target_counts.is_(None),
+            )
+            .values(target_counts=json.dumps(dict(states), sort_keys=True))
+        )
 
     # -- canceling -------------------------------------------------------------------------------
 

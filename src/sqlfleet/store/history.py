@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -77,8 +79,22 @@ class HistoryStore(RerunStore):
             query = query.offset(offset)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            counts = self._counts(conn, t.target_execution.c.job_execution_id, [r.id for r in rows])
-        return [_from_row(JobExecution, r, target_counts=counts.get(r.id, {})) for r in rows]
+            # Counted only where they may still change: an ended execution stored its own.
+            counts = self._counts(
+                conn,
+                t.target_execution.c.job_execution_id,
+                [r.id for r in rows if r.target_counts is None],
+            )
+        return [
+            _from_row(
+                JobExecution,
+                r,
+                target_counts=counts.get(r.id, {})
+                if r.target_counts is None
+                else json.loads(r.target_counts),
+            )
+            for r in rows
+        ]
 
     def _counts(self, conn: Connection, key: Any, ids: list[int]) -> dict[int, dict[str, int]]:
         if not ids:
@@ -264,7 +280,12 @@ M = TypeVar("M")
 
 def _from_row(model: type[M], row: Any, **values: Any) -> M:
     """A model from a row whose columns carry the model's field names."""
-    fields = [f.name for f in dataclasses.fields(model) if f.name not in values]  # type: ignore[arg-type]
-    data = {name: getattr(row, name) for name in fields}
+    names = _field_names(model)  # type: ignore[arg-type]
+    data = {name: getattr(row, name) for name in names if name not in values}
     data["lifecycle"] = Lifecycle(data["lifecycle"])
     return model(**data, **values)
+
+
+@functools.cache
+def _field_names(model: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(model))

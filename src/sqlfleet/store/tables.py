@@ -239,6 +239,9 @@ job_execution = Table(
     # A re-run: the execution whose targets in `rerun_states` (comma-separated) it runs again.
     Column("rerun_of", Integer),
     Column("rerun_states", String(128)),
+    # Once it ended and none of its targets is live: its target counts per state (JSON),
+    # which then never change; NULL while they may.
+    Column("target_counts", Text),
     UniqueConstraint("job_id", "scheduled_time"),
     Index(None, "lifecycle"),
     Index(None, "create_time"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import select
 
 from sqlfleet.errors import InvalidValue
 from sqlfleet.fleet import Fleet
@@ -13,6 +16,9 @@ from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Target
 from sqlfleet.secrets import Secret
 from sqlfleet.store import ClaimedTarget, JobStore, Outcome
+from sqlfleet.store import tables as t
+from sqlfleet.store.database import _alembic_config
+from tests.statements import recorded
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -119,6 +125,60 @@ def test_cancel_ends_what_has_not_started(store: JobStore) -> None:
         store.cancel_execution(execution_id, now=T0)
 
 
+def _stored_counts(store: JobStore, execution_id: int) -> Any:
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            select(t.job_execution.c.target_counts).where(t.job_execution.c.id == execution_id)
+        ).scalar_one()
+    return None if stored is None else json.loads(stored)
+
+
+def _counted_targets(store: JobStore, execution_id: int) -> tuple[dict[str, int], bool]:
+    """The execution's counts as listed, and whether listing it read its targets."""
+    with recorded(store.engine, "SELECT") as seen:
+        [execution] = store.list_executions(ids=[execution_id])
+    return execution.target_counts, any("target_execution" in sql for sql, _ in seen)
+
+
+def test_an_ended_execution_keeps_its_counts_and_lists_count_nothing(store: JobStore) -> None:
+    execution_id = _start_first_step(store, targets=3)
+    claimed = store.claim_targets("a", 10, now=T0, lease=LEASE)
+    assert _stored_counts(store, execution_id) is None
+    assert _counted_targets(store, execution_id) == ({"InProgress": 3}, True)
+    store.record_outcomes(
+        "a",
+        [
+            _outcome(c, Lifecycle.FAILED if i == 0 else Lifecycle.SUCCEEDED, T0)
+            for i, c in enumerate(claimed)
+        ],
+        now=T0,
+    )
+    assert store.get_execution(execution_id).lifecycle is Lifecycle.FAILED
+    assert _stored_counts(store, execution_id) == {"Failed": 1, "Succeeded": 2}
+    assert _counted_targets(store, execution_id) == ({"Failed": 1, "Succeeded": 2}, False)
+
+
+def test_a_canceled_execution_keeps_its_counts_once_its_last_target_ended(
+    store: JobStore,
+) -> None:
+    execution_id = _start_first_step(store, targets=3)
+    [running] = store.claim_targets("a", 1, now=T0, lease=LEASE)
+    store.cancel_execution(execution_id, now=T0)
+    # Ended, but a target still runs: its counts may change, so they are counted.
+    assert _stored_counts(store, execution_id) is None
+    assert _counted_targets(store, execution_id) == ({"Canceled": 2, "InProgress": 1}, True)
+    store.record_outcomes("a", [_outcome(running, Lifecycle.CANCELED, T0)], now=T0)
+    assert _stored_counts(store, execution_id) == {"Canceled": 3}
+    assert _counted_targets(store, execution_id) == ({"Canceled": 3}, False)
+
+
+def test_an_execution_ended_with_no_target_keeps_empty_counts(store: JobStore) -> None:
+    execution_id = store.create_execution("j", trigger="test", now=T0)
+    store.cancel_execution(execution_id, now=T0)
+    assert _stored_counts(store, execution_id) == {}
+    assert _counted_targets(store, execution_id) == ({}, False)
+
+
 def test_purge_keeps_recent_and_active_history(store: JobStore) -> None:
     old = _start_first_step(store, targets=1)
     store.cancel_execution(old, now=T0)
@@ -145,3 +205,27 @@ def test_max_parallelism_caps_claims_per_server(store: JobStore, fleet: Fleet) -
         1 if first[0].target.server_url == SERVER else 0
     )
     assert store.get_execution(execution_id).target_counts["Created"] >= 2
+
+
+def test_executions_ended_before_the_upgrade_get_their_counts(store: JobStore) -> None:
+    ended = _start_first_step(store, targets=3)
+    claimed = store.claim_targets("a", 3, now=T0, lease=LEASE)
+    outcomes = [Lifecycle.FAILED, Lifecycle.SUCCEEDED, Lifecycle.SUCCEEDED]
+    store.record_outcomes(
+        "a", [_outcome(c, state, T0) for c, state in zip(claimed, outcomes, strict=True)], now=T0
+    )
+    canceled = _start_first_step(store, targets=2)
+    store.claim_targets("a", 1, now=T0, lease=LEASE)
+    store.cancel_execution(canceled, now=T0)
+    live = _start_first_step(store, targets=2)
+    empty = store.create_execution("j", trigger="test", now=T0)
+    store.cancel_execution(empty, now=T0)
+    # The job database as revision 0009 left it, then upgraded.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE job_execution DROP COLUMN target_counts")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0009'")
+        command.upgrade(_alembic_config(conn), "head")
+    assert _stored_counts(store, ended) == {"Failed": 1, "Succeeded": 2}
+    assert _stored_counts(store, canceled) is None  # a target still runs
+    assert _stored_counts(store, live) is None
+    assert _stored_counts(store, empty) == {}

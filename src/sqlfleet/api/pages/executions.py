@@ -26,6 +26,8 @@ router = APIRouter(dependencies=[Depends(require_login)], include_in_schema=Fals
 
 # One page shows this many targets; the pager, the filters and the REST API reach the rest.
 PAGE_SIZE = 100
+# The executions list shows this many, newest first; older ones are a page further.
+EXECUTIONS_PAGE_SIZE = 50
 
 Sort = Annotated[TargetSort, Query()]
 Search = Annotated[str, Query(max_length=limits.MAX_NAME)]
@@ -56,28 +58,47 @@ class TargetView:
         return urlencode({k: v for k, v in params.items() if v})
 
 
+def _executions_query(filters: dict[str, str], page: int) -> str:
+    """The query string of the executions list with these filters, at this page."""
+    params = {**filters, "page": "" if page == 1 else str(page)}
+    return urlencode({k: v for k, v in params.items() if v})
+
+
 @router.get("/executions")
 async def executions_page(
     request: Request,
     active: Annotated[bool, Query()] = False,
     job: Annotated[str, Query(max_length=limits.MAX_NAME)] = "",
     state: Annotated[Lifecycle | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=limits.INT32_MAX // EXECUTIONS_PAGE_SIZE)] = 1,
 ) -> Response:
-    """The latest executions of every job, or of one job, or in one state."""
+    """The latest executions of every job, or of one job, or in one state; older ones by page."""
     fleet = fleet_of(request)
+    # One more than a page tells whether there is an older page, without counting history.
     executions = await call(
         fleet.list_executions,
-        count=200,
+        count=EXECUTIONS_PAGE_SIZE + 1,
+        offset=(page - 1) * EXECUTIONS_PAGE_SIZE,
         active=active,
         job=job or None,
         lifecycle=state.value if state else None,
     )
     jobs = await call(fleet.list_jobs)
+    filters = {
+        "active": "true" if active else "",
+        "job": job,
+        "state": state.value if state else "",
+    }
     return render(
         request,
         "executions.html",
         nav="executions",
-        executions=executions,
+        executions=executions[:EXECUTIONS_PAGE_SIZE],
+        page=page,
+        newer=_executions_query(filters, page - 1) if page > 1 else None,
+        older=_executions_query(filters, page + 1)
+        if len(executions) > EXECUTIONS_PAGE_SIZE
+        else None,
         active=active,
         jobs=[j.name for j in jobs],
         only_job=job,
