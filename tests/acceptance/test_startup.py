@@ -85,3 +85,4 @@ def test_run_imports_no_web_framework(tmp_path: Path) -> None:
     assert "sqlalchemy" in names  # the check can fail: `run` does open the job database
     assert not names & set(WEB), f"sqlfleet run imported {sorted(names & set(WEB))}"
     assert "psycopg" not in names, "a SQLite job database needs no psycopg"
+    assert "httpx" not in names, "a job without webhooks sends no notification"

@@ -490,7 +490,8 @@ class Dispatcher:
             self.wake()  # outcomes are written in batches: do not wait for one to claim more
         self._pending.append(outcome)
         self._outcomes_ready.set()
-        if len(self._pending) >= self.settings.concurrency:
+        if len(self._pending) >= self.settings.concurrency or not self._inflight:
+            # Full, or the last one running: no outcome is coming to join the batch.
             self._batch_full.set()
         loaded = self._plans.get((claimed.job_id, claimed.job_version, claimed.step_id))
         if loaded is None or loaded.step.settings.has_rollout:

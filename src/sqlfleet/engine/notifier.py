@@ -17,10 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.errors import JobDatabaseUnavailable, SqlfleetError, StoreError
@@ -40,6 +38,9 @@ from sqlfleet.webhooks import (
     mask_webhook_url,
     sign,
 )
+
+if TYPE_CHECKING:
+    import httpx  # imported when a notification is sent: most runs send none
 
 log = logging.getLogger("sqlfleet.notify")
 # httpx logs each request's full URL at INFO, and a webhook's URL holds its token: only its
@@ -292,6 +293,8 @@ class Notifier:
     async def _post(
         self, url: str, secret: Secret | None, claim: DeliveryClaim, notification: Notification
     ) -> Answer:
+        import httpx
+
         now = self.clock()
         body = json.dumps(notification.body(now), separators=(",", ":")).encode()
         headers = {
