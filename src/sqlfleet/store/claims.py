@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, case, func, insert, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import KeptResult, Target
 from sqlfleet.statements import Location
 from sqlfleet.store import tables as t
 from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
+from sqlfleet.store.prepared import RowsStatement
 from sqlfleet.store.results import keep_results
 from sqlfleet.variables import from_json
 
@@ -92,6 +93,168 @@ class Outcome:
     result: KeptResult | None = None
 
 
+# -- the statements of every claim and batch of outcomes, built once (see `prepared`) -------
+ATTEMPT_COLUMNS = (
+    "target_execution_id",
+    "attempt_number",
+    "agent_name",
+    "start_time",
+    "end_time",
+    "lifecycle",
+    "message",
+    "row_count",
+    "error_batch",
+    "error_line",
+    "error_column",
+    "error_statement",
+    "server_messages",
+)
+
+
+def _attempt_row(agent: str, o: Outcome) -> tuple[Any, ...]:
+    """An attempt's row, its values in ATTEMPT_COLUMNS order."""
+    where = o.location
+    return (
+        o.target_execution_id,
+        o.attempt_number,
+        agent,
+        o.attempt_start_time,
+        o.end_time,
+        (Lifecycle.FAILED if o.lifecycle is Lifecycle.WAITING_FOR_RETRY else o.lifecycle).value,
+        o.message,
+        o.row_count,
+        None if where is None else where.batch,
+        None if where is None else where.line,
+        None if where is None else where.column,
+        None if where is None else where.statement,
+        o.server_messages,
+    )
+
+
+_te, _je, _se, _s = t.target_execution, t.job_execution, t.step_execution, t.job_step
+_NOW = bindparam("now", type_=t.UtcDateTime)
+
+
+def _due(*, one_execution: bool) -> Select[Any]:
+    """Due targets: Created, or WaitingForRetry past their next attempt time."""
+    query = (
+        # Only what a claim needs: each column read is converted per row.
+        select(
+            _te.c.id,
+            _te.c.job_execution_id,
+            _te.c.step_execution_id,
+            _te.c.job_id,
+            _te.c.step_id,
+            _te.c.target_server_name,
+            _te.c.target_database_name,
+            _te.c.target_schema_name,
+            _te.c.target_variables,
+            _te.c.current_attempts,
+            _te.c.start_time,
+            _je.c.job_version,
+            _je.c.trial,
+        )
+        .join(_je, _je.c.id == _te.c.job_execution_id)
+        .join(_se, _se.c.id == _te.c.step_execution_id)
+        .where(
+            _te.c.lifecycle.in_(CLAIMABLE),
+            or_(_te.c.next_attempt_start_time.is_(None), _te.c.next_attempt_start_time <= _NOW),
+            _je.c.cancel_requested.is_(False),
+            # A target of a staged rollout waits until its step opens its wave.
+            or_(_te.c.wave.is_(None), _te.c.wave <= _se.c.open_wave),
+        )
+        .order_by(_te.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=_te)
+    )
+    if one_execution:
+        query = query.where(_te.c.job_execution_id == bindparam("job_execution_id"))
+    return query
+
+
+def _limited(*, one_execution: bool) -> Select[Any]:
+    """max_parallelism of each active step execution that has one."""
+    query = (
+        select(_se.c.id, _s.c.max_parallelism)
+        .join(_je, _je.c.id == _se.c.job_execution_id)
+        .join(
+            _s,
+            and_(
+                _s.c.job_id == _je.c.job_id,
+                _s.c.job_version == _je.c.job_version,
+                _s.c.step_id == _se.c.step_id,
+            ),
+        )
+        .where(
+            _se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
+            _s.c.max_parallelism.is_not(None),
+        )
+    )
+    if one_execution:
+        query = query.where(_se.c.job_execution_id == bindparam("job_execution_id"))
+    return query
+
+
+_DUE, _DUE_IN_EXECUTION = _due(one_execution=False), _due(one_execution=True)
+_LIMITED, _LIMITED_IN_EXECUTION = _limited(one_execution=False), _limited(one_execution=True)
+_CLAIM = (
+    update(_te)
+    .where(_te.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        lifecycle=Lifecycle.IN_PROGRESS.value,
+        agent_name=bindparam("agent"),
+        lease_expires_at=bindparam("lease_expires_at", type_=t.UtcDateTime),
+        current_attempts=_te.c.current_attempts + 1,
+        current_attempt_start_time=_NOW,
+        next_attempt_start_time=None,
+        start_time=func.coalesce(_te.c.start_time, _NOW),
+    )
+)
+# The targets of a batch of outcomes that this agent still holds, locked until it is written.
+_HELD = (
+    select(_te.c.id, _te.c.step_execution_id, _te.c.job_execution_id, _te.c.step_id)
+    .where(
+        _te.c.id.in_(bindparam("ids", expanding=True)),
+        _te.c.agent_name == bindparam("agent"),
+        _te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+    )
+    .with_for_update()
+)
+_RECORD_ATTEMPT = RowsStatement(
+    insert(t.attempt).values({name: bindparam(name) for name in ATTEMPT_COLUMNS}).inline(),
+    ATTEMPT_COLUMNS,
+)
+_END_ATTEMPT = RowsStatement(
+    update(_te)
+    .where(_te.c.id == bindparam("id"))
+    .values(
+        lifecycle=bindparam("lifecycle"),
+        end_time=bindparam("end_time"),
+        last_message=bindparam("last_message"),
+        next_attempt_start_time=bindparam("next_attempt_start_time"),
+        agent_name=bindparam("agent_name"),
+        lease_expires_at=bindparam("lease_expires_at"),
+        # The claim counted an attempt; one that never started takes it back.
+        current_attempts=_te.c.current_attempts - bindparam("unstarted"),
+        start_time=case(
+            (_te.c.current_attempts == bindparam("unstarted"), None), else_=_te.c.start_time
+        ),
+        updated_at=bindparam("updated_at"),
+    ),
+    (
+        "id",
+        "lifecycle",
+        "end_time",
+        "last_message",
+        "next_attempt_start_time",
+        "agent_name",
+        "lease_expires_at",
+        "unstarted",
+        "updated_at",
+    ),
+)
+
+
 class ClaimStore(ExecutionStore):
     """Claiming attempts and recording how they ended."""
 
@@ -116,111 +279,74 @@ class ClaimStore(ExecutionStore):
         """
         if limit <= 0:
             return []
-        te, je = t.target_execution, t.job_execution
-        due = and_(
-            te.c.lifecycle.in_(CLAIMABLE),
-            or_(te.c.next_attempt_start_time.is_(None), te.c.next_attempt_start_time <= now),
-        )
         with self.engine.begin() as conn:
             # Whoever looks for work first takes back what dead agents held, in any execution:
             # nothing stays InProgress past its lease.
-            self._take_back(conn, te.c.lease_expires_at < now, now)
+            self._take_back(conn, None, now)
             limits = self._parallelism_limits(conn, job_execution_id)
-            se = t.step_execution
-            # A target of a staged rollout waits until its step opens its wave.
-            wave_open = or_(te.c.wave.is_(None), te.c.wave <= se.c.open_wave)
-            # Only what a claim needs: each column read is converted per row.
-            query = (
-                select(
-                    te.c.id,
-                    te.c.job_execution_id,
-                    te.c.step_execution_id,
-                    te.c.job_id,
-                    te.c.step_id,
-                    te.c.target_server_name,
-                    te.c.target_database_name,
-                    te.c.target_schema_name,
-                    te.c.target_variables,
-                    te.c.current_attempts,
-                    te.c.start_time,
-                    je.c.job_version,
-                    je.c.trial,
-                )
-                .join(je, je.c.id == te.c.job_execution_id)
-                .join(se, se.c.id == te.c.step_execution_id)
-                .where(due, je.c.cancel_requested.is_(False), wave_open)
-                .order_by(te.c.id)
-                .with_for_update(skip_locked=True, of=te)
-            )
-            if job_execution_id is not None:
-                query = query.where(te.c.job_execution_id == job_execution_id)
+            query = _DUE if job_execution_id is None else _DUE_IN_EXECUTION
+            params = {"now": now, "job_execution_id": job_execution_id}
             if not limits:
-                candidates = conn.execute(query.limit(limit)).all()
+                candidates = conn.execute(query, {**params, "limit": limit}).all()
             else:
-                candidates = self._within_limits(conn, query, limits, limit)
+                candidates = self._within_limits(conn, query, params, limits, limit)
             if not candidates:
                 return []
-            ids = [c.id for c in candidates]
             conn.execute(
-                update(te)
-                .where(te.c.id.in_(ids))
-                .values(
-                    lifecycle=Lifecycle.IN_PROGRESS.value,
-                    agent_name=agent,
-                    lease_expires_at=now + lease,
-                    current_attempts=te.c.current_attempts + 1,
-                    current_attempt_start_time=now,
-                    next_attempt_start_time=None,
-                    start_time=func.coalesce(te.c.start_time, now),
-                )
+                _CLAIM,
+                {
+                    "ids": [c.id for c in candidates],
+                    "agent": agent,
+                    "now": now,
+                    "lease_expires_at": now + lease,
+                },
             )
             return [
                 ClaimedTarget(
-                    id=c.id,
-                    job_execution_id=c.job_execution_id,
-                    step_execution_id=c.step_execution_id,
-                    job_id=c.job_id,
-                    job_version=c.job_version,
-                    step_id=c.step_id,
-                    target=Target(
-                        c.target_server_name,
-                        c.target_database_name,
-                        c.target_schema_name,
-                        from_json(c.target_variables),
-                    ),
-                    attempt_number=c.current_attempts + 1,
-                    first_start_time=c.start_time or now,
+                    id=id_,
+                    job_execution_id=job_execution_id_,
+                    step_execution_id=step_execution_id,
+                    job_id=job_id,
+                    job_version=job_version,
+                    step_id=step_id,
+                    target=Target(server, database, schema, from_json(variables)),
+                    attempt_number=attempts + 1,
+                    first_start_time=start_time or now,
                     attempt_start_time=now,
-                    trial=c.trial,
+                    trial=trial,
                 )
-                for c in candidates
+                for (
+                    id_,
+                    job_execution_id_,
+                    step_execution_id,
+                    job_id,
+                    step_id,
+                    server,
+                    database,
+                    schema,
+                    variables,
+                    attempts,
+                    start_time,
+                    job_version,
+                    trial,
+                ) in candidates
             ]
 
     def _parallelism_limits(self, conn: Connection, job_execution_id: int | None) -> dict[int, int]:
         """max_parallelism of each active step execution that has one."""
-        se, je, s = t.step_execution, t.job_execution, t.job_step
-        query = (
-            select(se.c.id, s.c.max_parallelism)
-            .join(je, je.c.id == se.c.job_execution_id)
-            .join(
-                s,
-                and_(
-                    s.c.job_id == je.c.job_id,
-                    s.c.job_version == je.c.job_version,
-                    s.c.step_id == se.c.step_id,
-                ),
-            )
-            .where(
-                se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
-                s.c.max_parallelism.is_not(None),
-            )
-        )
-        if job_execution_id is not None:
-            query = query.where(se.c.job_execution_id == job_execution_id)
-        return {r.id: r.max_parallelism for r in conn.execute(query)}
+        if job_execution_id is None:
+            rows = conn.execute(_LIMITED)
+        else:
+            rows = conn.execute(_LIMITED_IN_EXECUTION, {"job_execution_id": job_execution_id})
+        return {r.id: r.max_parallelism for r in rows}
 
     def _within_limits(
-        self, conn: Connection, query: Any, limits: dict[int, int], limit: int
+        self,
+        conn: Connection,
+        query: Any,
+        params: dict[str, Any],
+        limits: dict[int, int],
+        limit: int,
     ) -> list[Any]:
         te, se = t.target_execution, t.step_execution
         # Serialize claims on the limited steps so two agents cannot both fill the last slot.
@@ -236,7 +362,8 @@ class ClaimStore(ExecutionStore):
         ):
             running[(row[0], row[1])] = row[2]
         chosen = []
-        for row in conn.execute(query.limit(limit + 10 * sum(limits.values()) + 1000)):
+        wider = limit + 10 * sum(limits.values()) + 1000
+        for row in conn.execute(query, {**params, "limit": wider}):
             key = (row.step_execution_id, row.target_server_name)
             cap = limits.get(row.step_execution_id)
             if cap is not None:
@@ -273,84 +400,51 @@ class ClaimStore(ExecutionStore):
         """
         if not outcomes:
             return set()
-        te = t.target_execution
         with self.engine.begin() as conn:
-            held = conn.execute(
-                select(te.c.id, te.c.step_execution_id)
-                .where(
-                    te.c.id.in_([o.target_execution_id for o in outcomes]),
-                    te.c.agent_name == agent,
-                    te.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+            held = {
+                row.id: row
+                for row in conn.execute(
+                    _HELD, {"ids": [o.target_execution_id for o in outcomes], "agent": agent}
                 )
-                .with_for_update()
-            ).all()
-            step_of = {row.id: row.step_execution_id for row in held}
-            outcomes = [o for o in outcomes if o.target_execution_id in step_of]
+            }
+            outcomes = [o for o in outcomes if o.target_execution_id in held]
             if not outcomes:
                 return set()
             attempted = [o for o in outcomes if o.started]
-            if attempted:
-                self._insert_attempts(conn, agent, attempted)
-                keep_results(conn, attempted)
-            conn.execute(
-                update(te)
-                .where(te.c.id == bindparam("b_id"))
-                .values(
-                    lifecycle=bindparam("b_state"),
-                    end_time=bindparam("b_end"),
-                    last_message=bindparam("b_message"),
-                    next_attempt_start_time=bindparam("b_next"),
-                    agent_name=None,
-                    lease_expires_at=None,
-                    # The claim counted an attempt; one that never started takes it back.
-                    current_attempts=te.c.current_attempts - bindparam("b_unstarted"),
-                    start_time=case(
-                        (te.c.current_attempts == bindparam("b_unstarted"), None),
-                        else_=te.c.start_time,
-                    ),
-                ),
+            _RECORD_ATTEMPT.execute(conn, [_attempt_row(agent, o) for o in attempted])
+            keep_results(
+                conn,
                 [
-                    {
-                        "b_id": o.target_execution_id,
-                        "b_state": o.lifecycle.value,
-                        "b_end": None if o.lifecycle is Lifecycle.WAITING_FOR_RETRY else o.end_time,
-                        "b_message": o.message,
-                        "b_next": o.next_attempt_start_time,
-                        "b_unstarted": 0 if o.started else 1,
-                    }
+                    (
+                        held[o.target_execution_id].job_execution_id,
+                        held[o.target_execution_id].step_id,
+                        o,
+                    )
+                    for o in attempted
+                    if o.result is not None
+                ],
+            )
+            updated_at = datetime.now(UTC)  # as SQLAlchemy's `onupdate` would set it
+            _END_ATTEMPT.execute(
+                conn,
+                [
+                    (
+                        o.target_execution_id,
+                        o.lifecycle.value,
+                        None if o.lifecycle is Lifecycle.WAITING_FOR_RETRY else o.end_time,
+                        o.message,
+                        o.next_attempt_start_time,
+                        None,  # agent_name: the target is this agent's no longer
+                        None,  # lease_expires_at
+                        0 if o.started else 1,
+                        updated_at,
+                    )
                     for o in outcomes
                 ],
             )
             ended = {
-                step_of[o.target_execution_id]
+                held[o.target_execution_id].step_execution_id
                 for o in outcomes
                 if o.lifecycle is not Lifecycle.WAITING_FOR_RETRY
             }
             return self._finish_steps(conn, sorted(ended), now) if ended else set()
-
-    def _insert_attempts(self, conn: Connection, agent: str, outcomes: Sequence[Outcome]) -> None:
-        conn.execute(
-            insert(t.attempt),
-            [
-                {
-                    "target_execution_id": o.target_execution_id,
-                    "attempt_number": o.attempt_number,
-                    "agent_name": agent,
-                    "start_time": o.attempt_start_time,
-                    "end_time": o.end_time,
-                    "lifecycle": (
-                        Lifecycle.FAILED
-                        if o.lifecycle is Lifecycle.WAITING_FOR_RETRY
-                        else o.lifecycle
-                    ).value,
-                    "message": o.message,
-                    "row_count": o.row_count,
-                    "error_batch": o.location.batch if o.location else None,
-                    "error_line": o.location.line if o.location else None,
-                    "error_column": o.location.column if o.location else None,
-                    "error_statement": o.location.statement if o.location else None,
-                    "server_messages": o.server_messages,
-                }
-                for o in outcomes
-            ],
-        )

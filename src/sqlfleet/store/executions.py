@@ -43,6 +43,36 @@ CLAIMABLE = [Lifecycle.CREATED.value, Lifecycle.WAITING_FOR_RETRY.value]
 FAILING = (Lifecycle.FAILED, Lifecycle.TIMED_OUT)
 
 
+# InProgress targets with what taking them back needs; `_EXPIRED`: those whose lease ran
+# out, which every claim asks for (built once: see `sqlfleet.store.prepared`).
+_HELD_BY_ANYONE = (
+    select(
+        t.target_execution.c.id,
+        t.target_execution.c.step_execution_id,
+        t.target_execution.c.agent_name,
+        t.target_execution.c.current_attempts,
+        t.target_execution.c.current_attempt_start_time,
+        t.job_execution.c.cancel_requested,
+    )
+    .join(t.job_execution, t.job_execution.c.id == t.target_execution.c.job_execution_id)
+    .where(t.target_execution.c.lifecycle == Lifecycle.IN_PROGRESS.value)
+    .with_for_update(skip_locked=True, of=t.target_execution)
+)
+_EXPIRED = _HELD_BY_ANYONE.where(
+    t.target_execution.c.lease_expires_at < bindparam("now", type_=t.UtcDateTime)
+)
+# One target of a step that has not ended, if there is one: asked after every batch of
+# outcomes.
+_UNFINISHED = (
+    select(t.target_execution.c.id)
+    .where(
+        t.target_execution.c.step_execution_id == bindparam("step"),
+        t.target_execution.c.lifecycle.in_(LIVE_NAMES),
+    )
+    .limit(1)
+)
+
+
 def lost_message(agent: str | None, *, canceled: bool) -> str:
     """What a taken-back attempt's record says: its agent is gone, the work may be done."""
     who = f"agent {agent}" if agent else "the agent running this attempt"
@@ -351,14 +381,7 @@ class ExecutionStore(DefinitionStore):
             # One unfinished target is enough to know (an index lookup): counting the states
             # of every target after each batch of outcomes would read the step's targets
             # once per batch.
-            unfinished = conn.execute(
-                select(te.c.id)
-                .where(
-                    te.c.step_execution_id == step_execution_id,
-                    te.c.lifecycle.in_(LIVE_NAMES),
-                )
-                .limit(1)
-            ).first()
+            unfinished = conn.execute(_UNFINISHED, {"step": step_execution_id}).first()
             if unfinished is not None:
                 continue
             states = conn.execute(
@@ -548,27 +571,19 @@ class ExecutionStore(DefinitionStore):
     # -- taking back what a gone agent held ------------------------------------------------------
 
     def _take_back(self, conn: Connection, which: Any, now: datetime) -> int:
-        """Take the InProgress targets matching `which` from the agent that holds them.
+        """Take the InProgress targets matching `which` (None: those whose lease expired)
+        from the agent that holds them.
 
         Their attempt ends with a row that says its agent stopped answering and that it may
         have completed (delivery is at least once). A target whose execution was canceled
         ends Canceled; any other is due again at once, and the next claim runs it as a new
         attempt. Returns how many targets were taken back.
         """
-        te, je = t.target_execution, t.job_execution
-        lost = conn.execute(
-            select(
-                te.c.id,
-                te.c.step_execution_id,
-                te.c.agent_name,
-                te.c.current_attempts,
-                te.c.current_attempt_start_time,
-                je.c.cancel_requested,
-            )
-            .join(je, je.c.id == te.c.job_execution_id)
-            .where(te.c.lifecycle == Lifecycle.IN_PROGRESS.value, which)
-            .with_for_update(skip_locked=True, of=te)
-        ).all()
+        te = t.target_execution
+        if which is None:
+            lost = conn.execute(_EXPIRED, {"now": now}).all()
+        else:
+            lost = conn.execute(_HELD_BY_ANYONE.where(which)).all()
         if not lost:
             return 0
         conn.execute(

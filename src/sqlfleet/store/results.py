@@ -16,16 +16,17 @@ only here, and a cut target says how many rows it returned.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select
 from sqlalchemy.sql import ColumnElement
 
 from sqlfleet.errors import NotFound
 from sqlfleet.limits import shown
 from sqlfleet.model import CutResult, JsonValue, KeptResult, ResultPage, Target
 from sqlfleet.store import tables as t
+from sqlfleet.store.prepared import RowsStatement
 
 if TYPE_CHECKING:
     from sqlfleet.store.claims import Outcome
@@ -35,47 +36,63 @@ SCHEMA_COLUMN = "target_schema_name"
 STEP_COLUMN = "step_name"
 # A page names this many of the targets whose rows were cut; it counts all of them.
 CUT_SHOWN = 20
+RESULT_COLUMNS = (
+    "target_execution_id",
+    "job_execution_id",
+    "step_id",
+    "attempt_number",
+    "column_names",
+    "returned_rows",
+    "kept_rows",
+    "row_values",
+)
+
+
+# One encoder for every document: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def _document(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: escaped, every job database stores it
-        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    text = _ENCODER.encode(value)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, every job database stores it
+            text = _ASCII_ENCODER.encode(value)
     return text
 
 
-def keep_results(conn: Connection, outcomes: Iterable[Outcome]) -> None:
-    """Keep the result sets of these recorded attempts (a later attempt's replaces any)."""
-    kept = {o.target_execution_id: o for o in outcomes if o.result is not None}
+_tr = t.target_result
+_DELETE_KEPT = delete(_tr).where(_tr.c.target_execution_id.in_(bindparam("ids", expanding=True)))
+_KEEP = RowsStatement(
+    insert(_tr).values({name: bindparam(name) for name in RESULT_COLUMNS}).inline(), RESULT_COLUMNS
+)
+
+
+def keep_results(conn: Connection, kept: Sequence[tuple[int, int, Outcome]]) -> None:
+    """Keep the result sets of these recorded attempts, each given with its target's
+    execution and step ids (a later attempt's replaces any)."""
     if not kept:
         return
-    tr, te = t.target_result, t.target_execution
-    ids = list(kept)
-    owners = conn.execute(
-        select(te.c.id, te.c.job_execution_id, te.c.step_id).where(te.c.id.in_(ids))
-    ).all()
-    conn.execute(delete(tr).where(tr.c.target_execution_id.in_(ids)))
-    values = []
-    for owner in owners:
-        outcome = kept[owner.id]
+    conn.execute(_DELETE_KEPT, {"ids": [o.target_execution_id for _, _, o in kept]})
+    rows = []
+    for job_execution_id, step_id, outcome in kept:
         result = outcome.result
         assert result is not None
-        values.append(
-            {
-                "target_execution_id": owner.id,
-                "job_execution_id": owner.job_execution_id,
-                "step_id": owner.step_id,
-                "attempt_number": outcome.attempt_number,
-                "column_names": _document(list(result.columns)),
-                "returned_rows": result.returned_rows,
-                "kept_rows": result.kept_rows,
-                "row_values": _document([list(row) for row in result.rows]),
-            }
+        rows.append(
+            (
+                outcome.target_execution_id,
+                job_execution_id,
+                step_id,
+                outcome.attempt_number,
+                _document(list(result.columns)),
+                result.returned_rows,
+                result.kept_rows,
+                _document([list(row) for row in result.rows]),
+            )
         )
-    if values:
-        conn.execute(insert(tr), values)
+    _KEEP.execute(conn, rows)
 
 
 class ResultStore:
