@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
     and_,
     bindparam,
     exists,
@@ -31,6 +32,7 @@ from sqlfleet.lifecycle import TERMINAL, Lifecycle, rollup
 from sqlfleet.model import Target
 from sqlfleet.store import tables as t
 from sqlfleet.store.definitions import DefinitionStore
+from sqlfleet.store.prepared import RowsStatement
 from sqlfleet.store.webhooks import enqueue
 from sqlfleet.variables import to_json
 from sqlfleet.webhooks import EXECUTION_ENDED
@@ -70,6 +72,68 @@ _UNFINISHED = (
         t.target_execution.c.lifecycle.in_(LIVE_NAMES),
     )
     .limit(1)
+)
+
+
+def _ready_step(*, one_execution: bool) -> Select[int]:
+    """The first step execution whose targets are to be resolved: every earlier step of its
+    execution is terminal, or its resolving agent's lease expired."""
+    se, je = t.step_execution, t.job_execution
+    earlier = t.step_execution.alias("earlier")
+    pending_earlier = exists().where(
+        earlier.c.job_execution_id == se.c.job_execution_id,
+        earlier.c.step_id < se.c.step_id,
+        earlier.c.lifecycle.not_in(TERMINAL_NAMES),
+    )
+    ready = or_(
+        and_(se.c.lifecycle == Lifecycle.CREATED.value, not_(pending_earlier)),
+        and_(
+            se.c.lifecycle == Lifecycle.IN_PROGRESS.value,
+            se.c.lease_expires_at < bindparam("now", type_=t.UtcDateTime),
+        ),
+    )
+    query = (
+        select(se.c.id)
+        .join(je, je.c.id == se.c.job_execution_id)
+        .where(je.c.lifecycle.in_(LIVE_NAMES), je.c.cancel_requested.is_(False), ready)
+        .order_by(se.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=se)
+    )
+    if one_execution:
+        query = query.where(se.c.job_execution_id == bindparam("job_execution_id"))
+    return query
+
+
+# Asked on every poll of every agent: built once (see `sqlfleet.store.prepared`).
+_READY_STEP = _ready_step(one_execution=False)
+_READY_STEP_IN_EXECUTION = _ready_step(one_execution=True)
+
+
+# A step's target executions, as its targets are resolved: thousands of rows at once.
+_NEW_TARGET_COLUMNS = (
+    "job_execution_id",
+    "step_execution_id",
+    "job_id",
+    "step_id",
+    "target_type",
+    "target_server_name",
+    "target_database_name",
+    "target_schema_name",
+    "target_variables",
+    "lifecycle",
+    "create_time",
+    "end_time",
+    "current_attempts",
+    "wave",
+    "last_message",
+    "updated_at",
+)
+_ADD_TARGET = RowsStatement(
+    insert(t.target_execution)
+    .values({name: bindparam(name) for name in _NEW_TARGET_COLUMNS})
+    .inline(),
+    _NEW_TARGET_COLUMNS,
 )
 
 
@@ -194,28 +258,11 @@ class ExecutionStore(DefinitionStore):
         resolving agent's lease expired is ready again.
         """
         se, je = t.step_execution, t.job_execution
-        earlier = t.step_execution.alias("earlier")
-        pending_earlier = exists().where(
-            earlier.c.job_execution_id == se.c.job_execution_id,
-            earlier.c.step_id < se.c.step_id,
-            earlier.c.lifecycle.not_in(TERMINAL_NAMES),
-        )
-        ready = or_(
-            and_(se.c.lifecycle == Lifecycle.CREATED.value, not_(pending_earlier)),
-            and_(se.c.lifecycle == Lifecycle.IN_PROGRESS.value, se.c.lease_expires_at < now),
-        )
-        query = (
-            select(se.c.id)
-            .join(je, je.c.id == se.c.job_execution_id)
-            .where(je.c.lifecycle.in_(LIVE_NAMES), je.c.cancel_requested.is_(False), ready)
-            .order_by(se.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=se)
-        )
-        if job_execution_id is not None:
-            query = query.where(se.c.job_execution_id == job_execution_id)
+        query = _READY_STEP if job_execution_id is None else _READY_STEP_IN_EXECUTION
         with self.engine.begin() as conn:
-            step_execution_id = conn.execute(query).scalar()
+            step_execution_id = conn.execute(
+                query, {"now": now, "job_execution_id": job_execution_id}
+            ).scalar()
             if step_execution_id is None:
                 return None
             conn.execute(
@@ -276,7 +323,6 @@ class ExecutionStore(DefinitionStore):
         `sqlfleet.engine.rollout`), a target may start only once its wave is open; wave 0
         opens now. False if this agent no longer holds the step.
         """
-        te = t.target_execution
         waves = list(waves) if waves is not None else [None] * len(targets)
         staged = any(w is not None for w in waves)
         with self.engine.begin() as conn:
@@ -289,33 +335,34 @@ class ExecutionStore(DefinitionStore):
             ):
                 return False
             busy = self._busy_targets(conn, step, now)
+            skipped_message = (
+                "skipped: this step is already running on this target in another execution"
+            )
+            updated_at = datetime.now(UTC)  # as SQLAlchemy's column default would set it
             rows = []
             for target, wave in zip(targets, waves, strict=True):
                 skipped = (target.server_url, target.database, target.schema) in busy
                 rows.append(
-                    {
-                        "job_execution_id": step.job_execution_id,
-                        "step_execution_id": step.step_execution_id,
-                        "job_id": step.job_id,
-                        "step_id": step.step_id,
-                        "target_type": target.target_type,
-                        "target_server_name": target.server_url,
-                        "target_database_name": target.database,
-                        "target_schema_name": target.schema,
-                        "target_variables": to_json(target.variables),
-                        "lifecycle": (Lifecycle.SKIPPED if skipped else Lifecycle.CREATED).value,
-                        "create_time": now,
-                        "end_time": now if skipped else None,
-                        "current_attempts": 0,
-                        "wave": wave,
-                        "last_message": "skipped: this step is already running on this target "
-                        "in another execution"
-                        if skipped
-                        else None,
-                    }
+                    (
+                        step.job_execution_id,
+                        step.step_execution_id,
+                        step.job_id,
+                        step.step_id,
+                        target.target_type,
+                        target.server_url,
+                        target.database,
+                        target.schema,
+                        to_json(target.variables),
+                        (Lifecycle.SKIPPED if skipped else Lifecycle.CREATED).value,
+                        now,
+                        now if skipped else None,
+                        0,
+                        wave,
+                        skipped_message if skipped else None,
+                        updated_at,
+                    )
                 )
-            if rows:
-                conn.execute(insert(te), rows)
+            _ADD_TARGET.execute(conn, rows)
             self._finish_steps(conn, [step.step_execution_id], now)
             return True
 

@@ -33,7 +33,9 @@ class _Compiled:
         if self.converters:
             row = list(row)
             for i, convert in self.converters:
-                row[i] = convert(row[i])
+                value = row[i]
+                if value is not None:  # NULL needs no converting
+                    row[i] = convert(value)
         return self.shape(row)
 
 

@@ -77,16 +77,21 @@ def keep_results(conn: Connection, kept: Sequence[tuple[int, int, Outcome]]) -> 
         return
     conn.execute(_DELETE_KEPT, {"ids": [o.target_execution_id for _, _, o in kept]})
     rows = []
+    # A step's targets mostly return the same columns: each list is written once.
+    names: dict[tuple[str, ...], str] = {}
     for job_execution_id, step_id, outcome in kept:
         result = outcome.result
         assert result is not None
+        columns = names.get(result.columns)
+        if columns is None:
+            columns = names[result.columns] = _document(list(result.columns))
         rows.append(
             (
                 outcome.target_execution_id,
                 job_execution_id,
                 step_id,
                 outcome.attempt_number,
-                _document(list(result.columns)),
+                columns,
                 result.returned_rows,
                 result.kept_rows,
                 _document([list(row) for row in result.rows]),

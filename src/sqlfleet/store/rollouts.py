@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import RolloutProgress, StepSettings
@@ -22,32 +23,43 @@ from sqlfleet.webhooks import ROLLOUT_HALTED
 _FAILED = (Lifecycle.FAILED.value, Lifecycle.TIMED_OUT.value)
 
 
+def _staged(*, one_execution: bool) -> Select[Any]:
+    """Running step executions with a rollout policy, with their step's settings."""
+    se, je, s = t.step_execution, t.job_execution, t.job_step
+    query = (
+        select(se.c.id, se.c.open_wave, s)
+        .join(je, je.c.id == se.c.job_execution_id)
+        .join(
+            s,
+            and_(
+                s.c.job_id == je.c.job_id,
+                s.c.job_version == je.c.job_version,
+                s.c.step_id == se.c.step_id,
+            ),
+        )
+        .where(
+            se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
+            or_(s.c.canary.is_not(None), s.c.wave_size.is_not(None), s.c.max_failures.is_not(None)),
+        )
+    )
+    if one_execution:
+        query = query.where(se.c.job_execution_id == bindparam("job_execution_id"))
+    return query
+
+
+# Asked on every poll of every agent: built once (see `sqlfleet.store.prepared`).
+_STAGED, _STAGED_IN_EXECUTION = _staged(one_execution=False), _staged(one_execution=True)
+
+
 class RolloutStore(ClaimStore):
     """Reading and moving staged (canary, waves, failure budget) step executions."""
 
     def rollout_progress(self, job_execution_id: int | None = None) -> list[RolloutProgress]:
         """Where each running step execution with a rollout policy stands."""
-        se, je, s, te = t.step_execution, t.job_execution, t.job_step, t.target_execution
-        staged = or_(
-            s.c.canary.is_not(None), s.c.wave_size.is_not(None), s.c.max_failures.is_not(None)
-        )
-        steps_query = (
-            select(se.c.id, se.c.open_wave, s)
-            .join(je, je.c.id == se.c.job_execution_id)
-            .join(
-                s,
-                and_(
-                    s.c.job_id == je.c.job_id,
-                    s.c.job_version == je.c.job_version,
-                    s.c.step_id == se.c.step_id,
-                ),
-            )
-            .where(se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value, staged)
-        )
-        if job_execution_id is not None:
-            steps_query = steps_query.where(se.c.job_execution_id == job_execution_id)
+        te = t.target_execution
+        steps_query = _STAGED if job_execution_id is None else _STAGED_IN_EXECUTION
         with self.engine.connect() as conn:
-            steps = conn.execute(steps_query).all()
+            steps = conn.execute(steps_query, {"job_execution_id": job_execution_id}).all()
             if not steps:
                 return []
             ids = [row.id for row in steps]
