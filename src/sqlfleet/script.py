@@ -172,6 +172,11 @@ def split_batches(script: str) -> list[str]:
     return [batch.text for batch in read_batches(script)]
 
 
+def refers(text: str) -> bool:
+    """Whether `text` holds anything `substitute` could replace (a `$(...)`)."""
+    return _VARIABLE.search(text) is not None
+
+
 def substitute(text: str, variables: Mapping[str, object], quoting: Quoting) -> str:
     """`text` with each reference to a name in `variables` replaced by its value, str()-ed.
 

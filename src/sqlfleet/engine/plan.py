@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlfleet.model import Job, OutputDestination, Step, Target
-from sqlfleet.script import Batch, read_batches
+from sqlfleet.script import Batch, read_batches, refers
 from sqlfleet.statements import Statement, read_script
 from sqlfleet.targets import Login
 
@@ -21,10 +21,15 @@ class StepPlan:
     # Split once per step, before substitution: a variable's value cannot add a GO, nor end
     # a statement.
     batches: list[Batch] = field(init=False)
+    # Whether any batch refers to a variable: a script without one is the same for every
+    # target, and is not rendered again for each.
+    has_references: bool = field(init=False)
     _statements: dict[str, list[list[Statement]]] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "batches", read_batches(self.step.settings.command))
+        batches = read_batches(self.step.settings.command)
+        object.__setattr__(self, "batches", batches)
+        object.__setattr__(self, "has_references", any(refers(b.text) for b in batches))
         object.__setattr__(self, "_statements", {})
 
     def statements(self, engine: str) -> list[list[Statement]]:

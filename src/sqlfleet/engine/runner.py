@@ -129,13 +129,16 @@ async def _attempt(
     try:
         remaining = _remaining(deadline, clock)
         server, driver = _server(target.server_url)
-        variables = plan.variables(claimed.job_execution_id, target)
         # Everything is read and rendered before connecting: a script that cannot be read,
         # or a value that cannot be put in it, sends nothing.
-        rendered = [
-            [dataclasses.replace(s, text=substitute(s.text, variables, driver)) for s in batch]
-            for batch in plan.statements(driver.engine)
-        ]
+        rendered = plan.statements(driver.engine)
+        variables: dict[str, object] = {}
+        if plan.has_references:
+            variables = plan.variables(claimed.job_execution_id, target)
+            rendered = [
+                [dataclasses.replace(s, text=substitute(s.text, variables, driver)) for s in batch]
+                for batch in rendered
+            ]
         trial = driver.trial_statements if claimed.trial else None
         if claimed.trial and trial is None:
             raise InvalidCommand(
@@ -170,7 +173,9 @@ async def _attempt(
                     result = None
                     try:
                         if want_rows:
-                            text = substitute(batch.text, variables, driver)
+                            text = batch.text
+                            if plan.has_references:
+                                text = substitute(text, variables, driver)
                             sent = [Statement(text, batch.line)]
                             try:
                                 result = await connection.execute(
