@@ -321,9 +321,14 @@ class Dispatcher:
         return found
 
     def _room_to_claim(self) -> bool:
-        """Whether enough targets ended to claim more (up to twice `concurrency` are held)."""
+        """Whether enough targets ended to claim more (up to twice `concurrency` are held).
+
+        A claim costs the job database nearly as much for a few targets as for many: one is
+        made when `concurrency` targets can be claimed, while the targets already held keep
+        every connection slot busy.
+        """
         capacity = 2 * self.settings.concurrency - len(self._inflight)
-        return capacity >= self.settings.concurrency // 2 or not self._inflight
+        return capacity >= self.settings.concurrency or not self._inflight
 
     # -- steps ----------------------------------------------------------------------------------
 
