@@ -94,6 +94,7 @@ class Outcome:
 
 
 # -- the statements of every claim and batch of outcomes, built once (see `prepared`) -------
+
 ATTEMPT_COLUMNS = (
     "target_execution_id",
     "attempt_number",
