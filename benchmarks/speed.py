@@ -228,6 +228,50 @@ def mysql_leftovers(prefix: str) -> list[str]:
     return asyncio.run(fetch())
 
 
+def _mysql_room() -> int:
+    """How many more connections the MariaDB server takes now."""
+
+    async def fetch() -> int:
+        connection = await aiomysql.connect(host=HOST, port=MYSQL_PORT, user=MYSQL_USER)
+        try:
+            async with connection.cursor() as cursor:
+                await cursor.execute(
+                    "SELECT @@max_connections - COUNT(*) FROM information_schema.PROCESSLIST"
+                )
+                (room,) = await cursor.fetchone()
+                return int(room)
+        finally:
+            connection.close()
+
+    return asyncio.run(fetch())
+
+
+def wait_for_room(fleet: Fleet, concurrency: int) -> None:
+    """Wait until the fleet's server takes `concurrency` more connections (and a margin):
+    the agent keeps a step's reused connections open a moment after the step ends, and the
+    next method must not find the server full."""
+    needed = concurrency + 5
+    deadline = time.monotonic() + 60
+    while True:
+        if fleet.name == "mariadb":
+            room = _mysql_room()
+        else:
+            room = int(
+                fanout.fetchval(
+                    "SELECT current_setting('max_connections')::int - count(*) "
+                    "FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                )
+            )
+        if room >= needed:
+            return
+        if time.monotonic() > deadline:
+            raise BenchmarkError(
+                f"the {fleet.name} server still takes only {room} more connections "
+                f"after 60 s; {needed} are needed"
+            )
+        time.sleep(0.2)
+
+
 def create_fleets(options: argparse.Namespace, prefix: str) -> list[Fleet]:
     """Make the databases and schemas; return the fleets."""
     fleets = []
@@ -402,6 +446,7 @@ def benchmark(
         for number in range(1, options.rounds + 1):
             for fleet in fleets:
                 job = f"{fleet.name}-one"
+                wait_for_room(fleet, concurrency)
                 one = run_sample(env, sqlite_db, job, concurrency, 1)
                 samples.setdefault((fleet.name, "one", RUN), []).append(one)
                 print(f"round {number}/{options.rounds}  {fleet.name:12} one target: "
@@ -409,6 +454,7 @@ def benchmark(
                 for workload in WORKLOADS:
                     for method in (RAW, RUN, AGENT):
                         job = f"{fleet.name}-{workload}"
+                        wait_for_room(fleet, concurrency)
                         if method == RAW:
                             sample = raw_sample(fleet, workload, concurrency)
                         elif method == RUN:

@@ -1,8 +1,9 @@
 """The agent: a long-running process that fires schedules and runs what anyone started.
 
 Its loops run in one task group: the dispatcher (claims and runs target executions, extends
-leases, cancels what was stopped), the heartbeat, the scheduler and the purger. Several agents
-may share one PostgreSQL job database; a SQLite job database takes one agent at a time.
+leases, cancels what was stopped), the heartbeat, the scheduler, the purger, and a call each
+minute that hands the C allocator's free memory back to the OS. Several agents may share one
+PostgreSQL job database; a SQLite job database takes one agent at a time.
 
 Shutdown (SIGTERM/SIGINT): stop claiming, let running targets finish within the grace period,
 then cancel their statements and release them so another agent takes them over.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlfleet import limits
+from sqlfleet.allocator import release_free_memory
 from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine.dispatcher import Dispatcher, DispatcherSettings
 from sqlfleet.errors import JobDatabaseUnavailable, StoreError
@@ -45,6 +47,8 @@ class AgentSettings:
     grace_period: float = 30.0
     retention_days: float = 45.0
     purge_interval: float = 3600.0
+    # How often the C allocator's free pages go back to the OS (see `sqlfleet.allocator`).
+    memory_interval: float = 60.0
     web_url: str | None = None  # the web UI's address, for links in notifications
 
     def __post_init__(self) -> None:
@@ -156,6 +160,7 @@ class Agent:
                     group.create_task(self._heartbeat(), name="heartbeat"),
                     group.create_task(self._scheduler(), name="scheduler"),
                     group.create_task(self._purger(), name="purger"),
+                    group.create_task(self._release_memory(), name="release-memory"),
                 ]
                 serving = group.create_task(self.dispatcher.serve(self.stopping), name="dispatcher")
                 await self.stopping.wait()
@@ -256,6 +261,12 @@ class Agent:
                         self.settings.retention_days,
                     )
             await asyncio.sleep(self.settings.purge_interval)
+
+    async def _release_memory(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.memory_interval)
+            if not release_free_memory():
+                return  # not glibc: nothing to hand back this way
 
     @contextlib.contextmanager
     def _survive(self, doing: str) -> Iterator[None]:

@@ -30,7 +30,7 @@ from sqlfleet.store.boundary import first_line, translate
 # The newest migration this code knows; tests check it is Alembic's head.
 SCHEMA_REVISION = "0010"
 # The page cache of each SQLite job-database connection, in KiB (SQLite's default is 2,000).
-SQLITE_CACHE_KIB = 1024
+SQLITE_CACHE_KIB = 512
 CONNECT_TIMEOUT_SECONDS = 10
 
 

@@ -548,6 +548,11 @@ class ExecutionStore(DefinitionStore):
         """Store an ended execution's target counts once none of its targets is live: from
         then on they never change, and lists read them instead of counting its targets."""
         je, te = t.job_execution, t.target_execution
+        execution = conn.execute(
+            select(je.c.lifecycle, je.c.target_counts).where(je.c.id == job_execution_id)
+        ).one()
+        if execution.lifecycle not in TERMINAL_NAMES or execution.target_counts is not None:
+            return
         states = conn.execute(
             select(te.c.lifecycle, func.count())
             .where(te.c.job_execution_id == job_execution_id)
