@@ -29,13 +29,17 @@ class _Compiled:
     # for a positional driver (SQLite), a dict for a named one (psycopg).
     shape: Callable[[Sequence[Any]], Any]
 
-    def parameters(self, row: Sequence[Any]) -> Any:
+    def parameters(self, row: Sequence[Any], converted: dict[tuple[Any, Any], Any]) -> Any:
         if self.converters:
             row = list(row)
             for i, convert in self.converters:
                 value = row[i]
                 if value is not None:  # NULL needs no converting
-                    row[i] = convert(value)
+                    key = (convert, value)
+                    done = converted.get(key)
+                    if done is None:
+                        done = converted[key] = convert(value)
+                    row[i] = done
         return self.shape(row)
 
 
@@ -59,7 +63,10 @@ class RowsStatement:
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
             compiled = self._compiled[conn.dialect.name] = self._compile(conn.dialect)
-        conn.exec_driver_sql(compiled.sql, [compiled.parameters(row) for row in rows])
+        # The rows of a batch share values (the time of their claim, of this write): each is
+        # converted once.
+        converted: dict[tuple[Any, Any], Any] = {}
+        conn.exec_driver_sql(compiled.sql, [compiled.parameters(r, converted) for r in rows])
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
