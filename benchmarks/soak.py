@@ -316,7 +316,6 @@ def _seed_history(job_db: Path, fleet: Path, days: float, databases: int) -> int
                 [target_base],
             )
         last: int = db.execute("SELECT max(id) FROM job_execution").fetchone()[0]
-        db.execute("ANALYZE")
     print(
         f"seeded {minutes * len(JOBS):,} executions, {minutes * len(JOBS) * databases:,} "
         f"target executions in {time.monotonic() - started:.0f} s",
