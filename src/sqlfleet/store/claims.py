@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, case, func, insert, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import KeptResult, Target
@@ -178,14 +178,7 @@ def _limited(*, one_execution: bool) -> Select[Any]:
     query = (
         select(_se.c.id, _s.c.max_parallelism)
         .join(_je, _je.c.id == _se.c.job_execution_id)
-        .join(
-            _s,
-            and_(
-                _s.c.job_id == _je.c.job_id,
-                _s.c.job_version == _je.c.job_version,
-                _s.c.step_id == _se.c.step_id,
-            ),
-        )
+        .join(_s, t.defines(_s, _je, _se))
         .where(
             _se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
             _s.c.max_parallelism.is_not(None),

@@ -483,14 +483,7 @@ class ExecutionStore(DefinitionStore):
                 s.c.continue_on_failure,
             )
             .join(je, je.c.id == se.c.job_execution_id)
-            .join(
-                s,
-                and_(
-                    s.c.job_id == je.c.job_id,
-                    s.c.job_version == je.c.job_version,
-                    s.c.step_id == se.c.step_id,
-                ),
-            )
+            .join(s, t.defines(s, je, se))
             .where(se.c.id == step_execution_id)
         ).one()
         state = Lifecycle(step.lifecycle)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import RolloutProgress, StepSettings
@@ -29,14 +29,7 @@ def _staged(*, one_execution: bool) -> Select[Any]:
     query = (
         select(se.c.id, se.c.open_wave, s)
         .join(je, je.c.id == se.c.job_execution_id)
-        .join(
-            s,
-            and_(
-                s.c.job_id == je.c.job_id,
-                s.c.job_version == je.c.job_version,
-                s.c.step_id == se.c.step_id,
-            ),
-        )
+        .join(s, t.defines(s, je, se))
         .where(
             se.c.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS.value,
             or_(s.c.canary.is_not(None), s.c.wave_size.is_not(None), s.c.max_failures.is_not(None)),

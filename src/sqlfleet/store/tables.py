@@ -24,8 +24,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from sqlfleet import limits
@@ -419,3 +421,13 @@ agent = Table(
     Column("heartbeat_at", UtcDateTime, nullable=False),
     Column("stopping", Boolean, nullable=False, default=False),
 )
+
+
+def defines(step: Table, execution: Table, step_execution: Table) -> ColumnElement[bool]:
+    """The join condition from a step execution (of `execution`, a job execution) to the
+    `job_step` row (`step`, maybe an alias) of the job version it runs."""
+    return and_(
+        step.c.job_id == execution.c.job_id,
+        step.c.job_version == execution.c.job_version,
+        step.c.step_id == step_execution.c.step_id,
+    )
