@@ -6,6 +6,7 @@ it imported from the import-time report on stderr.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,58 @@ def test_run_imports_no_web_framework(tmp_path: Path) -> None:
     assert not names & set(WEB), f"sqlfleet run imported {sorted(names & set(WEB))}"
     assert "psycopg" not in names, "a SQLite job database needs no psycopg"
     assert "httpx" not in names, "a job without webhooks sends no notification"
+
+
+SIGNATURE = """
+import json, sys
+from sqlfleet import cli
+
+def signature(command):
+    params = [[p.name, list(p.opts), p.required, repr(p.default)] for p in command.params]
+    children = getattr(command, "commands", {})
+    return [params, {name: signature(child) for name, child in sorted(children.items())}]
+
+name = sys.argv[1] or None
+tree = cli.command(name)
+print(json.dumps({n: signature(c) for n, c in tree.commands.items()}))
+"""
+
+
+def tree(name: str) -> dict[str, object]:
+    """The command tree `sqlfleet.cli.command(name)` builds in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNATURE, name], capture_output=True, text=True, check=True
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_each_command_alone_is_built_as_in_the_whole_tree() -> None:
+    """A command builds only its own part of the tree from the modules `COMMANDS` names:
+    those must be all it needs, and every command must be named there."""
+    from sqlfleet import cli
+
+    whole = tree("")
+    assert set(whole) == set(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        assert tree(name) == {name: whole[name]}, name
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["run", "j"], "run"),
+        (["--job-db", "sqlite:///x.db", "job", "add", "j"], "job"),
+        (["--job-db=sqlite:///x.db", "execution", "list"], "execution"),
+        (["--help"], None),
+        (["--version"], None),
+        (["--job-db"], None),
+        ([], None),
+    ],
+)
+def test_the_invoked_command_is_found_past_the_global_options(
+    args: list[str], name: str | None
+) -> None:
+    from sqlfleet import cli
+
+    assert cli.invoked(args) == name
