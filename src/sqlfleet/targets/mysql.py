@@ -11,7 +11,8 @@ A connection serves the databases of its server in turn (`connect_reusable`): be
 targets, COM_RESET_CONNECTION (MySQL 5.7.3, MariaDB 10.2.4 and later) rolls back, drops
 temporary tables, frees user locks and puts every session variable back as a new
 connection has it; COM_INIT_DB then selects the next database, as `USE` does, with no
-quoting to get wrong.
+quoting to get wrong. The reset is sent as the last target ends and its answer read with
+COM_INIT_DB's, when the connection serves the next one: one round trip between targets.
 """
 
 # ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import struct
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aiomysql
-from pymysql.constants import CLIENT, ER  # type: ignore[import-untyped]
+from pymysql.constants import CLIENT, COMMAND, ER  # type: ignore[import-untyped]
 
 from sqlfleet.errors import (
     InvalidValue,
@@ -163,6 +165,8 @@ class MysqlConnection:
         self._failing: int | None = None
         # The server's max_allowed_packet, asked once, and only for a large batch.
         self._packet_limit: int | None = None
+        # `reset` sent, its answers not read yet (the next `use` reads them).
+        self._reset_sent = False
 
     async def execute(
         self, sql: str, *, timeout: float | None, want_rows: bool = False
@@ -387,13 +391,22 @@ class MysqlConnection:
             self._role_reset = f"SET ROLE {quote_identifier(role)}"
 
     async def use(self, database: str, schema: str | None, *, timeout: float) -> None:
-        """Select `database` with COM_INIT_DB, the command behind `USE`."""
+        """Select `database` with COM_INIT_DB, the command behind `USE`, and read the
+        answers to the reset sent before it."""
         if schema is not None:
             raise InvalidValue(_SCHEMA_TARGETS)
         where = f"database {database!r} on {self._server}"
+        connection = self._connection
         try:
             async with asyncio.timeout(timeout):
-                await self._connection.select_db(database)
+                connection._ensure_alive()
+                connection._write_bytes(
+                    _packet(COMMAND.COM_INIT_DB, database.encode(connection.encoding))
+                )
+                await self._read_reset_answers()
+                await _read_answer(connection, query=False)
+                # The server's default, which a new connection does not keep either.
+                await connection.autocommit(True)
         except (aiomysql.Error, OSError, TimeoutError) as exc:
             raise TargetConnectError(
                 f"cannot connect to {where}: {_failure(exc, timeout)}",
@@ -402,25 +415,31 @@ class MysqlConnection:
         self._where = where
 
     async def reset(self, *, timeout: float) -> None:
-        """COM_RESET_CONNECTION, then autocommit on as `connect` sets it."""
+        """Send COM_RESET_CONNECTION, and the role to put back, without waiting: the server
+        resets the session at once, and the next `use` reads its answers with its own, so
+        that a reused connection costs one round trip between two targets, not three."""
+        connection = self._connection
+        packets = _packet(_COM_RESET_CONNECTION, b"")
+        # MariaDB's reset keeps the role a script set: put back the one the connection began
+        # with, so no target runs with another one's privileges.
+        if self._role_reset is not None:
+            packets += _packet(COMMAND.COM_QUERY, self._role_reset.encode(connection.encoding))
         try:
-            async with asyncio.timeout(timeout):
-                # The same two calls aiomysql's own select_db and ping make, with the
-                # command it lacks.
-                await self._connection._execute_command(_COM_RESET_CONNECTION, b"")
-                await self._connection._read_ok_packet()
-                # The server's default, which a new connection does not keep either.
-                await self._connection.autocommit(True)
-                # MariaDB's reset keeps the role a script set: put back the one the
-                # connection began with, so no target runs with another one's privileges.
-                if self._role_reset is not None:
-                    async with self._connection.cursor() as cursor:
-                        await cursor.execute(self._role_reset)
-        except (aiomysql.Error, OSError, TimeoutError) as exc:
+            connection._ensure_alive()
+            connection._write_bytes(packets)
+        except (aiomysql.Error, OSError) as exc:
             raise TargetConnectError(
                 f"cannot reset the connection to {self._where}: {_failure(exc, timeout)}",
                 transient=True,
             ) from exc
+        self._reset_sent = True
+
+    async def _read_reset_answers(self) -> None:
+        if self._reset_sent:
+            self._reset_sent = False
+            await _read_answer(self._connection, query=False)
+            if self._role_reset is not None:
+                await _read_answer(self._connection, query=True)
 
     async def close(self) -> None:
         """Say goodbye to the server and close the socket."""
@@ -441,6 +460,22 @@ _PACKET_HEADROOM = 1024
 
 # Rows per INSERT are bounded by size, well under MySQL's and MariaDB's max_allowed_packet.
 _MAX_STATEMENT_CHARS = 1_000_000
+
+
+def _packet(command: int, payload: bytes) -> bytes:
+    """A command's packet (its exchange's first: sequence number 0); payload < 16 MiB."""
+    return struct.pack("<I", len(payload) + 1)[:3] + b"\x00" + bytes((command,)) + payload
+
+
+async def _read_answer(connection: Any, *, query: bool) -> None:
+    """Read the answer to a command sent with `_packet` before the last one read: an OK
+    packet, or a query's result; raise the server's error. (aiomysql reads answers this way,
+    one command at a time: the answer's packets are numbered from 1.)"""
+    connection._next_seq_id = 1
+    if query:
+        await connection._read_query_result()
+    else:
+        await connection._read_ok_packet()
 
 
 def _multi_row_inserts(connection: Any, insert: str, rows: list[tuple[Any, ...]]) -> list[str]:
