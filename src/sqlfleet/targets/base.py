@@ -151,6 +151,8 @@ class ReusableConnection(TargetConnection, Protocol):
         back, its temporary tables, locks, variables and settings gone.
 
         Raises `TargetError` when that cannot be done: the connection must then be closed.
+        A driver may send the reset without waiting for its answer: the next `use` then
+        raises what it would have.
         """
         ...
 

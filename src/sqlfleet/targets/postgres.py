@@ -2,9 +2,10 @@
 
 The hot path of a fleet run is connect, one simple-protocol query, close: no setup queries,
 no version checks, a `search_path` only when a schema is targeted (sent as a startup
-parameter, so it costs no round trip). asyncpg cancels a statement on the server by itself
-when its timeout fires or when the awaiting task is cancelled; `cancel()` relies on the
-latter by running each batch in a task of its own.
+parameter, so it costs no round trip), and no request for TLS to a server that refused one a
+moment ago (sslmode=prefer, the default, would ask before every login). asyncpg cancels a
+statement on the server by itself when its timeout fires or when the awaiting task is
+cancelled; `cancel()` relies on the latter by running each batch in a task of its own.
 
 A connection serves the schemas of its database in turn (`connect_reusable`): between two
 targets it rolls back what the script left open and sends `DISCARD ALL` (temporary tables,
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -72,6 +75,14 @@ _MAINTENANCE_DATABASES = ("postgres", "template1")
 _CLOSE_TIMEOUT = 5.0
 
 _COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")
+
+# sslmode=prefer, asyncpg's default as libpq's, asks the server for TLS before each login: a
+# round trip, a new SSL context and the ~/.postgresql files looked up, about a third of what
+# a connection costs the client. A server that said no (over TCP) is not asked again for
+# this many seconds: its connections go without TLS meanwhile, as prefer would have ended.
+# Only then: PGSSLMODE set to another mode is asyncpg's to apply, every time.
+_NO_TLS_MEMORY = 60.0
+_no_tls_since: dict[tuple[str, int], float] = {}
 
 
 def quote_identifier(name: str) -> str:
@@ -496,8 +507,9 @@ async def _connect(
     statement_cache_size: int = 100,  # asyncpg's default
 ) -> Any:
     password = login.password.reveal() if login and login.password else None
+    asked_tls = _asks_tls(server)
     try:
-        return await asyncpg.connect(
+        connection = await asyncpg.connect(
             host=server.host,
             port=server.port,
             user=login.username if login else None,
@@ -506,6 +518,7 @@ async def _connect(
             timeout=connect_timeout,
             server_settings=settings,
             statement_cache_size=statement_cache_size,
+            ssl=None if asked_tls else False,
         )
     except TimeoutError as exc:
         reason = f"no answer within {connect_timeout:g} s"
@@ -532,6 +545,33 @@ async def _connect(
         raise TargetConnectError(
             _connect_message(server, database, str(exc)), transient=True
         ) from exc
+    if asked_tls and _prefers_tls():
+        _remember_tls(server, connection)
+    return connection
+
+
+def _asks_tls(server: ServerUrl) -> bool:
+    """Whether to let asyncpg ask `server` for TLS: unless it refused a moment ago."""
+    since = _no_tls_since.get((server.host, server.port))
+    return since is None or time.monotonic() - since >= _NO_TLS_MEMORY
+
+
+def _prefers_tls() -> bool:
+    """Whether asyncpg applies sslmode=prefer, the default (no PGSSLMODE, no direct TLS)."""
+    return os.environ.get("PGSSLMODE", "prefer") in ("prefer", "") and not os.environ.get(
+        "PGSSLNEGOTIATION"
+    )
+
+
+def _remember_tls(server: ServerUrl, connection: Any) -> None:
+    """Note whether `server` took TLS for this connection (asked over TCP, as prefer asks)."""
+    if server.host.startswith("/"):
+        return  # a Unix socket: asyncpg asks nothing there
+    key = (server.host, server.port)
+    if connection._transport.get_extra_info("ssl_object") is None:
+        _no_tls_since[key] = time.monotonic()
+    else:
+        _no_tls_since.pop(key, None)
 
 
 def _connect_message(server: ServerUrl, database: str, reason: str) -> str:

@@ -524,3 +524,29 @@ async def test_a_role_set_by_one_mysql_target_is_not_the_next_ones(
         assert [leftover for _, leftover in seen] == [None] * 4
     finally:
         _mysql(f"DROP ROLE IF EXISTS {role}")
+
+
+async def test_a_mysql_connection_left_idle_frees_what_its_last_script_held(
+    mysql_databases: Any,
+) -> None:
+    """The reset waits for the next target's COM_INIT_DB only a moment: when none comes,
+    the last script's lock is freed while its connection stays open, idle."""
+    server, login, targets, driver = await _targets("mysql", mysql_databases, None, 2)
+    lock = f"sqlfleet_lock_{secrets.token_hex(4)}"
+    sessions = Sessions(2)
+    try:
+        ids: list[int] = []
+        await _attempt(sessions, driver, server, targets[0], login, "SELECT 1", ids=ids)
+        await _attempt(sessions, driver, server, targets[0], login, f"SELECT GET_LOCK('{lock}', 0)")
+        assert sessions.idle == 1 and sessions.opened == 1
+        await wait_for_async(
+            lambda: _mysql(f"SELECT IS_FREE_LOCK('{lock}')") == [(1,)],
+            within=5,
+            what="the idle connection's reset to free the lock",
+        )
+        assert sessions.idle == 1 and _alive("mysql", ids[0], targets[0].database)
+        # And the reset's answers are read by the next target: the connection serves it.
+        await _attempt(sessions, driver, server, targets[1], login, "SELECT 1", ids=ids)
+        assert ids[1] == ids[0] and sessions.opened == 1
+    finally:
+        await sessions.close()

@@ -328,3 +328,66 @@ async def test_query_and_driver_for(pg_server: ServerUrl, pg_login: Login, datab
 async def test_close_twice(connection: PostgresConnection) -> None:
     await connection.close()
     await connection.close()
+
+
+# The first message of a connection that asks for TLS: length 8, code 80877103.
+_SSL_REQUEST = (8).to_bytes(4, "big") + (80877103).to_bytes(4, "big")
+
+
+async def test_a_server_that_refused_tls_is_not_asked_again_for_a_while(
+    driver: PostgresDriver,
+    pg_server: ServerUrl,
+    pg_login: Login,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sslmode=prefer asks for TLS before each login; the test server (ssl = off) says no,
+    and sqlfleet then connects without asking, until the memory of that runs out. Counted on
+    the wire, by a proxy in front of the server."""
+    from sqlfleet.targets import postgres
+
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    monkeypatch.setattr(postgres, "_no_tls_since", {})
+    first_messages: list[bytes] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def accept(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(pg_server.host, pg_server.port)
+        first = await client_r.readexactly(8)
+        first_messages.append(first)
+        server_w.write(first)
+        await asyncio.gather(relay(client_r, server_w), relay(server_r, client_w))
+
+    proxy = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    through = ServerUrl.parse(f"postgresql://127.0.0.1:{port}")
+    try:
+
+        async def connect_and_close() -> None:
+            connection = await driver.connect(through, database, pg_login, connect_timeout=10)
+            result = await connection.execute("SELECT 1", timeout=10, want_rows=True)
+            assert result.rows == [(1,)]
+            await connection.close()
+
+        for _ in range(3):
+            await connect_and_close()
+        assert [m == _SSL_REQUEST for m in first_messages] == [True, False, False]
+        # Once the memory runs out, the server is asked again (and says no again).
+        monkeypatch.setattr(postgres, "_NO_TLS_MEMORY", 0.0)
+        await connect_and_close()
+        assert first_messages[-1] == _SSL_REQUEST
+        # With PGSSLMODE set, asyncpg applies it to every connection: nothing is remembered.
+        monkeypatch.setattr(postgres, "_NO_TLS_MEMORY", 60.0)
+        monkeypatch.setattr(postgres, "_no_tls_since", {})
+        monkeypatch.setenv("PGSSLMODE", "allow")
+        for _ in range(2):
+            await connect_and_close()
+        assert postgres._no_tls_since == {}
+    finally:
+        proxy.close()
+        await proxy.wait_closed()
