@@ -21,8 +21,6 @@ from functools import partial
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadDateError, CroniterError, croniter
-
 from sqlfleet import limits
 from sqlfleet.errors import InvalidSchedule, InvalidValue
 
@@ -135,6 +133,10 @@ def parse_time(text: str, timezone: str = "UTC") -> datetime:
 
 def _cron_problem(expression: str) -> str | None:
     """What is wrong with a cron expression, or None if croniter accepts it and it fires."""
+    # croniter (and dateutil) are imported where a cron expression is read: most commands
+    # never read one, and every command would pay for their import.
+    from croniter import CroniterBadDateError, CroniterError, croniter
+
     if expression.startswith("@"):
         if expression.lower() in _CRON_ALIASES:
             return None
@@ -408,6 +410,8 @@ class Schedule:
         return _CRON_ALIASES.get(cron.lower(), cron)
 
     def _cron_after(self, floor: datetime) -> datetime | None:
+        from croniter import CroniterError, croniter
+
         zone = _zone(self.timezone)
         matches = croniter(self._cron_expression(), _wall(floor, zone))
         try:
@@ -421,6 +425,8 @@ class Schedule:
             return None
 
     def _cron_at_or_before(self, bound: datetime) -> datetime | None:
+        from croniter import CroniterError, croniter
+
         zone = _zone(self.timezone)
         local = bound.astimezone(zone)
         wall = local.replace(tzinfo=None, fold=0)

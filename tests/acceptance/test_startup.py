@@ -87,6 +87,7 @@ def test_run_imports_no_web_framework(tmp_path: Path) -> None:
     assert not names & set(WEB), f"sqlfleet run imported {sorted(names & set(WEB))}"
     assert "psycopg" not in names, "a SQLite job database needs no psycopg"
     assert "httpx" not in names, "a job without webhooks sends no notification"
+    assert "croniter" not in names, "a job without a cron schedule reads no cron expression"
 
 
 SIGNATURE = """
