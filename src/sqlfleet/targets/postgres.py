@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import re
+import struct
 import time
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -78,11 +79,17 @@ _COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")
 
 # sslmode=prefer, asyncpg's default as libpq's, asks the server for TLS before each login: a
 # round trip, a new SSL context and the ~/.postgresql files looked up, about a third of what
-# a connection costs the client. A server that said no (over TCP) is not asked again for
-# this many seconds: its connections go without TLS meanwhile, as prefer would have ended.
-# Only then: PGSSLMODE set to another mode is asyncpg's to apply, every time.
-_NO_TLS_MEMORY = 60.0
-_no_tls_since: dict[tuple[str, int], float] = {}
+# a connection costs the client. Whether a server takes TLS at all is the same for every
+# database and user: it answers the request (S or N) before any login. So when a login under
+# prefer ended in plain text (a server without TLS, or one whose pg_hba.conf refused this
+# login over TLS), sqlfleet asks the server itself, once, with a request of its own; a
+# server that said N is not asked again for _TLS_MEMORY seconds. Only under prefer:
+# PGSSLMODE set to another mode is asyncpg's to apply, every time.
+_TLS_MEMORY = 60.0
+_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+# Per (host, port): whether it said N, and when it was asked; the question in flight.
+_tls_answers: dict[tuple[str, int], tuple[bool, float]] = {}
+_asking_tls: dict[tuple[str, int], asyncio.Task[None]] = {}
 
 
 def quote_identifier(name: str) -> str:
@@ -507,19 +514,24 @@ async def _connect(
     statement_cache_size: int = 100,  # asyncpg's default
 ) -> Any:
     password = login.password.reveal() if login and login.password else None
-    asked_tls = _asks_tls(server)
+    plain = _refuses_tls(server)
     try:
-        connection = await asyncpg.connect(
-            host=server.host,
-            port=server.port,
-            user=login.username if login else None,
-            password=password,
-            database=database,
-            timeout=connect_timeout,
-            server_settings=settings,
-            statement_cache_size=statement_cache_size,
-            ssl=None if asked_tls else False,
-        )
+        try:
+            connection = await asyncpg.connect(
+                host=server.host,
+                port=server.port,
+                user=login.username if login else None,
+                password=password,
+                database=database,
+                timeout=connect_timeout,
+                server_settings=settings,
+                statement_cache_size=statement_cache_size,
+                ssl=False if plain else None,
+            )
+        except BaseException:
+            if plain:  # whatever went wrong, the next login asks again
+                _tls_answers.pop((server.host, server.port), None)
+            raise
     except TimeoutError as exc:
         reason = f"no answer within {connect_timeout:g} s"
         raise TargetConnectError(
@@ -545,15 +557,9 @@ async def _connect(
         raise TargetConnectError(
             _connect_message(server, database, str(exc)), transient=True
         ) from exc
-    if asked_tls and _prefers_tls():
-        _remember_tls(server, connection)
+    if not plain and _in_plain_text(connection):
+        _ask_about_tls(server, connect_timeout)
     return connection
-
-
-def _asks_tls(server: ServerUrl) -> bool:
-    """Whether to let asyncpg ask `server` for TLS: unless it refused a moment ago."""
-    since = _no_tls_since.get((server.host, server.port))
-    return since is None or time.monotonic() - since >= _NO_TLS_MEMORY
 
 
 def _prefers_tls() -> bool:
@@ -563,15 +569,59 @@ def _prefers_tls() -> bool:
     )
 
 
-def _remember_tls(server: ServerUrl, connection: Any) -> None:
-    """Note whether `server` took TLS for this connection (asked over TCP, as prefer asks)."""
-    if server.host.startswith("/"):
-        return  # a Unix socket: asyncpg asks nothing there
+def _refuses_tls(server: ServerUrl) -> bool:
+    """Whether to log in to `server` without asking for TLS: it said N a moment ago."""
+    if not _prefers_tls():
+        return False
+    known = _tls_answers.get((server.host, server.port))
+    return known is not None and known[0] and time.monotonic() - known[1] < _TLS_MEMORY
+
+
+def _in_plain_text(connection: Any) -> bool:
+    """Whether a connection ended in plain text (False when that cannot be told: asyncpg's
+    transport is its own)."""
+    transport = getattr(connection, "_transport", None)
+    return transport is not None and transport.get_extra_info("ssl_object") is None
+
+
+def _ask_about_tls(server: ServerUrl, timeout: float) -> None:
+    """Ask `server` whether it takes TLS, in the background, unless it was asked a moment
+    ago or is being asked (by this event loop) now."""
+    if not _prefers_tls() or server.host.startswith("/"):
+        return
     key = (server.host, server.port)
-    if connection._transport.get_extra_info("ssl_object") is None:
-        _no_tls_since[key] = time.monotonic()
-    else:
-        _no_tls_since.pop(key, None)
+    known = _tls_answers.get(key)
+    if known is not None and time.monotonic() - known[1] < _TLS_MEMORY:
+        return
+    asking = _asking_tls.get(key)
+    loop = asyncio.get_running_loop()
+    if asking is not None and not asking.done() and asking.get_loop() is loop:
+        return
+    _asking_tls[key] = loop.create_task(_ask_tls(server, timeout))
+
+
+async def _ask_tls(server: ServerUrl, timeout: float) -> None:
+    """Send an SSLRequest, as a login under prefer does first, read the answer, hang up.
+
+    An answer that is not N, or none, counts as "takes TLS" for _TLS_MEMORY seconds: logins
+    go on asking, as asyncpg does by default.
+    """
+    key = (server.host, server.port)
+    answer = b""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            try:
+                writer.write(_SSL_REQUEST)
+                answer = await reader.readexactly(1)
+            finally:
+                writer.close()
+    except (OSError, TimeoutError, EOFError):
+        pass
+    finally:
+        _tls_answers[key] = (answer == b"N", time.monotonic())
+        if _asking_tls.get(key) is asyncio.current_task():
+            del _asking_tls[key]
 
 
 def _connect_message(server: ServerUrl, database: str, reason: str) -> str:

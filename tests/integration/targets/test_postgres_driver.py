@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 import uuid
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ from sqlfleet.servers import ServerUrl
 from sqlfleet.targets import driver_for
 from sqlfleet.targets.base import Login
 from sqlfleet.targets.postgres import PostgresConnection, PostgresDriver
+from tests.polling import wait_for_async
 
 pytestmark = pytest.mark.postgres
 
@@ -341,13 +343,15 @@ async def test_a_server_that_refused_tls_is_not_asked_again_for_a_while(
     database: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """sslmode=prefer asks for TLS before each login; the test server (ssl = off) says no,
-    and sqlfleet then connects without asking, until the memory of that runs out. Counted on
-    the wire, by a proxy in front of the server."""
+    """sslmode=prefer asks for TLS before each login. The test server (ssl = off) logs the
+    first one in without TLS; sqlfleet then asks the server itself once, hears N, and logs
+    in without asking until the memory of that runs out. Counted on the wire, by a proxy
+    in front of the server: the first bytes of each connection."""
     from sqlfleet.targets import postgres
 
     monkeypatch.delenv("PGSSLMODE", raising=False)
-    monkeypatch.setattr(postgres, "_no_tls_since", {})
+    monkeypatch.delenv("PGSSLNEGOTIATION", raising=False)
+    monkeypatch.setattr(postgres, "_tls_answers", {})
     first_messages: list[bytes] = []
 
     async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -356,8 +360,11 @@ async def test_a_server_that_refused_tls_is_not_asked_again_for_a_while(
             await writer.drain()
         writer.close()
 
+    writers: list[asyncio.StreamWriter] = []
+
     async def accept(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(pg_server.host, pg_server.port)
+        writers.extend((client_w, server_w))
         first = await client_r.readexactly(8)
         first_messages.append(first)
         server_w.write(first)
@@ -374,20 +381,30 @@ async def test_a_server_that_refused_tls_is_not_asked_again_for_a_while(
             assert result.rows == [(1,)]
             await connection.close()
 
+        await connect_and_close()
+        # The login asked (and went on in plain text); then sqlfleet's own question.
+        await wait_for_async(lambda: len(first_messages) == 2, within=5, what="the question")
+        await wait_for_async(lambda: not postgres._asking_tls, within=5, what="the answer")
         for _ in range(3):
             await connect_and_close()
-        assert [m == _SSL_REQUEST for m in first_messages] == [True, False, False]
-        # Once the memory runs out, the server is asked again (and says no again).
-        monkeypatch.setattr(postgres, "_NO_TLS_MEMORY", 0.0)
+        asked = [message == _SSL_REQUEST for message in first_messages]
+        assert asked == [True, True, False, False, False]
+        # Once the memory runs out, logins ask again (and sqlfleet asks the server again).
+        monkeypatch.setattr(postgres, "_TLS_MEMORY", 0.0)
         await connect_and_close()
-        assert first_messages[-1] == _SSL_REQUEST
-        # With PGSSLMODE set, asyncpg applies it to every connection: nothing is remembered.
-        monkeypatch.setattr(postgres, "_NO_TLS_MEMORY", 60.0)
-        monkeypatch.setattr(postgres, "_no_tls_since", {})
-        monkeypatch.setenv("PGSSLMODE", "allow")
-        for _ in range(2):
+        assert first_messages[5] == _SSL_REQUEST
+        # With PGSSLMODE set, asyncpg applies it to every login: nothing is asked or known.
+        monkeypatch.setattr(postgres, "_TLS_MEMORY", 60.0)
+        monkeypatch.setattr(
+            postgres, "_tls_answers", {(through.host, through.port): (True, time.monotonic())}
+        )
+        monkeypatch.setenv("PGSSLMODE", "require")
+        with pytest.raises(TargetConnectError, match="rejected SSL upgrade"):
             await connect_and_close()
-        assert postgres._no_tls_since == {}
     finally:
+        monkeypatch.delenv("PGSSLMODE", raising=False)  # before the fixtures' own clean-up
+        await wait_for_async(lambda: not postgres._asking_tls, within=5, what="the answer")
+        for writer in writers:
+            writer.close()
         proxy.close()
         await proxy.wait_closed()
