@@ -11,9 +11,8 @@ A connection serves the databases of its server in turn (`connect_reusable`): be
 targets, COM_RESET_CONNECTION (MySQL 5.7.3, MariaDB 10.2.4 and later) rolls back, drops
 temporary tables, frees user locks and puts every session variable back as a new
 connection has it; COM_INIT_DB then selects the next database, as `USE` does, with no
-quoting to get wrong. The reset goes in one write with the next target's COM_INIT_DB (or
-alone, at most a few milliseconds after the last target ended) and their answers are read
-together: one round trip between targets.
+quoting to get wrong. The reset is sent as the last target ends and its answer read with
+COM_INIT_DB's, when the connection serves the next one: one round trip between targets.
 """
 
 # ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
@@ -67,9 +66,6 @@ _KILL_GRACE = 5.0
 _CLOSE_TIMEOUT = 5.0
 # PyMySQL names no constant for it (and aiomysql has no call that sends it).
 _COM_RESET_CONNECTION = 0x1F
-# How long a reused connection's reset waits to go in one write with the next target's
-# COM_INIT_DB before it is sent alone.
-_RESET_WAIT = 0.005
 _SCHEMA_TARGETS = (
     "schema targets need PostgreSQL: on MySQL and MariaDB a schema is a database, "
     "so target the database instead"
@@ -169,11 +165,8 @@ class MysqlConnection:
         self._failing: int | None = None
         # The server's max_allowed_packet, asked once, and only for a large batch.
         self._packet_limit: int | None = None
-        # `reset` done, its answers not read yet (the next `use` reads them); its packets
-        # while they wait for the next COM_INIT_DB, and the timer that sends them alone.
+        # `reset` sent, its answers not read yet (the next `use` reads them).
         self._reset_sent = False
-        self._unsent_reset = b""
-        self._reset_timer: asyncio.TimerHandle | None = None
 
     async def execute(
         self, sql: str, *, timeout: float | None, want_rows: bool = False
@@ -407,10 +400,8 @@ class MysqlConnection:
         try:
             async with asyncio.timeout(timeout):
                 connection._ensure_alive()
-                # One write: the reset, if it is still waiting, and COM_INIT_DB.
-                packets = self._take_unsent_reset()
                 connection._write_bytes(
-                    packets + _packet(COMMAND.COM_INIT_DB, database.encode(connection.encoding))
+                    _packet(COMMAND.COM_INIT_DB, database.encode(connection.encoding))
                 )
                 await self._read_reset_answers()
                 await _read_answer(connection, query=False)
@@ -424,15 +415,9 @@ class MysqlConnection:
         self._where = where
 
     async def reset(self, *, timeout: float) -> None:
-        """Reset the session (COM_RESET_CONNECTION, and the role to put back) without waiting
-        for the answers, which the next `use` reads with its own: a reused connection costs
-        one round trip between two targets, not three.
-
-        The reset goes with the next target's COM_INIT_DB, in one write, if that target comes
-        within `_RESET_WAIT` seconds (as it does while a step has targets to run); else it
-        is sent alone then, so that nothing the last script held (a transaction's locks, a
-        user lock) is held longer than that.
-        """
+        """Send COM_RESET_CONNECTION, and the role to put back, without waiting: the server
+        resets the session at once, and the next `use` reads its answers with its own, so
+        that a reused connection costs one round trip between two targets, not three."""
         connection = self._connection
         packets = _packet(_COM_RESET_CONNECTION, b"")
         # MariaDB's reset keeps the role a script set: put back the one the connection began
@@ -441,26 +426,13 @@ class MysqlConnection:
             packets += _packet(COMMAND.COM_QUERY, self._role_reset.encode(connection.encoding))
         try:
             connection._ensure_alive()
-        except aiomysql.Error as exc:
+            connection._write_bytes(packets)
+        except (aiomysql.Error, OSError) as exc:
             raise TargetConnectError(
                 f"cannot reset the connection to {self._where}: {_failure(exc, timeout)}",
                 transient=True,
             ) from exc
-        self._unsent_reset = packets
-        self._reset_timer = asyncio.get_running_loop().call_later(_RESET_WAIT, self._send_reset)
         self._reset_sent = True
-
-    def _send_reset(self) -> None:
-        packets = self._take_unsent_reset()
-        if packets and self._connection._writer is not None:
-            self._connection._write_bytes(packets)
-
-    def _take_unsent_reset(self) -> bytes:
-        if self._reset_timer is not None:
-            self._reset_timer.cancel()
-            self._reset_timer = None
-        packets, self._unsent_reset = self._unsent_reset, b""
-        return packets
 
     async def _read_reset_answers(self) -> None:
         if self._reset_sent:
@@ -470,8 +442,7 @@ class MysqlConnection:
                 await _read_answer(self._connection, query=True)
 
     async def close(self) -> None:
-        """Say goodbye to the server and close the socket (a reset not sent yet is moot)."""
-        self._take_unsent_reset()
+        """Say goodbye to the server and close the socket."""
         await _close(self._connection)
 
 

@@ -529,8 +529,8 @@ async def test_a_role_set_by_one_mysql_target_is_not_the_next_ones(
 async def test_a_mysql_connection_left_idle_frees_what_its_last_script_held(
     mysql_databases: Any,
 ) -> None:
-    """The reset waits for the next target's COM_INIT_DB only a moment: when none comes,
-    the last script's lock is freed while its connection stays open, idle."""
+    """The reset is sent as the target ends, not with the next target's COM_INIT_DB: when
+    none comes, the last script's lock is freed while its connection stays open, idle."""
     server, login, targets, driver = await _targets("mysql", mysql_databases, None, 2)
     lock = f"sqlfleet_lock_{secrets.token_hex(4)}"
     sessions = Sessions(2)
@@ -548,5 +548,37 @@ async def test_a_mysql_connection_left_idle_frees_what_its_last_script_held(
         # And the reset's answers are read by the next target: the connection serves it.
         await _attempt(sessions, driver, server, targets[1], login, "SELECT 1", ids=ids)
         assert ids[1] == ids[0] and sessions.opened == 1
+    finally:
+        await sessions.close()
+
+
+async def test_a_postgresql_connection_left_idle_frees_what_its_last_script_held(
+    pg_schemas: Any,
+) -> None:
+    """As for MariaDB: the last script's advisory lock is freed as it ends, while its
+    connection stays open, idle; the next schema is then served on it all the same."""
+    server, login, targets, driver = await _targets("postgresql", None, pg_schemas, 2)
+    database = targets[0].database
+    key = secrets.randbelow(2**31)
+    sessions = Sessions(2)
+    try:
+        ids: list[int] = []
+        await _attempt(sessions, driver, server, targets[0], login, "SELECT 1", ids=ids)
+        await _attempt(
+            sessions, driver, server, targets[0], login, f"SELECT pg_advisory_lock({key})"
+        )
+        assert sessions.idle == 1 and sessions.opened == 1
+        held = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {key}"
+        await wait_for_async(
+            lambda: _pg(database, held) == [(0,)],
+            within=5,
+            what="the idle connection's reset to free the advisory lock",
+        )
+        assert sessions.idle == 1 and _alive("postgresql", ids[0], database)
+        shown = await _attempt(
+            sessions, driver, server, targets[1], login, "SHOW search_path", ids=ids
+        )
+        assert ids[1] == ids[0] and sessions.opened == 1
+        assert shown.rows == [(f'"{targets[1].schema}"',)]
     finally:
         await sessions.close()
