@@ -2,8 +2,8 @@
 
 The hot path of a fleet run is connect, one simple-protocol query, close: no setup queries,
 no version checks, a `search_path` only when a schema is targeted (sent as a startup
-parameter, so it costs no round trip), and no request for TLS to a server that refused one a
-moment ago (sslmode=prefer, the default, would ask before every login). asyncpg cancels a
+parameter, so it costs no round trip), and no request for TLS to a server known to take
+none (sslmode=prefer, the default, would ask before every login). asyncpg cancels a
 statement on the server by itself when its timeout fires or when the awaiting task is
 cancelled; `cancel()` relies on the latter by running each batch in a task of its own.
 
