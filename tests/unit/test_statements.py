@@ -131,6 +131,9 @@ def test_statements_that_only_mention_a_database_switch_are_not_one(script: str)
         ("SELECT E'a\\';b';", ["SELECT E'a\\';b';"]),
         ("SELECT $$a;b$$; SELECT $f$ $$; $f$;", ["SELECT $$a;b$$;", "SELECT $f$ $$; $f$;"]),
         ("SELECT $1, a$b;", ["SELECT $1, a$b;"]),
+        # Letters beyond U+FFFF are letters of an identifier too: `😀$a$` is one name.
+        ("SELECT 1 AS \U0001f600$a$; SELECT 2", ["SELECT 1 AS \U0001f600$a$;", "SELECT 2"]),
+        ("SELECT 1 AS \u00e9$a$; SELECT 2", ["SELECT 1 AS \u00e9$a$;", "SELECT 2"]),
         ("SELECT 1 /* a /* nested; */ still; */;", ["SELECT 1 /* a /* nested; */ still; */;"]),
         ("-- c;\nSELECT 1;", ["SELECT 1;"]),
         ("\\restrict abc\nSELECT 1;\n\\unrestrict abc\n", ["SELECT 1;"]),
