@@ -42,7 +42,8 @@ def exit_code(error: SqlfleetError) -> int:
     return EXIT_USAGE
 
 
-# Every command module (importing one registers its commands on `app`).
+# Every command module (importing one registers its commands on `app`), in the order that
+# `sqlfleet --help` lists their commands: not derivable from COMMANDS below.
 COMMAND_MODULES = (
     "agents",
     "definitions",
