@@ -1,9 +1,10 @@
 """The agent: a long-running process that fires schedules and runs what anyone started.
 
 Its loops run in one task group: the dispatcher (claims and runs target executions, extends
-leases, cancels what was stopped), the heartbeat, the scheduler, the purger, and a call each
-minute that hands the C allocator's free memory back to the OS. Several agents may share one
-PostgreSQL job database; a SQLite job database takes one agent at a time.
+leases, cancels what was stopped), the heartbeat, the scheduler, the purger, a call each
+minute that hands the C allocator's free memory back to the OS, and (on PostgreSQL) a
+listener that wakes the dispatcher as soon as an execution is created anywhere. Several
+agents may share one PostgreSQL job database; a SQLite job database takes one agent at a time.
 
 Shutdown (SIGTERM/SIGINT): stop claiming, let running targets finish within the grace period,
 then cancel their statements and release them so another agent takes them over.
@@ -27,6 +28,8 @@ from sqlfleet.clock import Clock, utcnow
 from sqlfleet.engine.dispatcher import Dispatcher, DispatcherSettings
 from sqlfleet.errors import JobDatabaseUnavailable, StoreError
 from sqlfleet.fleet import Fleet
+from sqlfleet.lifecycle import Lifecycle
+from sqlfleet.store import announcements
 from sqlfleet.webhooks import check_web_url
 
 log = logging.getLogger("sqlfleet.agent")
@@ -161,6 +164,10 @@ class Agent:
                     group.create_task(self._scheduler(), name="scheduler"),
                     group.create_task(self._purger(), name="purger"),
                     group.create_task(self._release_memory(), name="release-memory"),
+                    group.create_task(
+                        self.fleet.listen_for_changes(self._announced),
+                        name="execution-announcements",
+                    ),
                 ]
                 serving = group.create_task(self.dispatcher.serve(self.stopping), name="dispatcher")
                 await self.stopping.wait()
@@ -169,6 +176,11 @@ class Agent:
                     task.cancel()
         finally:
             await self._sign_off()
+
+    def _announced(self, change: announcements.ExecutionChange) -> None:
+        """The job database announced a change: a new execution is work to start now."""
+        if change.job_execution_id is None or change.lifecycle is Lifecycle.CREATED:
+            self.dispatcher.work_announced()
 
     async def _sign_off(self) -> None:
         """Release what this agent still holds and unregister, trying for a while if the

@@ -60,6 +60,7 @@ from sqlfleet.store import (
     UNCHANGED,
     JobStore,
     WebhookTokens,
+    announcements,
     check_schema,
     open_engine,
     upgrade_schema,
@@ -592,6 +593,13 @@ class Fleet:
         else:
             take_back_from_the_gone(self.store, execution_id, now=self.clock())
         return self.store.get_execution(execution_id)
+
+    async def listen_for_changes(
+        self, on_change: Callable[[announcements.ExecutionChange], None]
+    ) -> None:
+        """Hand each job execution change the job database announces to `on_change`, until
+        canceled (PostgreSQL only: on SQLite this returns at once, and polling does)."""
+        await announcements.listen(self.store.engine, on_change)
 
     def get_execution(self, execution_id: int) -> JobExecution:
         """One execution with its target counts per state."""

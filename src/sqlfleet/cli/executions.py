@@ -36,12 +36,15 @@ from sqlfleet.variables import describe
 
 if TYPE_CHECKING:
     from sqlfleet.fleet import Fleet
+    from sqlfleet.store.announcements import ExecutionChange
 
 R = TypeVar("R")
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 # How long `start --wait`, interrupted, waits for the agents to cancel running targets.
 CANCEL_WAIT_SECONDS = 15.0
+# How often `start --wait` looks at its execution, besides when PostgreSQL announces a change.
+FOLLOW_POLL_SECONDS = 0.5
 SUCCESS = (Lifecycle.SUCCEEDED, Lifecycle.SUCCEEDED_WITH_SKIPPED)
 FAILING = (Lifecycle.FAILED, Lifecycle.TIMED_OUT, Lifecycle.CANCELED)
 ORDER = [s.value for s in Lifecycle]
@@ -90,7 +93,7 @@ class Progress:
             if line != self._last_line and now - self._last_print >= 1.0:
                 typer.echo(line, err=True)
                 self._last_line, self._last_print = line, now
-            await _wait(done, 1.0)
+            await _wait(1.0, done)
 
     async def _follow_live(self, execution_id: int, done: asyncio.Event) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -118,7 +121,7 @@ class Progress:
                 bar.update(task, total=total or None, completed=ended, counts=_counts(execution))
                 if done.is_set():
                     break
-                await _wait(done, 0.25)
+                await _wait(0.25, done)
 
 
 async def patiently(fleet: Fleet, call: Callable[[int], R], argument: int) -> R:
@@ -131,12 +134,14 @@ async def patiently(fleet: Fleet, call: Callable[[int], R], argument: int) -> R:
             await asyncio.sleep(fleet.availability.retry_delay(0.5))
 
 
-async def _wait(event: asyncio.Event, seconds: float) -> None:
+async def _wait(seconds: float, *events: asyncio.Event) -> None:
+    """Until one of `events` is set, or `seconds` have passed."""
+    waiting = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        async with asyncio.timeout(seconds):
-            await event.wait()
-    except TimeoutError:
-        pass
+        await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiting:
+            waiter.cancel()
 
 
 async def _with_progress(
@@ -339,23 +344,40 @@ def start(
 
 
 async def _follow(fleet: Fleet, execution_id: int, stop: asyncio.Event) -> JobExecution:
-    """Wait for an execution the agents run to end; once `stop` is set, cancel it."""
-    deadline: float | None = None
-    while True:
-        if stop.is_set() and deadline is None:
-            with contextlib.suppress(InvalidValue):  # it had ended already
-                await asyncio.to_thread(fleet.stop, execution_id)
-            deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-        current = await patiently(fleet, fleet.get_execution, execution_id)
-        if current.lifecycle.is_terminal:
-            # Stopped: give the agents a moment to cancel the running statements.
-            running = any(not Lifecycle(s).is_terminal for s in current.target_counts)
-            if deadline is None or not running or time.monotonic() > deadline:
-                return current
-        if deadline is None:
-            await _wait(stop, 0.5)
-        else:
-            await asyncio.sleep(0.2)
+    """Wait for an execution the agents run to end; once `stop` is set, cancel it.
+
+    It polls, and on PostgreSQL looks again as soon as the job database announces a change
+    of the execution.
+    """
+    changed = asyncio.Event()
+
+    def announced(change: ExecutionChange) -> None:
+        if change.job_execution_id in (None, execution_id):
+            changed.set()
+
+    listening = asyncio.create_task(fleet.listen_for_changes(announced))
+    try:
+        deadline: float | None = None
+        while True:
+            if stop.is_set() and deadline is None:
+                with contextlib.suppress(InvalidValue):  # it had ended already
+                    await asyncio.to_thread(fleet.stop, execution_id)
+                deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+            changed.clear()
+            current = await patiently(fleet, fleet.get_execution, execution_id)
+            if current.lifecycle.is_terminal:
+                # Stopped: give the agents a moment to cancel the running statements.
+                running = any(not Lifecycle(s).is_terminal for s in current.target_counts)
+                if deadline is None or not running or time.monotonic() > deadline:
+                    return current
+            if deadline is None:
+                await _wait(FOLLOW_POLL_SECONDS, stop, changed)
+            else:
+                await asyncio.sleep(0.2)
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
 
 
 ExecutionId = Annotated[int, typer.Argument(callback=checked(limits.ID, "execution id"))]

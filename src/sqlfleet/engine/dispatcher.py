@@ -170,6 +170,12 @@ class Dispatcher:
         """Look for new work now rather than at the next poll."""
         self._wake.set()
 
+    def work_announced(self) -> None:
+        """An execution was created (or anything may have changed): look for steps to start
+        now rather than at the next poll."""
+        self._steps_may_be_ready = True
+        self.wake()
+
     # -- running --------------------------------------------------------------------------------
 
     async def run_execution(self, stop: asyncio.Event | None = None) -> JobExecution:

@@ -28,7 +28,7 @@ from sqlfleet.masking import MAX_PORT, has_control_character, mask_url, quoted_u
 from sqlfleet.store.boundary import first_line, translate
 
 # The newest migration this code knows; tests check it is Alembic's head.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 # The page cache of each SQLite job-database connection, in KiB (SQLite's default is 2,000).
 SQLITE_CACHE_KIB = 512
 # Prepared statements each SQLite connection keeps (Python's default is 128). Each costs
