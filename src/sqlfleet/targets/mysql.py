@@ -10,10 +10,9 @@ its own. Only if it does not end within a grace period is the connection dropped
 A connection serves the databases of its server in turn (`connect_reusable`): between two
 targets, COM_RESET_CONNECTION (MySQL 5.7.3, MariaDB 10.2.4 and later) rolls back, drops
 temporary tables, frees user locks and puts every session variable back as a new
-connection has it. The reset is sent as a target ends, without waiting for its answer; the
-next target's first query selects its database (`USE db; <statements>`: the server runs
-nothing after a USE that failed). A target on a reused connection thus costs its script's
-queries and one write for the reset, and no round trip of its own.
+connection has it; COM_INIT_DB then selects the next database, as `USE` does, with no
+quoting to get wrong. The reset is sent as the last target ends and its answer read with
+COM_INIT_DB's, when the connection serves the next one: one round trip between targets.
 """
 
 # ruff: noqa: ASYNC109 -- `timeout` is part of the driver protocol on purpose: a driver must
@@ -168,8 +167,6 @@ class MysqlConnection:
         self._packet_limit: int | None = None
         # `reset` sent, its answers not read yet (the next `use` reads them).
         self._reset_sent = False
-        # The database `use` chose, selected by the next query's first statement.
-        self._use_pending: str | None = None
 
     async def execute(
         self, sql: str, *, timeout: float | None, want_rows: bool = False
@@ -210,7 +207,7 @@ class MysqlConnection:
             for group in grouped(statements, separator="\n;\n", budget=budget):
                 done = 0
                 try:
-                    await self._query(cursor, group.text)
+                    await cursor.execute(group.text)
                     done = 1
                     result.row_count = cursor.rowcount
                     while await cursor.nextset():
@@ -229,7 +226,7 @@ class MysqlConnection:
         cursor = await self._connection.cursor(_MessageCursor)
         cursor.messages = []
         try:
-            await self._query(cursor, sql)
+            await cursor.execute(sql)
             result = BatchResult(messages=cursor.messages)
             if want_rows and cursor.description:
                 result.columns = [column[0] for column in cursor.description]
@@ -246,26 +243,6 @@ class MysqlConnection:
         if result.row_count is not None and result.row_count < 0:
             result.row_count = None
         return result
-
-    async def _query(self, cursor: Any, sql: str) -> None:
-        """`cursor.execute(sql)`, first selecting the database `use` chose, in the same query.
-
-        `USE db; <statements>` costs no round trip of its own, and is safe where a pipelined
-        COM_INIT_DB is not: the server runs none of a query's statements after one that
-        failed, so nothing runs in another database when this one cannot be selected.
-        """
-        database, self._use_pending = self._use_pending, None
-        if database is None:
-            await cursor.execute(sql)
-            return
-        try:
-            await cursor.execute(f"USE {quote_identifier(database)}; {sql}")
-        except aiomysql.Error as exc:
-            raise TargetConnectError(
-                f"cannot connect to {self._where}: {_server_error(exc)}",
-                transient=is_transient(exc),
-            ) from exc
-        await cursor.nextset()  # from USE's answer to the first statement's
 
     async def _supervise(
         self, job: Coroutine[Any, Any, BatchResult], timeout: float | None
@@ -414,9 +391,8 @@ class MysqlConnection:
             self._role_reset = f"SET ROLE {quote_identifier(role)}"
 
     async def use(self, database: str, schema: str | None, *, timeout: float) -> None:
-        """Read the answers to the reset sent before, and leave `database` to be selected by
-        the next query (`USE` as its first statement): a target on a reused connection costs
-        the reset and its script's queries, and no round trip of its own to switch."""
+        """Select `database` with COM_INIT_DB, the command behind `USE`, and read the
+        answers to the reset sent before it."""
         if schema is not None:
             raise InvalidValue(_SCHEMA_TARGETS)
         where = f"database {database!r} on {self._server}"
@@ -424,7 +400,11 @@ class MysqlConnection:
         try:
             async with asyncio.timeout(timeout):
                 connection._ensure_alive()
+                connection._write_bytes(
+                    _packet(COMMAND.COM_INIT_DB, database.encode(connection.encoding))
+                )
                 await self._read_reset_answers()
+                await _read_answer(connection, query=False)
                 # The server's default, which a new connection does not keep either.
                 await connection.autocommit(True)
         except (aiomysql.Error, OSError, TimeoutError) as exc:
@@ -432,15 +412,13 @@ class MysqlConnection:
                 f"cannot connect to {where}: {_failure(exc, timeout)}",
                 transient=is_transient(exc),
             ) from exc
-        self._use_pending = database
         self._where = where
 
     async def reset(self, *, timeout: float) -> None:
         """Send COM_RESET_CONNECTION, and the role to put back, without waiting: the server
-        resets the session at once, and the next `use` reads the answers, which are there
-        by then."""
+        resets the session at once, and the next `use` reads its answers with its own, so
+        that a reused connection costs one round trip between two targets, not three."""
         connection = self._connection
-        self._use_pending = None  # a target that sent no query
         packets = _packet(_COM_RESET_CONNECTION, b"")
         # MariaDB's reset keeps the role a script set: put back the one the connection began
         # with, so no target runs with another one's privileges.

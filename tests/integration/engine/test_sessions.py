@@ -20,13 +20,12 @@ import pytest
 from pymysql.constants import CLIENT
 
 from sqlfleet.engine.sessions import Sessions
-from sqlfleet.errors import TargetConnectError, TargetTimeout
+from sqlfleet.errors import TargetTimeout
 from sqlfleet.fleet import Fleet
 from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import Target
 from sqlfleet.secrets import Secret
 from sqlfleet.servers import ServerUrl
-from sqlfleet.statements import Statement
 from sqlfleet.targets import Login, driver_for
 from tests.integration.conftest import (
     MYSQL_HOST,
@@ -527,53 +526,10 @@ async def test_a_role_set_by_one_mysql_target_is_not_the_next_ones(
         _mysql(f"DROP ROLE IF EXISTS {role}")
 
 
-async def test_a_mysql_database_gone_runs_nothing_on_the_connection_that_served_another(
-    mysql_databases: Any,
-) -> None:
-    """The next target's database is selected by its first query (`USE db; ...`): when it
-    is gone, none of the query's statements runs, in the database the connection was in
-    or anywhere; the target fails with the connect error a new connection would give, and
-    its connection is closed."""
-    server, login, targets, driver = await _targets("mysql", mysql_databases, None, 2)
-    served, gone = targets[0].database, targets[1].database
-    sessions = Sessions(2)
-    try:
-        await _attempt(sessions, driver, server, targets[0], login, "SELECT 1")
-        assert sessions.idle == 1
-        _mysql(f"DROP DATABASE `{gone}`")
-        lease = await sessions.lease(
-            driver, server, targets[1], login, connect_timeout=5, fresh=False, step_execution_id=1
-        )
-        try:
-            with pytest.raises(TargetConnectError) as raised:
-                await lease.connection.run_statements(
-                    [
-                        Statement(f"CREATE TABLE `{served}`.written (a INT)", 1),
-                        Statement("CREATE TABLE here (a INT)", 1),
-                    ],
-                    timeout=5,
-                )
-        finally:
-            await lease.release()
-        with pytest.raises(TargetConnectError) as anew:
-            await driver.connect(server, gone, login, connect_timeout=5)
-        assert raised.value.message == anew.value.message
-        assert "Unknown database" in raised.value.message
-        assert raised.value.transient is anew.value.transient is False
-        assert sessions.opened == 1 and sessions.open == 0
-    finally:
-        await sessions.close()
-    tables = _mysql(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        f"WHERE table_name IN ('written', 'here') AND table_schema LIKE '{served[:-2]}%'"
-    )
-    assert tables == []
-
-
 async def test_a_mysql_connection_left_idle_frees_what_its_last_script_held(
     mysql_databases: Any,
 ) -> None:
-    """The reset is sent as the target ends, not with the next target's first query: when
+    """The reset is sent as the target ends, not with the next target's COM_INIT_DB: when
     none comes, the last script's lock is freed while its connection stays open, idle."""
     server, login, targets, driver = await _targets("mysql", mysql_databases, None, 2)
     lock = f"sqlfleet_lock_{secrets.token_hex(4)}"
