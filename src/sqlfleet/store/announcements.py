@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ _KEEPALIVES = {
 }
 # Between two failed connections: doubling from the first to the last.
 _RETRY_SECONDS = (1.0, 30.0)
+# A job execution's id as the trigger writes it (anyone who may connect may NOTIFY anything).
+_ID = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class ExecutionChange:
     def parse(cls, payload: str) -> ExecutionChange | None:
         """The change an announcement says (`<id> <lifecycle> <0|1>`); None if unreadable."""
         parts = payload.split(" ")
-        if len(parts) != 3 or not parts[0].isdigit() or parts[2] not in ("0", "1"):
+        if len(parts) != 3 or not _ID.fullmatch(parts[0]) or parts[2] not in ("0", "1"):
             return None
         try:
             lifecycle = Lifecycle(parts[1])
@@ -73,25 +76,34 @@ async def listen(engine: Engine, on_change: Callable[[ExecutionChange], None]) -
 
     # The engine's own connection parameters (host, user, password, TLS settings).
     _, params = engine.dialect.create_connect_args(engine.url)
-    params = {**_KEEPALIVES, **params, "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    params = {
+        **_KEEPALIVES,
+        **params,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "autocommit": True,
+    }
     delay = _RETRY_SECONDS[0]
+    failing = False
     while True:
         try:
-            connection = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+            connection = await psycopg.AsyncConnection.connect(**params)
             async with connection:
                 await connection.execute(f"LISTEN {CHANNEL}")
-                delay = _RETRY_SECONDS[0]
+                delay, failing = _RETRY_SECONDS[0], False
                 on_change(ExecutionChange())  # what was announced before now was not heard
                 async for notify in connection.notifies():
                     change = ExecutionChange.parse(notify.payload)
                     if change is not None:
                         on_change(change)
-        except (psycopg.Error, OSError) as exc:
-            # Not the message: it is the driver's, and this is a hint that may come and go.
-            log.debug(
+        except Exception as exc:
+            # Whatever it is (the server away, a payload it cannot decode), this is a hint:
+            # it must never stop what listens. Not the message: it is the driver's.
+            log.log(
+                logging.DEBUG if failing else logging.INFO,
                 "no announcements from the job database %s (%s); polling meanwhile",
                 safe_url(engine.url),
                 type(exc).__name__,
             )
+            failing = True
         await asyncio.sleep(delay)
         delay = min(delay * 2, _RETRY_SECONDS[1])

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import pytest
 
 from sqlfleet.agent import Agent, AgentSettings
@@ -23,7 +24,7 @@ from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import JobExecution
 from sqlfleet.secrets import Secret
 from sqlfleet.store import StepStart
-from sqlfleet.store.announcements import ExecutionChange
+from sqlfleet.store.announcements import CHANNEL, ExecutionChange
 from tests.integration.engine.conftest import PG, one_step_job
 from tests.polling import wait_for_async
 
@@ -158,6 +159,29 @@ async def test_every_change_of_an_execution_is_announced(pg_fleet_db: Fleet) -> 
     ]
 
 
+async def test_announcements_anyone_may_send_do_not_stop_the_listener(
+    pg_fleet_db: Fleet, pg_job_db: str
+) -> None:
+    """NOTIFY takes no privilege: whatever a payload says, the listener goes on."""
+    fleet = pg_fleet_db
+    heard: list[ExecutionChange] = []
+    listening = asyncio.create_task(fleet.listen_for_changes(heard.append))
+    try:
+        await wait_for_async(lambda: heard, SOON, "the listener to connect")
+        with psycopg.connect(pg_job_db, autocommit=True) as other:
+            for payload in ("² Created 0", "9" * 5000 + " Created 0", "x", ""):
+                other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        execution = fleet.create_execution("quick")
+        created = ExecutionChange(execution.id, Lifecycle.CREATED, stop_requested=False)
+        await wait_for_async(lambda: created in heard, SOON, "the execution to be announced")
+        assert not listening.done()
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+    assert heard == [ExecutionChange(), created]
+
+
 async def test_a_sqlite_job_database_announces_nothing(sqlite_job_db: str) -> None:
     Fleet.init(sqlite_job_db)
     with Fleet.open(sqlite_job_db) as fleet:
@@ -168,7 +192,18 @@ async def test_a_sqlite_job_database_announces_nothing(sqlite_job_db: str) -> No
 
 @pytest.mark.parametrize(
     "payload",
-    ["", "12", "12 Created", "x Created 0", "12 Created 2", "12 NoSuchState 0", "12 Created 0 1"],
+    [
+        "",
+        "12",
+        "12 Created",
+        "x Created 0",
+        "12 Created 2",
+        "12 NoSuchState 0",
+        "12 Created 0 1",
+        "² Created 0",  # a digit to str.isdigit, not to int()
+        "-1 Created 0",
+        "9" * 5000 + " Created 0",  # beyond int()'s limit of digits
+    ],
 )
 def test_an_unreadable_announcement_is_ignored(payload: str) -> None:
     assert ExecutionChange.parse(payload) is None
