@@ -18,9 +18,10 @@ from sqlfleet.store.database import (
     safe_url,
     upgrade_schema,
 )
-from sqlfleet.store.executions import LeaseHold, StepStart
+from sqlfleet.store.executions import StepStart
 from sqlfleet.store.metrics import MetricsSnapshot, MetricsStore
 from sqlfleet.store.results import ResultStore
+from sqlfleet.store.stops import LeaseHold
 from sqlfleet.store.webhooks import DeliveryClaim, NotificationStore, WebhookTokens
 
 __all__ = [

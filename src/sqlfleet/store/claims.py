@@ -19,9 +19,10 @@ from sqlfleet.lifecycle import Lifecycle
 from sqlfleet.model import KeptResult, Target
 from sqlfleet.statements import Location
 from sqlfleet.store import tables as t
-from sqlfleet.store.executions import CLAIMABLE, ExecutionStore
+from sqlfleet.store.executions import CLAIMABLE
 from sqlfleet.store.prepared import RowsStatement
 from sqlfleet.store.results import keep_results
+from sqlfleet.store.stops import StopStore
 from sqlfleet.variables import from_json
 
 
@@ -263,7 +264,7 @@ def _due_targets(conn: Connection, params: dict[str, Any], limit: int) -> list[A
     return due[:limit]
 
 
-class ClaimStore(ExecutionStore):
+class ClaimStore(StopStore):
     """Claiming attempts and recording how they ended."""
 
     # -- claiming and recording attempts ------------------------------------------------------
