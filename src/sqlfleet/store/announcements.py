@@ -7,8 +7,9 @@ each to a callback: an agent starts new work at once instead of at its next poll
 to learn something: whoever listens polls as well, as without it. Announcements made while
 the connection is down are lost, so each connection made is handed on as "anything may have
 changed" (an `ExecutionChange` without an id). A connection that fails is opened again,
-quietly: an outage of the job database is reported by the store's own calls. A SQLite job
-database announces nothing, and `listen` returns at once.
+with one line at INFO for a run of failures: an outage of the job database is reported as
+such by the store's own calls. A SQLite job database announces nothing, and `listen`
+returns at once.
 """
 
 from __future__ import annotations
