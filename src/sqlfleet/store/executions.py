@@ -392,6 +392,19 @@ class ExecutionStore(DefinitionStore):
         """Finish each step whose targets are all terminal; then maybe its job."""
         se, te = t.step_execution, t.target_execution
         ended: set[int] = set()
+        step_execution_ids = sorted(set(step_execution_ids))
+        if step_execution_ids and conn.dialect.name == "postgresql":
+            # Agents record the outcomes of one step's targets at once, each in a transaction
+            # of its own. Locking the step's row before looking for its unfinished targets
+            # makes the second of two agents recording its last ones look after the first
+            # committed: otherwise each could see the other's targets still running, and
+            # neither would finish the step. (SQLite has one writer at a time.)
+            conn.execute(
+                select(se.c.id)
+                .where(se.c.id.in_(step_execution_ids))
+                .order_by(se.c.id)
+                .with_for_update()
+            )
         for step_execution_id in step_execution_ids:
             # One unfinished target is enough to know (an index lookup): counting the states
             # of every target after each batch of outcomes would read the step's targets
